@@ -1,0 +1,2 @@
+//! Work in progress: see the issue tracker.
+#![cfg_attr(not(feature = "std"), no_std)]

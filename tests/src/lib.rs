@@ -1,0 +1,1 @@
+//! Cross-crate integration, interop and conformance tests live in this crate.
