@@ -9,6 +9,9 @@
 extern crate alloc;
 
 pub mod handshake;
+mod role;
+
+pub use role::Role;
 
 #[cfg(feature = "deflate")]
 pub mod deflate;
