@@ -4,7 +4,6 @@ use core::time::Duration;
 
 /// Limits of the [`Parser`](crate::Parser).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ParserConfig {
     /// Longest line accepted, in bytes, not counting its terminator. Default 1 MiB.
     /// Exceeding it yields [`ParseError::LineTooLong`](crate::ParseError::LineTooLong).
@@ -51,7 +50,6 @@ impl Default for ParserConfig {
 /// [`jitter_percent`](Self::jitter_percent) percent is added at random. The first reconnection
 /// after a healthy connection waits exactly the reconnection time, as a browser does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ClientConfig {
     /// Parser limits for the response body. Default [`ParserConfig::DEFAULT`].
     pub parser: ParserConfig,
@@ -102,7 +100,6 @@ impl Default for ClientConfig {
 
 /// Bounds of the server's [`ReplayBuffer`](crate::ReplayBuffer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ReplayConfig {
     /// Most events kept. Default 1024.
     pub max_events: usize,

@@ -40,7 +40,6 @@ impl<R: Rng + ?Sized> Rng for &mut R {
 
 /// A value drawn uniformly from `0..=max` (multiply-shift; bias is below 2^-32 for the ranges
 /// used here).
-#[allow(dead_code)] // used by the client machine (next commit)
 pub(crate) fn below_or_equal(rng: &mut dyn Rng, max: u64) -> u64 {
     if max == u64::MAX {
         return rng.next_u64();
