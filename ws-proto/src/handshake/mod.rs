@@ -72,6 +72,8 @@ use alloc::vec::Vec;
 use base64::Engine as _;
 use sha1::{Digest as _, Sha1};
 
+#[cfg(test)]
+mod chunking;
 mod client;
 mod error;
 pub mod extensions;

@@ -372,3 +372,696 @@ pub fn write_rejection(
     out.extend_from_slice(body);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::chunking::all_ways;
+    use crate::handshake::ExtensionParseError;
+    use alloc::format;
+    use alloc::vec;
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    /// The RFC 6455 section 1.2 example request, with `replace` applied to its lines:
+    /// `(prefix, Some(new))` replaces the line starting with `prefix`, `(prefix, None)`
+    /// drops it; a prefix matching no line appends `new`.
+    fn request(replace: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut lines: Vec<String> = [
+            "GET /chat HTTP/1.1",
+            "Host: server.example.com",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Origin: http://example.com",
+            "Sec-WebSocket-Protocol: chat, superchat",
+            "Sec-WebSocket-Version: 13",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (prefix, new) in replace {
+            match lines.iter().position(|l| l.starts_with(prefix)) {
+                Some(i) => match new {
+                    Some(n) => lines[i] = n.to_string(),
+                    None => {
+                        lines.remove(i);
+                    }
+                },
+                None => lines.push(new.unwrap().to_string()),
+            }
+        }
+        let mut out = lines.join("\r\n").into_bytes();
+        out.extend_from_slice(b"\r\n\r\n");
+        out
+    }
+
+    fn parse_with(
+        input: &[u8],
+        limits: HandshakeLimits,
+    ) -> Result<Option<Request>, HandshakeError> {
+        all_ways(
+            input,
+            || ServerHandshake::new(limits),
+            |s, b| s.handle_input(b),
+        )
+    }
+
+    fn parse(input: &[u8]) -> Result<Request, HandshakeError> {
+        parse_with(input, HandshakeLimits::default()).map(|r| r.expect("complete head"))
+    }
+
+    #[test]
+    fn rfc_example_request() {
+        let r = parse(&request(&[])).unwrap();
+        assert_eq!(r.method(), "GET");
+        assert_eq!(r.path(), "/chat");
+        assert_eq!(r.query(), None);
+        assert_eq!(r.host(), "server.example.com");
+        assert_eq!(r.origin(), Some("http://example.com"));
+        assert_eq!(r.key(), KEY);
+        assert_eq!(r.protocols(), ["chat", "superchat"]);
+        assert!(r.extensions().is_empty());
+        assert_eq!(r.header("sec-websocket-version"), Some("13"));
+        assert_eq!(r.headers().len(), 7);
+        assert!(r.leftover().is_empty());
+        let mut out = Vec::new();
+        r.accept(
+            &Accept {
+                protocol: Some("chat"),
+                ..Accept::default()
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+              Sec-WebSocket-Protocol: chat\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn accepted_variants() {
+        type Check = fn(&Request);
+        let cases: Vec<(Vec<u8>, Check)> = vec![
+            (request(&[("GET", Some("GET /a/b?x=1&y HTTP/1.1"))]), |r| {
+                assert_eq!((r.path(), r.query()), ("/a/b", Some("x=1&y")));
+            }),
+            (request(&[("GET", Some("GET /? HTTP/1.1"))]), |r| {
+                assert_eq!((r.path(), r.query()), ("/", Some("")));
+            }),
+            (
+                request(&[("GET", Some("GET ws://h:1/p?q HTTP/1.1"))]),
+                |r| {
+                    assert_eq!((r.path(), r.query()), ("/p", Some("q")));
+                },
+            ),
+            (request(&[("GET", Some("GET https://h HTTP/1.1"))]), |r| {
+                assert_eq!((r.path(), r.query()), ("/", None));
+            }),
+            (request(&[("Upgrade", Some("upgrade: WebSocket"))]), |_| {}),
+            (
+                request(&[("Upgrade", Some("Upgrade: h2c, websocket"))]),
+                |_| {},
+            ),
+            (
+                request(&[("Connection", Some("Connection: keep-alive, upgrade"))]),
+                |_| {},
+            ),
+            (
+                request(&[
+                    ("Connection", Some("Connection: keep-alive")),
+                    ("X", Some("Connection: Upgrade")),
+                ]),
+                |_| {},
+            ),
+            (
+                request(&[("Sec-WebSocket-Version", Some("Sec-WebSocket-Version:  13 "))]),
+                |_| {},
+            ),
+            (
+                request(&[(
+                    "Sec-WebSocket-Key",
+                    Some("Sec-WebSocket-Key:  AAAAAAAAAAAAAAAAAAAAAA== "),
+                )]),
+                |r| {
+                    assert_eq!(r.key(), "AAAAAAAAAAAAAAAAAAAAAA==");
+                },
+            ),
+            (request(&[("Origin", None)]), |r| {
+                assert_eq!(r.origin(), None)
+            }),
+            (request(&[("Sec-WebSocket-Protocol", None)]), |r| {
+                assert!(r.protocols().is_empty())
+            }),
+            (
+                request(&[
+                    (
+                        "Sec-WebSocket-Protocol",
+                        Some("Sec-WebSocket-Protocol: a, ,b,"),
+                    ),
+                    ("X", Some("Sec-WebSocket-Protocol: c")),
+                ]),
+                |r| assert_eq!(r.protocols(), ["a", "b", "c"]),
+            ),
+            (
+                request(&[
+                    (
+                        "X",
+                        Some(
+                            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+                        ),
+                    ),
+                    ("Y", Some("Sec-WebSocket-Extensions: foo")),
+                ]),
+                |r| {
+                    let names: Vec<&str> = r.extensions().iter().map(|e| e.name.as_str()).collect();
+                    assert_eq!(names, ["permessage-deflate", "foo"]);
+                    assert_eq!(r.extensions()[0].params[0].name, "client_max_window_bits");
+                },
+            ),
+            (request(&[("X", Some("Content-Length: 0"))]), |_| {}),
+            (request(&[("X", Some("X-Name: caf\u{e9}"))]), |r| {
+                assert_eq!(r.header("x-name"), Some("caf\u{e9}"));
+            }),
+        ];
+        for (input, check) in cases {
+            match parse(&input) {
+                Ok(r) => check(&r),
+                Err(e) => panic!("{:?}: {e:?}", input.escape_ascii().to_string()),
+            }
+        }
+    }
+
+    #[test]
+    fn rejected_requests_and_their_responses() {
+        use HandshakeError as E;
+        let p15 = format!(
+            "Sec-WebSocket-Key: {}",
+            base64::engine::general_purpose::STANDARD.encode([1u8; 15])
+        );
+        let p17 = format!(
+            "Sec-WebSocket-Key: {}",
+            base64::engine::general_purpose::STANDARD.encode([1u8; 17])
+        );
+        let many = format!("Sec-WebSocket-Protocol: {}", vec!["p"; 33].join(","));
+        let cases: Vec<(Vec<u8>, HandshakeError, u16)> = vec![
+            (
+                request(&[("GET", Some("POST /chat HTTP/1.1"))]),
+                E::MethodNotAllowed,
+                405,
+            ),
+            (
+                request(&[("GET", Some("get /chat HTTP/1.1"))]),
+                E::MethodNotAllowed,
+                405,
+            ),
+            (
+                request(&[("GET", Some("GET /chat HTTP/1.0"))]),
+                E::UnsupportedHttpVersion,
+                400,
+            ),
+            (
+                request(&[("GET", Some("GET * HTTP/1.1"))]),
+                E::InvalidRequestTarget,
+                400,
+            ),
+            (
+                request(&[("GET", Some("GET /a#f HTTP/1.1"))]),
+                E::InvalidRequestTarget,
+                400,
+            ),
+            (
+                request(&[("GET", Some("GET ws:///p HTTP/1.1"))]),
+                E::InvalidRequestTarget,
+                400,
+            ),
+            (
+                request(&[("GET", Some("GET 1ws://h/p HTTP/1.1"))]),
+                E::InvalidRequestTarget,
+                400,
+            ),
+            (
+                request(&[("GET", Some("GET  /chat HTTP/1.1"))]),
+                E::MalformedHead {
+                    reason: "invalid token in the start line",
+                },
+                400,
+            ),
+            (request(&[("Host", None)]), E::MissingHost, 400),
+            (
+                request(&[("X", Some("Host: other"))]),
+                E::DuplicateHeader { name: "Host" },
+                400,
+            ),
+            (
+                request(&[("Upgrade", None)]),
+                E::MissingUpgradeWebSocket,
+                400,
+            ),
+            (
+                request(&[("Upgrade", Some("Upgrade: h2c"))]),
+                E::MissingUpgradeWebSocket,
+                400,
+            ),
+            (
+                request(&[("Upgrade", Some("Upgrade: websocket/13"))]),
+                E::MissingUpgradeWebSocket,
+                400,
+            ),
+            (
+                request(&[("Connection", None)]),
+                E::MissingConnectionUpgrade,
+                400,
+            ),
+            (
+                request(&[("Connection", Some("Connection: keep-alive"))]),
+                E::MissingConnectionUpgrade,
+                400,
+            ),
+            (
+                request(&[("Sec-WebSocket-Version", None)]),
+                E::MissingVersion,
+                426,
+            ),
+            (
+                request(&[("Sec-WebSocket-Version", Some("Sec-WebSocket-Version: 8"))]),
+                E::UnsupportedVersion,
+                426,
+            ),
+            (
+                request(&[(
+                    "Sec-WebSocket-Version",
+                    Some("Sec-WebSocket-Version: 13, 8"),
+                )]),
+                E::UnsupportedVersion,
+                426,
+            ),
+            (
+                request(&[("X", Some("Sec-WebSocket-Version: 13"))]),
+                E::DuplicateHeader {
+                    name: "Sec-WebSocket-Version",
+                },
+                400,
+            ),
+            (request(&[("Sec-WebSocket-Key", None)]), E::MissingKey, 400),
+            (
+                request(&[("Sec-WebSocket-Key", Some("Sec-WebSocket-Key: abc"))]),
+                E::InvalidKey,
+                400,
+            ),
+            (
+                request(&[("Sec-WebSocket-Key", Some(&p15))]),
+                E::InvalidKey,
+                400,
+            ),
+            (
+                request(&[("Sec-WebSocket-Key", Some(&p17))]),
+                E::InvalidKey,
+                400,
+            ),
+            (
+                request(&[(
+                    "Sec-WebSocket-Key",
+                    Some("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=!"),
+                )]),
+                E::InvalidKey,
+                400,
+            ),
+            (
+                request(&[(
+                    "Sec-WebSocket-Key",
+                    Some("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="),
+                )]),
+                E::InvalidKey,
+                400,
+            ),
+            (
+                request(&[("X", Some("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="))]),
+                E::DuplicateHeader {
+                    name: "Sec-WebSocket-Key",
+                },
+                400,
+            ),
+            (
+                request(&[(
+                    "Sec-WebSocket-Protocol",
+                    Some("Sec-WebSocket-Protocol: a b"),
+                )]),
+                E::InvalidProtocolList,
+                400,
+            ),
+            (
+                request(&[(
+                    "Sec-WebSocket-Protocol",
+                    Some("Sec-WebSocket-Protocol: a/b"),
+                )]),
+                E::InvalidProtocolList,
+                400,
+            ),
+            (
+                request(&[("Sec-WebSocket-Protocol", Some(&many))]),
+                E::TooManyProtocols { limit: 32 },
+                400,
+            ),
+            (
+                request(&[("X", Some("Sec-WebSocket-Extensions: permessage-deflate;;"))]),
+                E::InvalidExtensions(ExtensionParseError::ExpectedParamName { at: 19 }),
+                400,
+            ),
+            (
+                request(&[("X", Some("Transfer-Encoding: chunked"))]),
+                E::UnexpectedBody,
+                400,
+            ),
+            (
+                request(&[("X", Some("Content-Length: 5"))]),
+                E::UnexpectedBody,
+                400,
+            ),
+            (
+                request(&[("X", Some("Origin: http://evil.example"))]),
+                E::DuplicateHeader { name: "Origin" },
+                400,
+            ),
+            (
+                request(&[("X", Some("X-Bad: a\u{1}b"))]),
+                E::MalformedHead {
+                    reason: "invalid header value",
+                },
+                400,
+            ),
+            (
+                request(&[("X", Some("Bad Name: a"))]),
+                E::MalformedHead {
+                    reason: "invalid header name",
+                },
+                400,
+            ),
+            (
+                request(&[("X", Some(" folded"))]),
+                E::MalformedHead {
+                    reason: "invalid header name",
+                },
+                400,
+            ),
+        ];
+        for (input, want, status) in cases {
+            let got = parse_with(&input, HandshakeLimits::default());
+            assert_eq!(
+                got,
+                Err(want.clone()),
+                "{:?}",
+                input.escape_ascii().to_string()
+            );
+            assert_eq!(want.status(), Some(status), "{want:?}");
+        }
+        // A non-UTF-8 value (obs-text) is refused rather than hidden.
+        let mut latin1 = request(&[("Origin", None)]);
+        let at = latin1.len() - 2;
+        latin1.splice(at..at, b"X-L: caf\xe9\r\n".iter().copied());
+        assert_eq!(
+            parse_with(&latin1, HandshakeLimits::default()),
+            Err(E::NonUtf8HeaderValue)
+        );
+    }
+
+    #[test]
+    fn error_responses_are_complete_http() {
+        use HandshakeError as E;
+        let cases: &[(HandshakeError, &[&str])] = &[
+            (
+                E::UnsupportedVersion,
+                &["Sec-WebSocket-Version: 13", "Upgrade: websocket"],
+            ),
+            (E::MissingVersion, &["Sec-WebSocket-Version: 13"]),
+            (E::MethodNotAllowed, &["Allow: GET"]),
+            (E::HeadTooLarge { limit: 16384 }, &["Connection: close"]),
+            (E::TooManyHeaders { limit: 64 }, &["Connection: close"]),
+            (E::InvalidKey, &["Connection: close"]),
+        ];
+        for (err, must) in cases {
+            let mut out = Vec::new();
+            assert!(err.write_response(&mut out));
+            let mut hs = [httparse::EMPTY_HEADER; 8];
+            let mut resp = httparse::Response::new(&mut hs);
+            let n = match resp.parse(&out).unwrap() {
+                httparse::Status::Complete(n) => n,
+                httparse::Status::Partial => panic!("partial"),
+            };
+            assert_eq!(resp.code, err.status());
+            let text = core::str::from_utf8(&out).unwrap();
+            for m in *must {
+                assert!(text.contains(&format!("{m}\r\n")), "{err:?}: {text}");
+            }
+            let len: usize = resp
+                .headers
+                .iter()
+                .find(|h| h.name == "Content-Length")
+                .map(|h| core::str::from_utf8(h.value).unwrap().parse().unwrap())
+                .unwrap();
+            assert_eq!(out.len() - n, len);
+        }
+        for err in [
+            E::AcceptMismatch,
+            E::MissingAccept,
+            E::Finished,
+            E::InvalidHost,
+        ] {
+            let mut out = Vec::new();
+            assert!(!err.write_response(&mut out));
+            assert!(out.is_empty());
+            assert_eq!(err.status(), None);
+        }
+    }
+
+    #[test]
+    fn accept_validates_before_writing() {
+        use HandshakeError as E;
+        let r = parse(&request(&[(
+            "X",
+            Some("Sec-WebSocket-Extensions: permessage-deflate"),
+        )]))
+        .unwrap();
+        let bad: &[(Accept<'_>, HandshakeError)] = &[
+            (
+                Accept {
+                    protocol: Some("nope"),
+                    ..Accept::default()
+                },
+                E::ProtocolNotOffered,
+            ),
+            (
+                Accept {
+                    protocol: Some("Chat"),
+                    ..Accept::default()
+                },
+                E::ProtocolNotOffered,
+            ),
+            (
+                Accept {
+                    extensions: Some("x-other"),
+                    ..Accept::default()
+                },
+                E::ExtensionNotOffered {
+                    name: "x-other".into(),
+                },
+            ),
+            (
+                Accept {
+                    extensions: Some("permessage-deflate\r\nX: 1"),
+                    ..Accept::default()
+                },
+                E::InvalidExtensionsValue(ExtensionParseError::UnexpectedCharacter { at: 18 }),
+            ),
+            (
+                Accept {
+                    headers: &[("Set-Cookie", "a=1\r\nX: y")],
+                    ..Accept::default()
+                },
+                E::InvalidHeaderValue {
+                    name: "Set-Cookie".into(),
+                },
+            ),
+            (
+                Accept {
+                    headers: &[("Set Cookie", "a")],
+                    ..Accept::default()
+                },
+                E::InvalidHeaderName {
+                    name: "Set Cookie".into(),
+                },
+            ),
+            (
+                Accept {
+                    headers: &[("sec-websocket-accept", "x")],
+                    ..Accept::default()
+                },
+                E::ReservedHeader {
+                    name: "sec-websocket-accept".into(),
+                },
+            ),
+            (
+                Accept {
+                    headers: &[("X", "nul\0")],
+                    ..Accept::default()
+                },
+                E::InvalidHeaderValue { name: "X".into() },
+            ),
+        ];
+        for (accept, want) in bad {
+            let mut out = b"keep".to_vec();
+            assert_eq!(r.accept(accept, &mut out), Err(want.clone()));
+            assert_eq!(out, b"keep", "nothing appended for {want:?}");
+        }
+        let mut out = Vec::new();
+        let ok = Accept {
+            protocol: Some("superchat"),
+            extensions: Some("permessage-deflate; server_no_context_takeover"),
+            headers: &[("Set-Cookie", "id=1")],
+        };
+        r.accept(&ok, &mut out).unwrap();
+        let text = core::str::from_utf8(&out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(text.contains("\r\nSec-WebSocket-Protocol: superchat\r\n"));
+        assert!(text.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"
+        ));
+        assert!(text.ends_with("\r\nSet-Cookie: id=1\r\n\r\n"));
+        // An empty extensions value writes no header.
+        let mut out = Vec::new();
+        r.accept(
+            &Accept {
+                extensions: Some(""),
+                ..Accept::default()
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert!(!core::str::from_utf8(&out).unwrap().contains("Extensions"));
+    }
+
+    #[test]
+    fn reject_writes_any_final_status() {
+        let r = parse(&request(&[])).unwrap();
+        let mut out = Vec::new();
+        r.reject(403, &[("X-Why", "origin")], b"denied", &mut out)
+            .unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 403 Forbidden\r\nX-Why: origin\r\nContent-Length: 6\r\n\r\ndenied"
+        );
+        let mut out = Vec::new();
+        write_rejection(599, &[], b"", &mut out).unwrap();
+        assert_eq!(out, b"HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n");
+        for status in [0, 101, 199, 600, 999] {
+            assert_eq!(
+                r.reject(status, &[], b"", &mut out),
+                Err(HandshakeError::InvalidStatus { status })
+            );
+        }
+        let mut out = Vec::new();
+        assert_eq!(
+            r.reject(400, &[("Content-Length", "1")], b"", &mut out),
+            Err(HandshakeError::ReservedHeader {
+                name: "Content-Length".into()
+            })
+        );
+        assert_eq!(
+            r.reject(302, &[("Location", "/a\r\nSet-Cookie: x")], b"", &mut out),
+            Err(HandshakeError::InvalidHeaderValue {
+                name: "Location".into()
+            })
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn leftover_and_finished() {
+        let mut input = request(&[]);
+        let head_len = input.len();
+        input.extend_from_slice(b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+        for split in 0..=input.len() {
+            let mut s = ServerHandshake::new(HandshakeLimits::default());
+            let (a, b) = input.split_at(split);
+            let mut seen = Vec::new();
+            let mut done = false;
+            for chunk in [a, b] {
+                if done {
+                    assert_eq!(s.handle_input(chunk), Err(HandshakeError::Finished));
+                    seen.extend_from_slice(chunk);
+                } else if let Some(r) = s.handle_input(chunk).unwrap() {
+                    seen.extend_from_slice(r.leftover());
+                    done = true;
+                }
+            }
+            assert!(done);
+            assert_eq!(seen, &input[head_len..], "split {split}");
+        }
+        // After an error the handshake stays failed.
+        let mut s = ServerHandshake::new(HandshakeLimits::default());
+        assert!(s.handle_input(b"POST / HTTP/1.1\r\n\r\n").is_err());
+        assert_eq!(s.handle_input(b"GET"), Err(HandshakeError::Finished));
+    }
+
+    /// Regression for tungstenite CVE-2023-43669 at the handshake level: 1 MiB sent in
+    /// 2-byte chunks is cut off by max_head_size after scanning 16 KiB + 1 bytes, and with a
+    /// large limit the whole head is scanned exactly once.
+    #[test]
+    fn slow_huge_request_is_linear() {
+        let mut input = request(&[]);
+        input.truncate(input.len() - 2);
+        let filler = format!("X-Filler: {}\r\n\r\n", "a".repeat(1 << 20));
+        input.extend_from_slice(filler.as_bytes());
+        let mut s = ServerHandshake::new(HandshakeLimits::default());
+        let mut fed = 0;
+        let err = input
+            .chunks(2)
+            .find_map(|c| {
+                fed += c.len();
+                s.handle_input(c).err()
+            })
+            .unwrap();
+        assert_eq!(err, HandshakeError::HeadTooLarge { limit: 16384 });
+        assert_eq!(err.status(), Some(431));
+        assert!(fed <= 16384 + 2);
+        assert_eq!(s.reader.scanned, 16385);
+
+        let big = HandshakeLimits {
+            max_head_size: 2 << 20,
+            ..HandshakeLimits::default()
+        };
+        let mut s = ServerHandshake::new(big);
+        let mut got = None;
+        for c in input.chunks(5) {
+            if let Some(r) = s.handle_input(c).unwrap() {
+                got = Some(r);
+            }
+        }
+        assert_eq!(got.unwrap().header("x-filler").map(str::len), Some(1 << 20));
+        assert_eq!(s.reader.scanned, input.len());
+    }
+
+    #[test]
+    fn header_flood_has_its_own_error() {
+        let mut input = request(&[]);
+        input.truncate(input.len() - 2);
+        for i in 0..10_000 {
+            input.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        let mut s = ServerHandshake::new(HandshakeLimits {
+            max_head_size: 1 << 20,
+            ..HandshakeLimits::default()
+        });
+        let err = input
+            .chunks(7)
+            .find_map(|c| s.handle_input(c).err())
+            .unwrap();
+        assert_eq!(err, HandshakeError::TooManyHeaders { limit: 64 });
+        assert_eq!(err.status(), Some(431));
+        // Cut off at the 65th header line, not at the end of the flood.
+        assert!(s.reader.scanned < 1024);
+    }
+}
