@@ -342,6 +342,9 @@ mod tests {
     use alloc::format;
     use alloc::vec;
 
+    /// A table row: offered protocols, offered extensions, response bytes, expectation.
+    type Case<T> = (&'static [&'static str], Option<&'static str>, Vec<u8>, T);
+
     /// The RFC 6455 section 1.2 example nonce.
     const NONCE: [u8; 16] = *b"the sample nonce";
 
@@ -526,7 +529,7 @@ mod tests {
     #[test]
     fn accepted_responses() {
         type Check = fn(&Accepted);
-        let cases: Vec<(&[&str], Option<&str>, Vec<u8>, Check)> = vec![
+        let cases: Vec<Case<Check>> = vec![
             (&[], None, response(&[], &[]), |a| {
                 assert_eq!(a.protocol(), None);
                 assert!(a.extensions().is_empty());
@@ -595,7 +598,7 @@ mod tests {
     #[test]
     fn invalid_101_responses() {
         use HandshakeError as E;
-        let cases: Vec<(&[&str], Option<&str>, Vec<u8>, HandshakeError)> = vec![
+        let cases: Vec<Case<HandshakeError>> = vec![
             (
                 &[],
                 None,
