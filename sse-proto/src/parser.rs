@@ -282,7 +282,7 @@ impl Parser {
                 if self.discard_event {
                     return Ok(None);
                 }
-                let value = String::from_utf8_lossy(value);
+                let value = decode_lossy(value);
                 if self.data.len() + value.len() > self.config.max_event_data {
                     self.data.clear();
                     self.discard_event = true;
@@ -337,9 +337,15 @@ impl Parser {
     }
 }
 
-fn push_lossy(out: &mut String, bytes: &[u8]) {
-    match String::from_utf8_lossy(bytes) {
-        Cow::Borrowed(s) => out.push_str(s),
-        Cow::Owned(s) => out.push_str(&s),
+/// Rule 1: UTF-8 with U+FFFD for invalid sequences. Valid input (the common case) is checked
+/// by the fast validator and borrowed; only invalid input takes the slower replacing path.
+fn decode_lossy(bytes: &[u8]) -> Cow<'_, str> {
+    match core::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
+}
+
+fn push_lossy(out: &mut String, bytes: &[u8]) {
+    out.push_str(&decode_lossy(bytes));
 }

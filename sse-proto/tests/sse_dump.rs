@@ -31,7 +31,7 @@ fn dump_output_is_exact_at_every_chunk_size() {
 #[test]
 fn dump_reports_limit_errors_on_stderr_and_goes_on() {
     let mut input = b"data: ".to_vec();
-    input.extend(std::iter::repeat_n(b'x', 2 << 20));
+    input.resize(input.len() + (2 << 20), b'x');
     input.extend(b"\n\ndata: ok\n\n");
     let mut out = Vec::new();
     let mut errors = Vec::new();
