@@ -107,6 +107,7 @@ fn read_head(stream: &mut TcpStream, timeout: Duration) -> Result<(String, Vec<u
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = buf.split_off(end + 4);
             let head = String::from_utf8(buf).map_err(|_| "handshake head is not UTF-8")?;
+            stream.set_read_timeout(None).map_err(|e| e.to_string())?;
             return Ok((head, rest));
         }
         if buf.len() > MAX_HEAD {
