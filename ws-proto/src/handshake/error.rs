@@ -79,7 +79,7 @@ pub enum HandshakeError {
     /// The request target is not `/path[?query]` or an absolute URI, or has a fragment.
     /// Server response: 400.
     InvalidRequestTarget,
-    /// No `Host` header. Server response: 400.
+    /// No `Host` header, or an empty one. Server response: 400.
     MissingHost,
     /// The request carries a body (`Transfer-Encoding` or a non-zero `Content-Length`), whose
     /// bytes would otherwise be taken for WebSocket frames. Server response: 400.
@@ -95,7 +95,8 @@ pub enum HandshakeError {
     InvalidKey,
     /// An offered subprotocol is not a token. Server response: 400.
     InvalidProtocolList,
-    /// `Sec-WebSocket-Extensions` does not parse or exceeds its bounds. Server response: 400.
+    /// `Sec-WebSocket-Extensions` does not parse or exceeds its bounds (byte offsets are in
+    /// the value of all such header lines joined with `", "`). Server response: 400.
     InvalidExtensions(ExtensionParseError),
 
     // ---- the server's response (detected by a client) ----

@@ -342,9 +342,12 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            for chunk in [1, 2, 3, input.len()] {
-                assert_eq!(feed(input, chunk, limits()).0.unwrap_err(), *want);
-            }
+            let got = crate::handshake::chunking::all_ways(
+                input,
+                || HeadReader::new(limits()),
+                |r, b| r.push(b).map(|h| h.map(|h| h.head)),
+            );
+            assert_eq!(got, Err(want.clone()));
         }
     }
 

@@ -68,6 +68,8 @@ impl ServerHandshake {
         let headers = Headers::from_httparse(req.headers)?;
         let host = headers
             .single("Host")?
+            .map(|h| h.trim_matches([' ', '\t']))
+            .filter(|h| !h.is_empty())
             .ok_or(HandshakeError::MissingHost)?
             .to_string();
         if headers.count("Transfer-Encoding") > 0
@@ -241,7 +243,8 @@ impl Request {
         self.query.as_deref()
     }
 
-    /// The value of the first header called `name` (ASCII case-insensitive).
+    /// The value of the first header called `name` (ASCII case-insensitive); for every
+    /// value of a repeated header use [`headers`](Self::headers)`().get_all(name)`.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
     }
@@ -257,7 +260,8 @@ impl Request {
         self.origin.as_deref()
     }
 
-    /// The `Host` header (exactly one is accepted).
+    /// The `Host` header (exactly one, non-empty, is accepted). For an absolute-form target
+    /// (`GET ws://host/path`) this is still the `Host` header, not the target's authority.
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -611,6 +615,7 @@ mod tests {
                 400,
             ),
             (request(&[("Host", None)]), E::MissingHost, 400),
+            (request(&[("Host", Some("Host: "))]), E::MissingHost, 400),
             (
                 request(&[("X", Some("Host: other"))]),
                 E::DuplicateHeader { name: "Host" },
