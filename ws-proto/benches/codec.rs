@@ -40,7 +40,14 @@ fn payload(kind: Kind, size: usize) -> Vec<u8> {
         Kind::Binary => (0..size).map(|i| (i * 31 + 7) as u8).collect(),
         Kind::Text => {
             // Mixed scripts: ASCII, 2-, 3- and 4-byte sequences.
-            let pieces = ["hello ", "héllo ", "κόσμε ", "世界 ", "😀 ", "plain ascii words "];
+            let pieces = [
+                "hello ",
+                "héllo ",
+                "κόσμε ",
+                "世界 ",
+                "😀 ",
+                "plain ascii words ",
+            ];
             let mut s = String::new();
             let mut i = 0;
             while s.len() < size {
@@ -84,11 +91,18 @@ fn case(kind: Kind, size: usize) -> Case {
         let key = (i as u32).wrapping_mul(0x9E37_79B9).to_ne_bytes();
         wire.extend(masked_frame(kind, &payload, key));
     }
-    Case { kind, size, count, wire, payload }
+    Case {
+        kind,
+        size,
+        count,
+        wire,
+        payload,
+    }
 }
 
 // ---------- ws-proto ----------
 
+#[inline(never)]
 fn ours_decode(c: &Case) -> usize {
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     let mut n = 0;
@@ -154,8 +168,16 @@ fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
 
 fn tungstenite_decode(c: &Case) -> usize {
     let mut sink = Vec::new();
-    let stream = SyncStream { input: &c.wire, pos: 0, out: &mut sink };
-    let mut ws = tungstenite::WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Server, Some(tungstenite_config()));
+    let stream = SyncStream {
+        input: &c.wire,
+        pos: 0,
+        out: &mut sink,
+    };
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Server,
+        Some(tungstenite_config()),
+    );
     let mut bytes = 0;
     for _ in 0..c.count {
         let m = ws.read().unwrap();
@@ -172,8 +194,16 @@ fn tungstenite_decode(c: &Case) -> usize {
 
 fn tungstenite_encode(c: &Case, msgs: &[tungstenite::Message], out: &mut Vec<u8>) -> usize {
     out.clear();
-    let stream = SyncStream { input: &[], pos: 0, out };
-    let mut ws = tungstenite::WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Server, Some(tungstenite_config()));
+    let stream = SyncStream {
+        input: &[],
+        pos: 0,
+        out,
+    };
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Server,
+        Some(tungstenite_config()),
+    );
     for m in msgs {
         ws.write(m.clone()).unwrap();
     }
@@ -190,8 +220,15 @@ struct AsyncStream<'a> {
 }
 
 impl tokio::io::AsyncRead for AsyncStream<'_> {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let n = buf.remaining().min(self.input.len() - self.pos).min(READ_CHUNK);
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = buf
+            .remaining()
+            .min(self.input.len() - self.pos)
+            .min(READ_CHUNK);
         let pos = self.pos;
         buf.put_slice(&self.input[pos..pos + n]);
         self.pos += n;
@@ -200,7 +237,11 @@ impl tokio::io::AsyncRead for AsyncStream<'_> {
 }
 
 impl tokio::io::AsyncWrite for AsyncStream<'_> {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.out.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -215,8 +256,13 @@ impl tokio::io::AsyncWrite for AsyncStream<'_> {
 fn fast_decode(rt: &tokio::runtime::Runtime, c: &Case) -> usize {
     let mut sink = Vec::new();
     rt.block_on(async {
-        let stream = AsyncStream { input: &c.wire, pos: 0, out: &mut sink };
-        let mut ws = fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+        let stream = AsyncStream {
+            input: &c.wire,
+            pos: 0,
+            out: &mut sink,
+        };
+        let mut ws =
+            fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
         ws.set_max_message_size(64 << 20);
         let mut ws = fastwebsockets::FragmentCollector::new(ws);
         let mut bytes = 0;
@@ -233,12 +279,21 @@ fn fast_decode(rt: &tokio::runtime::Runtime, c: &Case) -> usize {
 fn fast_encode(rt: &tokio::runtime::Runtime, c: &Case, out: &mut Vec<u8>) -> usize {
     out.clear();
     rt.block_on(async {
-        let stream = AsyncStream { input: &[], pos: 0, out };
-        let mut ws = fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+        let stream = AsyncStream {
+            input: &[],
+            pos: 0,
+            out,
+        };
+        let mut ws =
+            fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
         for _ in 0..c.count {
             let frame = match c.kind {
-                Kind::Binary => fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(&c.payload)),
-                Kind::Text => fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(&c.payload)),
+                Kind::Binary => {
+                    fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(&c.payload))
+                }
+                Kind::Text => {
+                    fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(&c.payload))
+                }
             };
             ws.write_frame(frame).await.unwrap();
         }
@@ -273,12 +328,26 @@ fn report(op: &str, c: &Case, names: &[&str], secs: &[f64]) {
     let cells: Vec<String> = names
         .iter()
         .zip(secs)
-        .map(|(n, s)| format!("{n} {:>9.1} MB/s {:>7.2} M msg/s", bytes / s / 1e6, c.count as f64 / s / 1e6))
+        .map(|(n, s)| {
+            format!(
+                "{n} {:>9.1} MB/s {:>7.2} M msg/s",
+                bytes / s / 1e6,
+                c.count as f64 / s / 1e6
+            )
+        })
         .collect();
-    let ratios: Vec<String> = names[1..].iter().zip(&secs[1..]).map(|(n, s)| format!("x{:.2} vs {n}", s / secs[0])).collect();
+    let ratios: Vec<String> = names[1..]
+        .iter()
+        .zip(&secs[1..])
+        .map(|(n, s)| format!("x{:.2} vs {n}", s / secs[0]))
+        .collect();
     println!(
         "{op:6} {:6} {:>7} | {} | {}",
-        if c.kind == Kind::Text { "text" } else { "binary" },
+        if c.kind == Kind::Text {
+            "text"
+        } else {
+            "binary"
+        },
         size_name(c.size),
         cells.join(" | "),
         ratios.join(", ")
@@ -316,14 +385,29 @@ fn mask_bench(runs: usize) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "quick");
+    // `only=text` / `only=binary` / `only=65536` restrict the cases (for profiling).
+    let only: Vec<String> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("only=").map(String::from))
+        .collect();
     let runs = if quick { 5 } else { 15 };
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     mask_bench(runs);
     let names = ["ws-proto", "tungstenite", "fastwebsockets"];
     let mut out = Vec::with_capacity(8 << 20);
     for kind in [Kind::Binary, Kind::Text] {
         for size in [16, 1024, 64 * 1024, 1 << 20] {
+            let label = [
+                if kind == Kind::Text { "text" } else { "binary" }.to_string(),
+                size.to_string(),
+            ];
+            if !only.iter().all(|o| label.contains(o)) {
+                continue;
+            }
             let c = case(kind, size);
             // Decode.
             let mut samples = vec![Vec::new(), Vec::new(), Vec::new()];
@@ -340,6 +424,30 @@ fn main() {
             }
             let med: Vec<f64> = samples.into_iter().map(median).collect();
             report("decode", &c, &names, &med);
+            if kind == Kind::Text && size >= 1024 {
+                // The bound for text: validating the payloads alone, with simdutf8.
+                let reps = c.count;
+                let v = median(
+                    (0..runs)
+                        .map(|_| {
+                            time(&mut || {
+                                for _ in 0..reps {
+                                    black_box(
+                                        simdutf8::basic::from_utf8(black_box(&c.payload)).is_ok(),
+                                    );
+                                }
+                                reps
+                            })
+                        })
+                        .collect(),
+                );
+                let ours = (c.count * c.size) as f64 / med[0];
+                let bound = (c.count * c.size) as f64 / v;
+                println!("       utf-8 validation bound (simdutf8) {:.1} MB/s: ws-proto decodes at {:.0}% of it", bound / 1e6, 100.0 * ours / bound);
+            }
+            if args.iter().any(|a| a == "decode-only") {
+                continue;
+            }
             // Encode.
             let ours_msgs: Vec<Message> = (0..c.count)
                 .map(|_| match kind {
@@ -349,8 +457,12 @@ fn main() {
                 .collect();
             let tung_msgs: Vec<tungstenite::Message> = (0..c.count)
                 .map(|_| match kind {
-                    Kind::Binary => tungstenite::Message::Binary(Bytes::copy_from_slice(&c.payload)),
-                    Kind::Text => tungstenite::Message::text(std::str::from_utf8(&c.payload).unwrap()),
+                    Kind::Binary => {
+                        tungstenite::Message::Binary(Bytes::copy_from_slice(&c.payload))
+                    }
+                    Kind::Text => {
+                        tungstenite::Message::text(std::str::from_utf8(&c.payload).unwrap())
+                    }
                 })
                 .collect();
             let mut samples = vec![Vec::new(), Vec::new(), Vec::new()];

@@ -83,7 +83,8 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, ClosePa
             if !code.is_allowed_on_wire() {
                 return Err(ClosePayloadError::InvalidCode(code.0));
             }
-            let reason = core::str::from_utf8(reason).map_err(|_| ClosePayloadError::InvalidReason)?;
+            let reason =
+                core::str::from_utf8(reason).map_err(|_| ClosePayloadError::InvalidReason)?;
             Ok(Some(CloseFrame {
                 code,
                 reason: String::from(reason),
@@ -98,26 +99,43 @@ mod tests {
 
     #[test]
     fn wire_codes() {
-        let allowed = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
-        let refused = [0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
+        let allowed = [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
+        ];
+        let refused = [
+            0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ];
         for c in allowed {
             assert!(CloseCode(c).is_allowed_on_wire(), "{c}");
             assert!(parse_close_payload(&c.to_be_bytes()).is_ok(), "{c}");
         }
         for c in refused {
             assert!(!CloseCode(c).is_allowed_on_wire(), "{c}");
-            assert_eq!(parse_close_payload(&c.to_be_bytes()), Err(ClosePayloadError::InvalidCode(c)));
+            assert_eq!(
+                parse_close_payload(&c.to_be_bytes()),
+                Err(ClosePayloadError::InvalidCode(c))
+            );
         }
     }
 
     #[test]
     fn payload_table() {
         assert_eq!(parse_close_payload(&[]), Ok(None));
-        assert_eq!(parse_close_payload(&[0x03]), Err(ClosePayloadError::OneByte));
+        assert_eq!(
+            parse_close_payload(&[0x03]),
+            Err(ClosePayloadError::OneByte)
+        );
         assert_eq!(
             parse_close_payload(&[0x03, 0xE8, b'o', b'k']),
-            Ok(Some(CloseFrame { code: CloseCode::NORMAL, reason: "ok".into() }))
+            Ok(Some(CloseFrame {
+                code: CloseCode::NORMAL,
+                reason: "ok".into()
+            }))
         );
-        assert_eq!(parse_close_payload(&[0x03, 0xE8, 0xCE, 0xBA, 0xE1]), Err(ClosePayloadError::InvalidReason));
+        assert_eq!(
+            parse_close_payload(&[0x03, 0xE8, 0xCE, 0xBA, 0xE1]),
+            Err(ClosePayloadError::InvalidReason)
+        );
     }
 }

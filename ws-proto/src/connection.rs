@@ -17,7 +17,7 @@ use crate::close::{parse_close_payload, CloseCode, MAX_REASON_LEN};
 use crate::config::{Config, MessageMode};
 use crate::error::{ProtocolError, SendError};
 use crate::frame::{FrameHeader, Opcode, Status, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, extend_unmasked};
 use crate::mask_source::{MaskSource, NoMasks};
 use crate::message::{Chunk, Event, Message, MessageKind, Text};
 use crate::state::Phase;
@@ -31,6 +31,9 @@ use bytes::{Bytes, BytesMut};
 /// The message buffer grows in blocks of at least this many bytes, so short messages share one
 /// allocation (each message is a refcounted slice of it).
 const ARENA_BLOCK: usize = 8 * 1024;
+
+/// Text is validated in blocks of this size right after each is copied (it is still in L1).
+const VALIDATE_BLOCK: usize = 16 * 1024;
 
 /// One WebSocket connection, client or server, after the opening handshake.
 ///
@@ -75,6 +78,8 @@ pub struct Connection {
     msg_buf: BytesMut,
     /// Length of the prefix of `msg_buf` known to be valid UTF-8 (text messages).
     utf8_valid: usize,
+    /// Size of the last message that needed more than one block: a hint for sizing the buffer.
+    size_hint: usize,
     /// RSV bits an extension negotiated for the first frame of a data message.
     pub(crate) allowed_rsv: u8,
 
@@ -150,6 +155,7 @@ impl Connection {
             msg: None,
             msg_buf: BytesMut::new(),
             utf8_valid: 0,
+            size_hint: 0,
             allowed_rsv: 0,
             out: Vec::new(),
             pending_pong: None,
@@ -303,6 +309,10 @@ impl Connection {
 
     fn read(&mut self, mut input: &[u8]) -> Result<(), ProtocolError> {
         while !input.is_empty() && self.phase.reads() {
+            input = self.read_small_messages(input)?;
+            if input.is_empty() {
+                break;
+            }
             let Some(frame) = self.frame else {
                 input = self.read_header(input)?;
                 continue;
@@ -316,6 +326,59 @@ impl Connection {
             self.emit_chunk(false);
         }
         Ok(())
+    }
+
+    /// Fast path for the most common input: whole single-frame messages with a 7-bit length,
+    /// lying entirely in `input`, while nothing else is in progress. Anything else (or any
+    /// doubt) is left to the general path, which applies the same rules.
+    #[inline]
+    fn read_small_messages<'a>(&mut self, mut input: &'a [u8]) -> Result<&'a [u8], ProtocolError> {
+        if self.frame.is_some()
+            || self.hdr_len != 0
+            || self.msg.is_some()
+            || self.config.mode != MessageMode::Assembled
+            || self.config.max_frame_payload < 125
+            || self.config.max_message_size < 125
+            || self.config.max_fragments == 0
+        {
+            return Ok(input);
+        }
+        let masked = self.role == Role::Server;
+        let header_len = if masked { 6 } else { 2 };
+        while let [b0, b1, ..] = *input {
+            let kind = match b0 {
+                0x81 => MessageKind::Text,
+                0x82 => MessageKind::Binary,
+                _ => break,
+            };
+            let len = usize::from(b1 & 0x7F);
+            if (b1 & 0x80 != 0) != masked || len > 125 || input.len() < header_len + len {
+                break;
+            }
+            let payload = &input[header_len..header_len + len];
+            if self.msg_buf.capacity() < len {
+                self.msg_buf.reserve(ARENA_BLOCK);
+            }
+            if masked {
+                let key = [input[2], input[3], input[4], input[5]];
+                extend_unmasked(&mut self.msg_buf, payload, key, 0);
+            } else {
+                self.msg_buf.extend_from_slice(payload);
+            }
+            let data = self.msg_buf.split().freeze();
+            let message = match kind {
+                MessageKind::Binary => Message::Binary(data),
+                MessageKind::Text => {
+                    if simdutf8::basic::from_utf8(&data).is_err() {
+                        return Err(ProtocolError::InvalidUtf8);
+                    }
+                    Message::Text(Text::from_validated(data))
+                }
+            };
+            self.events.push_back(Event::Message(message));
+            input = &input[header_len + len..];
+        }
+        Ok(input)
     }
 
     /// Decode a header from `input` (possibly completing one split across inputs); returns the
@@ -364,7 +427,11 @@ impl Connection {
             }
             self.control_len = 0;
         } else {
-            let allowed = if h.opcode == Opcode::Continuation { 0 } else { self.allowed_rsv };
+            let allowed = if h.opcode == Opcode::Continuation {
+                0
+            } else {
+                self.allowed_rsv
+            };
             if h.rsv & !allowed != 0 {
                 return Err(ProtocolError::ReservedBits(h.rsv));
             }
@@ -379,7 +446,11 @@ impl Connection {
                 (Opcode::Continuation, Some(m)) => m,
                 (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
                 (op, None) => self.msg.insert(MessageInProgress {
-                    kind: if op == Opcode::Text { MessageKind::Text } else { MessageKind::Binary },
+                    kind: if op == Opcode::Text {
+                        MessageKind::Text
+                    } else {
+                        MessageKind::Binary
+                    },
                     fragments: 0,
                     size: 0,
                     started: false,
@@ -410,7 +481,11 @@ impl Connection {
 
     /// Take `payload`, the next bytes of the current frame's payload.
     #[inline]
-    fn read_payload(&mut self, mut frame: FrameInProgress, payload: &[u8]) -> Result<(), ProtocolError> {
+    fn read_payload(
+        &mut self,
+        mut frame: FrameInProgress,
+        payload: &[u8],
+    ) -> Result<(), ProtocolError> {
         let n = payload.len();
         if frame.opcode.is_control() {
             let dst = &mut self.control[self.control_len..self.control_len + n];
@@ -420,19 +495,36 @@ impl Connection {
             }
             self.control_len += n;
         } else {
-            let start = self.msg_buf.len();
-            if self.msg_buf.capacity() - start < n {
-                self.msg_buf.reserve(n.max(ARENA_BLOCK));
+            let text = self
+                .msg
+                .as_ref()
+                .is_some_and(|m| m.kind == MessageKind::Text);
+            if self.msg_buf.capacity() - self.msg_buf.len() < n {
+                // Grow by what arrived (at least a block, at least doubling), never by what the
+                // header declared. The size of the previous large message (bytes that did
+                // arrive) is a good guess for this one, capped by what this frame declares.
+                let mut want = n.max(ARENA_BLOCK).max(self.msg_buf.len());
+                let frame_total = usize::try_from(frame.remaining)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(self.msg_buf.len());
+                want = want.max(self.size_hint.min(frame_total));
+                self.msg_buf.reserve(want);
             }
-            self.msg_buf.extend_from_slice(payload);
-            if let Some(key) = frame.mask {
-                apply_mask(&mut self.msg_buf[start..], key, frame.offset);
+            // Unmask while copying; validate text a cache-sized block at a time, while the
+            // block is still in L1.
+            let mut offset = frame.offset;
+            for block in payload.chunks(VALIDATE_BLOCK) {
+                match frame.mask {
+                    Some(key) => extend_unmasked(&mut self.msg_buf, block, key, offset),
+                    None => self.msg_buf.extend_from_slice(block),
+                }
+                offset = offset.wrapping_add(block.len());
+                if text {
+                    self.validate_utf8()?;
+                }
             }
             if let Some(msg) = self.msg.as_mut() {
                 msg.size += n;
-                if msg.kind == MessageKind::Text {
-                    self.validate_utf8()?;
-                }
             }
         }
         frame.offset = frame.offset.wrapping_add(n);
@@ -449,15 +541,19 @@ impl Connection {
     #[inline]
     fn validate_utf8(&mut self) -> Result<(), ProtocolError> {
         let pending = &self.msg_buf[self.utf8_valid..];
-        match simdutf8::compat::from_utf8(pending) {
-            Ok(_) => self.utf8_valid = self.msg_buf.len(),
-            Err(e) => {
-                if e.error_len().is_some() {
-                    return Err(ProtocolError::InvalidUtf8);
-                }
-                self.utf8_valid += e.valid_up_to();
+        // Validate up to the last code point boundary with the fast validator, then check that
+        // the incomplete tail (at most 3 bytes) is a prefix of some valid code point, so that
+        // e.g. F4 90 fails at once instead of when the frame ends.
+        let complete = complete_prefix_len(pending);
+        if simdutf8::basic::from_utf8(&pending[..complete]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        if let Err(e) = simdutf8::compat::from_utf8(&pending[complete..]) {
+            if e.error_len().is_some() {
+                return Err(ProtocolError::InvalidUtf8);
             }
         }
+        self.utf8_valid += complete;
         Ok(())
     }
 
@@ -471,7 +567,8 @@ impl Connection {
                 let n = self.control_len;
                 let payload = self.control;
                 self.queue_pong(&payload[..n]);
-                self.events.push_back(Event::Ping(Bytes::copy_from_slice(&payload[..n])));
+                self.events
+                    .push_back(Event::Ping(Bytes::copy_from_slice(&payload[..n])));
                 Ok(())
             }
             Opcode::Pong => {
@@ -497,6 +594,9 @@ impl Connection {
         if msg.kind == MessageKind::Text && self.utf8_valid != self.msg_buf.len() {
             // The message ended inside a code point.
             return Err(ProtocolError::InvalidUtf8);
+        }
+        if msg.size > ARENA_BLOCK {
+            self.size_hint = msg.size;
         }
         match self.config.mode {
             MessageMode::Assembled => {
@@ -566,7 +666,10 @@ impl Connection {
 
     /// Queue a data message as one frame, or several of `max_send_frame` bytes.
     fn write_data(&mut self, opcode: Opcode, payload: &[u8], fin: bool) -> Result<(), SendError> {
-        let frame_size = self.config.max_send_frame.filter(|&n| n > 0 && n < payload.len());
+        let frame_size = self
+            .config
+            .max_send_frame
+            .filter(|&n| n > 0 && n < payload.len());
         let frames = frame_size.map_or(1, |n| payload.len().div_ceil(n));
         self.check_room(payload.len() + frames * MAX_HEADER_LEN)?;
         match frame_size {
@@ -645,5 +748,49 @@ impl Connection {
         self.frame = None;
         self.msg_buf.clear();
         self.utf8_valid = 0;
+    }
+}
+
+/// The length of the longest prefix of `b` that does not end inside a multi-byte sequence
+/// (judged from the last lead byte within 3 bytes of the end; validity is checked elsewhere).
+#[inline]
+fn complete_prefix_len(b: &[u8]) -> usize {
+    let n = b.len();
+    for back in 1..=n.min(3) {
+        let c = b[n - back];
+        if c & 0xC0 != 0x80 {
+            let need = match c {
+                0xF0..=0xFF => 4,
+                0xE0..=0xEF => 3,
+                0xC0..=0xDF => 2,
+                _ => 1,
+            };
+            return if need > back { n - back } else { n };
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_prefix_len;
+
+    #[test]
+    fn complete_prefix_table() {
+        let cases: &[(&[u8], usize)] = &[
+            (b"", 0),
+            (b"abc", 3),
+            (&[b'a', 0xCE], 1),
+            (&[b'a', 0xCE, 0xBA], 3),
+            (&[0xE4, 0xB8], 0),
+            (&[0xE4, 0xB8, 0x96], 3),
+            (&[b'x', 0xF0, 0x9F, 0x98], 1),
+            (&[0xF0, 0x9F, 0x98, 0x80], 4),
+            (&[0x80, 0x80, 0x80, 0x80], 4),
+            (&[b'a', 0xFF], 1),
+        ];
+        for (input, want) in cases {
+            assert_eq!(complete_prefix_len(input), *want, "{input:?}");
+        }
     }
 }

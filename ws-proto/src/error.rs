@@ -2,7 +2,7 @@
 //! close code was sent back), [`SendError`] when the local caller misused the API (nothing
 //! changed).
 
-use crate::close::{ClosePayloadError, CloseCode};
+use crate::close::{CloseCode, ClosePayloadError};
 use crate::frame::FrameError;
 use core::fmt;
 
@@ -73,21 +73,43 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProtocolError::Frame(e) => write!(f, "invalid frame: {e}"),
-            ProtocolError::ReservedBits(rsv) => write!(f, "reserved bits {rsv:#05b} set without a negotiated extension"),
+            ProtocolError::ReservedBits(rsv) => write!(
+                f,
+                "reserved bits {rsv:#05b} set without a negotiated extension"
+            ),
             ProtocolError::UnmaskedFrame => f.write_str("client sent an unmasked frame"),
             ProtocolError::MaskedFrame => f.write_str("server sent a masked frame"),
-            ProtocolError::UnexpectedContinuation => f.write_str("continuation frame with no message in progress"),
-            ProtocolError::ExpectedContinuation => f.write_str("new data frame inside a fragmented message"),
-            ProtocolError::InvalidUtf8 => f.write_str("text message is not valid UTF-8"),
-            ProtocolError::InvalidClose(ClosePayloadError::OneByte) => f.write_str("close frame with a 1-byte payload"),
-            ProtocolError::InvalidClose(ClosePayloadError::InvalidCode(c)) => write!(f, "close frame with invalid code {c}"),
-            ProtocolError::InvalidClose(ClosePayloadError::InvalidReason) => f.write_str("close reason is not valid UTF-8"),
-            ProtocolError::FrameTooLarge { len, limit } => {
-                write!(f, "frame payload of {len} bytes exceeds max_frame_payload ({limit})")
+            ProtocolError::UnexpectedContinuation => {
+                f.write_str("continuation frame with no message in progress")
             }
-            ProtocolError::MessageTooLarge { limit } => write!(f, "message exceeds max_message_size ({limit} bytes)"),
-            ProtocolError::TooManyFragments { limit } => write!(f, "message has more than max_fragments ({limit}) frames"),
-            ProtocolError::Compression => f.write_str("compressed message could not be decompressed"),
+            ProtocolError::ExpectedContinuation => {
+                f.write_str("new data frame inside a fragmented message")
+            }
+            ProtocolError::InvalidUtf8 => f.write_str("text message is not valid UTF-8"),
+            ProtocolError::InvalidClose(ClosePayloadError::OneByte) => {
+                f.write_str("close frame with a 1-byte payload")
+            }
+            ProtocolError::InvalidClose(ClosePayloadError::InvalidCode(c)) => {
+                write!(f, "close frame with invalid code {c}")
+            }
+            ProtocolError::InvalidClose(ClosePayloadError::InvalidReason) => {
+                f.write_str("close reason is not valid UTF-8")
+            }
+            ProtocolError::FrameTooLarge { len, limit } => {
+                write!(
+                    f,
+                    "frame payload of {len} bytes exceeds max_frame_payload ({limit})"
+                )
+            }
+            ProtocolError::MessageTooLarge { limit } => {
+                write!(f, "message exceeds max_message_size ({limit} bytes)")
+            }
+            ProtocolError::TooManyFragments { limit } => {
+                write!(f, "message has more than max_fragments ({limit}) frames")
+            }
+            ProtocolError::Compression => {
+                f.write_str("compressed message could not be decompressed")
+            }
         }
     }
 }
@@ -125,12 +147,19 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::BufferFull { pending, limit } => {
-                write!(f, "outgoing buffer full: {pending} bytes pending, max_send_buffer is {limit}")
+                write!(
+                    f,
+                    "outgoing buffer full: {pending} bytes pending, max_send_buffer is {limit}"
+                )
             }
             SendError::Closing => f.write_str("the connection is closing"),
-            SendError::ControlPayloadTooLong(n) => write!(f, "control payload of {n} bytes (at most 125)"),
+            SendError::ControlPayloadTooLong(n) => {
+                write!(f, "control payload of {n} bytes (at most 125)")
+            }
             SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
-            SendError::CloseReasonTooLong(n) => write!(f, "close reason of {n} bytes (at most 123)"),
+            SendError::CloseReasonTooLong(n) => {
+                write!(f, "close reason of {n} bytes (at most 123)")
+            }
             SendError::MessageInProgress => f.write_str("a streamed message is in progress"),
             SendError::NoMessageInProgress => f.write_str("no streamed message is in progress"),
         }

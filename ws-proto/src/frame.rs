@@ -118,7 +118,10 @@ impl fmt::Display for FrameError {
             FrameError::LengthTopBitSet => f.write_str("64-bit payload length has its top bit set"),
             FrameError::FragmentedControlFrame => f.write_str("fragmented control frame"),
             FrameError::ControlFrameTooLong(n) => {
-                write!(f, "control frame payload of {n} bytes (at most 125 allowed)")
+                write!(
+                    f,
+                    "control frame payload of {n} bytes (at most 125 allowed)"
+                )
             }
         }
     }
@@ -288,7 +291,9 @@ mod tests {
         for cut in 0..bytes.len() {
             match FrameHeader::decode(&bytes[..cut]) {
                 Ok(Status::Partial) => {}
-                Ok(Status::Complete(c)) => assert_eq!(Ok(Status::Complete(c)), whole, "prefix {cut}"),
+                Ok(Status::Complete(c)) => {
+                    assert_eq!(Ok(Status::Complete(c)), whole, "prefix {cut}")
+                }
                 Err(e) => assert_eq!(Err(e), whole, "prefix {cut}"),
             }
         }
@@ -320,32 +325,104 @@ mod tests {
     fn decode_table() {
         use FrameError::*;
         let k = Some([1, 2, 3, 4]);
-        type Case = (&'static str, Vec<u8>, Result<Option<FrameHeader>, FrameError>);
+        type Case = (
+            &'static str,
+            Vec<u8>,
+            Result<Option<FrameHeader>, FrameError>,
+        );
         let cases: Vec<Case> = vec![
             ("empty", vec![], Ok(None)),
             ("one byte", vec![0x81], Ok(None)),
-            ("text 5 unmasked", vec![0x81, 0x05], Ok(Some(hdr(true, 0, Opcode::Text, None, 5)))),
-            ("binary masked", vec![0x82, 0x85, 1, 2, 3, 4], Ok(Some(hdr(true, 0, Opcode::Binary, k, 5)))),
+            (
+                "text 5 unmasked",
+                vec![0x81, 0x05],
+                Ok(Some(hdr(true, 0, Opcode::Text, None, 5))),
+            ),
+            (
+                "binary masked",
+                vec![0x82, 0x85, 1, 2, 3, 4],
+                Ok(Some(hdr(true, 0, Opcode::Binary, k, 5))),
+            ),
             ("masked key partial", vec![0x82, 0x85, 1, 2, 3], Ok(None)),
-            ("continuation no fin", vec![0x00, 0x00], Ok(Some(hdr(false, 0, Opcode::Continuation, None, 0)))),
-            ("rsv bits kept", vec![0xF1, 0x00], Ok(Some(hdr(true, 7, Opcode::Text, None, 0)))),
-            ("16-bit length", vec![0x82, 126, 0x01, 0x00], Ok(Some(hdr(true, 0, Opcode::Binary, None, 256)))),
-            ("16-bit 126 minimal", vec![0x82, 126, 0x00, 126], Ok(Some(hdr(true, 0, Opcode::Binary, None, 126)))),
-            ("16-bit non-minimal", vec![0x82, 126, 0x00, 125], Err(NonMinimalLength)),
-            ("64-bit length", vec![0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0], Ok(Some(hdr(true, 0, Opcode::Binary, None, 65536)))),
-            ("64-bit non-minimal", vec![0x82, 127, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF], Err(NonMinimalLength)),
-            ("64-bit top bit", vec![0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0], Err(LengthTopBitSet)),
-            ("64-bit max", vec![0x82, 127, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], Ok(Some(hdr(true, 0, Opcode::Binary, None, u64::MAX >> 1)))),
+            (
+                "continuation no fin",
+                vec![0x00, 0x00],
+                Ok(Some(hdr(false, 0, Opcode::Continuation, None, 0))),
+            ),
+            (
+                "rsv bits kept",
+                vec![0xF1, 0x00],
+                Ok(Some(hdr(true, 7, Opcode::Text, None, 0))),
+            ),
+            (
+                "16-bit length",
+                vec![0x82, 126, 0x01, 0x00],
+                Ok(Some(hdr(true, 0, Opcode::Binary, None, 256))),
+            ),
+            (
+                "16-bit 126 minimal",
+                vec![0x82, 126, 0x00, 126],
+                Ok(Some(hdr(true, 0, Opcode::Binary, None, 126))),
+            ),
+            (
+                "16-bit non-minimal",
+                vec![0x82, 126, 0x00, 125],
+                Err(NonMinimalLength),
+            ),
+            (
+                "64-bit length",
+                vec![0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0],
+                Ok(Some(hdr(true, 0, Opcode::Binary, None, 65536))),
+            ),
+            (
+                "64-bit non-minimal",
+                vec![0x82, 127, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF],
+                Err(NonMinimalLength),
+            ),
+            (
+                "64-bit top bit",
+                vec![0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                Err(LengthTopBitSet),
+            ),
+            (
+                "64-bit max",
+                vec![0x82, 127, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+                Ok(Some(hdr(true, 0, Opcode::Binary, None, u64::MAX >> 1))),
+            ),
             ("reserved 3", vec![0x83, 0x00], Err(ReservedOpcode(3))),
             ("reserved 7", vec![0x87, 0x00], Err(ReservedOpcode(7))),
             ("reserved B", vec![0x8B, 0x00], Err(ReservedOpcode(0xB))),
             ("reserved F", vec![0x8F, 0x00], Err(ReservedOpcode(0xF))),
-            ("ping 125", vec![0x89, 125], Ok(Some(hdr(true, 0, Opcode::Ping, None, 125)))),
-            ("ping 126", vec![0x89, 126, 0, 126], Err(ControlFrameTooLong(126))),
-            ("ping 16-bit partial fails early", vec![0x89, 126], Err(ControlFrameTooLong(126))),
-            ("fragmented ping", vec![0x09, 0x00], Err(FragmentedControlFrame)),
-            ("fragmented close", vec![0x08, 0x80], Err(FragmentedControlFrame)),
-            ("pong masked", vec![0x8A, 0x80, 9, 9, 9, 9], Ok(Some(hdr(true, 0, Opcode::Pong, Some([9; 4]), 0)))),
+            (
+                "ping 125",
+                vec![0x89, 125],
+                Ok(Some(hdr(true, 0, Opcode::Ping, None, 125))),
+            ),
+            (
+                "ping 126",
+                vec![0x89, 126, 0, 126],
+                Err(ControlFrameTooLong(126)),
+            ),
+            (
+                "ping 16-bit partial fails early",
+                vec![0x89, 126],
+                Err(ControlFrameTooLong(126)),
+            ),
+            (
+                "fragmented ping",
+                vec![0x09, 0x00],
+                Err(FragmentedControlFrame),
+            ),
+            (
+                "fragmented close",
+                vec![0x08, 0x80],
+                Err(FragmentedControlFrame),
+            ),
+            (
+                "pong masked",
+                vec![0x8A, 0x80, 9, 9, 9, 9],
+                Ok(Some(hdr(true, 0, Opcode::Pong, Some([9; 4]), 0))),
+            ),
         ];
         for (name, bytes, want) in cases {
             let got = decode_all_ways(&bytes);

@@ -31,6 +31,53 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_bytes(blocks.into_remainder(), key);
 }
 
+/// Append `src` unmasked (XOR `key`, `src[0]` being payload byte `offset`) to `dst`, in one
+/// pass: the bytes are unmasked while they are copied, instead of copied and then unmasked.
+#[inline]
+pub fn extend_unmasked(dst: &mut bytes::BytesMut, src: &[u8], key: [u8; 4], offset: usize) {
+    let key = rotate_key(key, offset);
+    dst.reserve(src.len());
+    let start = dst.len();
+    let spare = &mut dst.spare_capacity_mut()[..src.len()];
+    xor_into(spare, src, key);
+    set_len_after_write(dst, start + src.len());
+}
+
+/// `dst[i] = src[i] ^ key[i % 4]` for every i, writing uninitialised memory; 32 bytes a step
+/// (LLVM makes it SIMD), bytes at the tail.
+#[inline]
+fn xor_into(dst: &mut [core::mem::MaybeUninit<u8>], src: &[u8], key: [u8; 4]) {
+    let word = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut d = dst.chunks_exact_mut(32);
+    let mut s = src.chunks_exact(32);
+    for (db, sb) in (&mut d).zip(&mut s) {
+        for (dl, sl) in db.chunks_exact_mut(8).zip(sb.chunks_exact(8)) {
+            let mut v = [0u8; 8];
+            v.copy_from_slice(sl);
+            let x = (u64::from_ne_bytes(v) ^ word).to_ne_bytes();
+            for (o, b) in dl.iter_mut().zip(x) {
+                o.write(b);
+            }
+        }
+    }
+    for (i, (o, b)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
+        o.write(b ^ key[i & 3]);
+    }
+}
+
+/// Mark `len` bytes of `buf` initialised after `xor_into` wrote them.
+#[allow(unsafe_code)]
+#[inline]
+fn set_len_after_write(buf: &mut bytes::BytesMut, len: usize) {
+    debug_assert!(len <= buf.capacity());
+    // SAFETY: `extend_unmasked` reserved the room and `xor_into` wrote every byte of
+    // `spare[..src.len()]`, so the first `len` bytes are initialised. Measured: one pass instead
+    // of memcpy followed by an in-place XOR (see benches/codec.rs).
+    unsafe { buf.set_len(len) }
+}
+
 /// The key as seen from payload byte `offset`.
 #[inline]
 fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
@@ -71,6 +118,22 @@ mod tests {
                 let mut slow = input.clone();
                 apply_mask_bytes(&mut slow, rotate_key(key, offset));
                 assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn extend_unmasked_matches_reference() {
+        let key = [0xA1, 0xB2, 0xC3, 0xD4];
+        for len in [0usize, 1, 7, 31, 32, 33, 64, 100, 1000] {
+            let input: Vec<u8> = (0..len).map(|i| (i * 13) as u8).collect();
+            for offset in 0..5 {
+                let mut buf = bytes::BytesMut::from(&b"prefix"[..]);
+                extend_unmasked(&mut buf, &input, key, offset);
+                let mut want = input.clone();
+                apply_mask(&mut want, key, offset);
+                assert_eq!(&buf[..6], b"prefix");
+                assert_eq!(&buf[6..], &want[..], "len {len} offset {offset}");
             }
         }
     }

@@ -71,7 +71,9 @@ impl Connection {
     pub(crate) fn on_peer_close(&mut self, frame: Option<CloseFrame>) {
         let closed = Closed {
             code: frame.as_ref().map_or(CloseCode::NO_STATUS, |f| f.code),
-            reason: frame.as_ref().map_or_else(String::new, |f| f.reason.clone()),
+            reason: frame
+                .as_ref()
+                .map_or_else(String::new, |f| f.reason.clone()),
             clean: true,
         };
         let echo = matches!(self.phase, Phase::Open);
@@ -129,7 +131,10 @@ impl Connection {
             Phase::Finished => None,
             Phase::CloseSent { deadline } | Phase::AwaitingEof { deadline, .. } => Some(*deadline),
             Phase::Open => self.config.keepalive.map(|k| {
-                let ping_at = self.last_input.max(self.last_ping).saturating_add(k.interval);
+                let ping_at = self
+                    .last_input
+                    .max(self.last_ping)
+                    .saturating_add(k.interval);
                 let dead_at = self.last_input.saturating_add(k.timeout);
                 ping_at.min(dead_at)
             }),
@@ -168,7 +173,12 @@ impl Connection {
                         reason: String::new(),
                         clean: false,
                     });
-                } else if now >= self.last_input.max(self.last_ping).saturating_add(k.interval) {
+                } else if now
+                    >= self
+                        .last_input
+                        .max(self.last_ping)
+                        .saturating_add(k.interval)
+                {
                     // A failed ping (buffer full) is retried at the next interval.
                     let _ = self.ping(now, b"");
                     self.last_ping = now;

@@ -57,9 +57,20 @@ mod tests {
         let t = Instant::from_millis(5);
         assert_eq!(t.as_micros(), 5000);
         assert_eq!(t.saturating_add(Duration::from_millis(1)).as_micros(), 6000);
-        assert_eq!(Instant::from_micros(u64::MAX - 1).saturating_add(Duration::from_secs(1)).as_micros(), u64::MAX);
+        assert_eq!(
+            Instant::from_micros(u64::MAX - 1)
+                .saturating_add(Duration::from_secs(1))
+                .as_micros(),
+            u64::MAX
+        );
         assert_eq!(Instant::ZERO.saturating_duration_since(t), Duration::ZERO);
-        assert_eq!(t.saturating_duration_since(Instant::ZERO), Duration::from_millis(5));
-        assert_eq!(Instant::from_duration(Duration::from_secs(2)).as_micros(), 2_000_000);
+        assert_eq!(
+            t.saturating_duration_since(Instant::ZERO),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            Instant::from_duration(Duration::from_secs(2)).as_micros(),
+            2_000_000
+        );
     }
 }

@@ -50,10 +50,20 @@ fn huge_declared_length_allocates_nothing() {
         ..Config::default()
     };
     let mut conn = Connection::server(Instant::ZERO, unlimited);
-    let frame = raw_frame(true, 0, 2, &[7u8; 10], Some([1, 2, 3, 4]), Len::Declared(1 << 40));
+    let frame = raw_frame(
+        true,
+        0,
+        2,
+        &[7u8; 10],
+        Some([1, 2, 3, 4]),
+        Len::Declared(1 << 40),
+    );
     let (r, peak) = peak_during(|| conn.handle_input(Instant::ZERO, &frame));
     assert_eq!(r, Ok(()));
-    assert!(peak < 64 * 1024, "peak {peak} bytes for 10 bytes of payload");
+    assert!(
+        peak < 64 * 1024,
+        "peak {peak} bytes for 10 bytes of payload"
+    );
 
     // With the default limits it fails at the header, before any payload.
     let mut conn = Connection::server(Instant::ZERO, Config::default());
@@ -71,7 +81,10 @@ fn largest_64_bit_length_is_refused_without_overflow() {
     for declared in [u64::MAX >> 1, (u64::MAX >> 1) - 1, 1 << 62] {
         let frame = raw_frame(false, 0, 2, &[], Some([0; 4]), Len::Declared(declared));
         let mut conn = Connection::server(Instant::ZERO, Config::default());
-        assert!(matches!(conn.handle_input(Instant::ZERO, &frame), Err(ProtocolError::FrameTooLarge { .. })));
+        assert!(matches!(
+            conn.handle_input(Instant::ZERO, &frame),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
         // A second frame after an accepted first one: the message size sum must not wrap.
         let big = Config {
             max_frame_payload: usize::MAX,
@@ -80,7 +93,14 @@ fn largest_64_bit_length_is_refused_without_overflow() {
         };
         let mut conn = Connection::server(Instant::ZERO, big);
         let mut input = raw_frame(false, 0, 2, &[1; 100], Some([0; 4]), Len::Minimal);
-        input.extend(raw_frame(false, 0, 0, &[], Some([0; 4]), Len::Declared(declared)));
+        input.extend(raw_frame(
+            false,
+            0,
+            0,
+            &[],
+            Some([0; 4]),
+            Len::Declared(declared),
+        ));
         assert_eq!(
             conn.handle_input(Instant::ZERO, &input),
             Err(ProtocolError::MessageTooLarge { limit: 1 << 20 })
@@ -106,17 +126,29 @@ fn peer_that_never_reads_hits_the_outgoing_limit() {
         }
     }
     let (sent, err) = refused.expect("the limit was hit");
-    assert!(matches!(err, SendError::BufferFull { limit: 262_144, .. }), "{err:?}");
+    assert!(
+        matches!(err, SendError::BufferFull { limit: 262_144, .. }),
+        "{err:?}"
+    );
     assert!(server.pending_transmit() <= 256 * 1024);
     assert_eq!(sent, 256 * 1024 / 1004);
 
     // A ping flood while we cannot write: pongs do not grow the buffer past its limit.
-    let pings: Vec<u8> = (0..5_000).flat_map(|_| client_frame(true, 9, &[1u8; 125])).collect();
+    let pings: Vec<u8> = (0..5_000)
+        .flat_map(|_| client_frame(true, 9, &[1u8; 125]))
+        .collect();
     assert_eq!(server.handle_input(Instant::ZERO, &pings), Ok(()));
-    assert!(server.pending_transmit() <= 256 * 1024 + 131, "pending {}", server.pending_transmit());
+    assert!(
+        server.pending_transmit() <= 256 * 1024 + 131,
+        "pending {}",
+        server.pending_transmit()
+    );
     // Once drained, exactly one owed pong (the latest) goes out.
     let out = drain_transmit(&mut server);
-    let pongs = parse_frames(&out).into_iter().filter(|f| f.opcode == ws_proto::frame::Opcode::Pong).count();
+    let pongs = parse_frames(&out)
+        .into_iter()
+        .filter(|f| f.opcode == ws_proto::frame::Opcode::Pong)
+        .count();
     assert_eq!(pongs, 1);
 }
 
@@ -125,8 +157,13 @@ fn tiny_fragment_flood_hits_a_limit_with_bounded_memory() {
     let _g = SERIAL.lock().unwrap();
     // ws 8.21.0 (2026): many tiny or empty fragments each costing memory.
     let mut conn = Connection::server(Instant::ZERO, Config::default());
-    assert_eq!(conn.handle_input(Instant::ZERO, &client_frame(false, 2, b"")), Ok(()));
-    let flood: Vec<u8> = (0..1000).flat_map(|_| client_frame(false, 0, b"")).collect();
+    assert_eq!(
+        conn.handle_input(Instant::ZERO, &client_frame(false, 2, b"")),
+        Ok(())
+    );
+    let flood: Vec<u8> = (0..1000)
+        .flat_map(|_| client_frame(false, 0, b""))
+        .collect();
     let mut result = Ok(());
     let (_, peak) = peak_during(|| {
         for _ in 0..200 {
@@ -136,8 +173,14 @@ fn tiny_fragment_flood_hits_a_limit_with_bounded_memory() {
             }
         }
     });
-    assert_eq!(result, Err(ProtocolError::TooManyFragments { limit: 1 << 17 }));
-    assert!(peak < 64 * 1024, "peak {peak} bytes for an empty-fragment flood");
+    assert_eq!(
+        result,
+        Err(ProtocolError::TooManyFragments { limit: 1 << 17 })
+    );
+    assert!(
+        peak < 64 * 1024,
+        "peak {peak} bytes for an empty-fragment flood"
+    );
     assert_eq!(sent_close_code(&drain_transmit(&mut conn)), Some(1009));
 }
 

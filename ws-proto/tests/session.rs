@@ -6,8 +6,8 @@ use std::time::Duration;
 use support::*;
 use ws_proto::frame::Opcode;
 use ws_proto::{
-    Chunk, CloseCode, CloseFrame, Closed, Config, Connection, Event, Instant, Keepalive, Message, MessageKind,
-    MessageMode, SendError,
+    Chunk, CloseCode, CloseFrame, Closed, Config, Connection, Event, Instant, Keepalive, Message,
+    MessageKind, MessageMode, SendError,
 };
 
 fn messages(events: &[Event]) -> Vec<Message> {
@@ -56,15 +56,25 @@ fn echo_conversation_in_every_chunking() {
 fn client_initiated_close() {
     let mut p = Pair::default_pair();
     p.client.close(p.now, CloseCode::NORMAL, "done").unwrap();
-    assert_eq!(p.client.send(p.now, Message::text("late")), Err(SendError::Closing));
+    assert_eq!(
+        p.client.send(p.now, Message::text("late")),
+        Err(SendError::Closing)
+    );
     p.drive();
     // The server echoed and finished: it closes the transport first.
     assert!(p.server.is_finished());
     assert_eq!(
         p.server_events,
         vec![
-            Event::CloseReceived(Some(CloseFrame { code: CloseCode::NORMAL, reason: "done".into() })),
-            Event::Closed(Closed { code: CloseCode::NORMAL, reason: "done".into(), clean: true }),
+            Event::CloseReceived(Some(CloseFrame {
+                code: CloseCode::NORMAL,
+                reason: "done".into()
+            })),
+            Event::Closed(Closed {
+                code: CloseCode::NORMAL,
+                reason: "done".into(),
+                clean: true
+            }),
         ]
     );
     // The client got the echo and waits for the server's TCP close.
@@ -82,7 +92,14 @@ fn server_initiated_close_and_client_timeout_waiting_for_eof() {
     p.drive();
     assert!(p.server.is_finished());
     // Closed reports the peer's Close: the client echoed the code without a reason.
-    assert_eq!(closed(&p.server_events), Some(Closed { code: CloseCode(4000), reason: "".into(), clean: true }));
+    assert_eq!(
+        closed(&p.server_events),
+        Some(Closed {
+            code: CloseCode(4000),
+            reason: "".into(),
+            clean: true
+        })
+    );
     assert!(!p.client.is_finished());
     // The server never closes the transport: the client gives up after close_timeout.
     let deadline = p.client.poll_timeout().unwrap();
@@ -91,7 +108,10 @@ fn server_initiated_close_and_client_timeout_waiting_for_eof() {
     p.now = deadline;
     p.client.handle_timeout(deadline);
     assert!(p.client.is_finished());
-    assert_eq!(closed(&drain_events(&mut p.client)).map(|c| c.code), Some(CloseCode(4000)));
+    assert_eq!(
+        closed(&drain_events(&mut p.client)).map(|c| c.code),
+        Some(CloseCode(4000))
+    );
 }
 
 #[test]
@@ -103,7 +123,11 @@ fn close_times_out_when_peer_never_answers() {
     assert!(p.client.is_finished());
     assert_eq!(
         closed(&p.client_events),
-        Some(Closed { code: CloseCode::ABNORMAL, reason: String::new(), clean: false })
+        Some(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            clean: false
+        })
     );
 }
 
@@ -121,18 +145,30 @@ fn eof_without_close_is_abnormal() {
     let mut p = Pair::default_pair();
     p.server.handle_eof(p.now);
     assert!(p.server.is_finished());
-    assert_eq!(closed(&drain_events(&mut p.server)).map(|c| (c.code, c.clean)), Some((CloseCode::ABNORMAL, false)));
+    assert_eq!(
+        closed(&drain_events(&mut p.server)).map(|c| (c.code, c.clean)),
+        Some((CloseCode::ABNORMAL, false))
+    );
 }
 
 #[test]
 fn close_validation_on_send() {
     let mut p = Pair::default_pair();
     for code in [1005u16, 1006, 1015, 999, 2000, 5000] {
-        assert_eq!(p.client.close(p.now, CloseCode(code), ""), Err(SendError::InvalidCloseCode(code)));
+        assert_eq!(
+            p.client.close(p.now, CloseCode(code), ""),
+            Err(SendError::InvalidCloseCode(code))
+        );
     }
     let long = "x".repeat(124);
-    assert_eq!(p.client.close(p.now, CloseCode::NORMAL, &long), Err(SendError::CloseReasonTooLong(124)));
-    assert_eq!(p.client.ping(p.now, &[0; 126]), Err(SendError::ControlPayloadTooLong(126)));
+    assert_eq!(
+        p.client.close(p.now, CloseCode::NORMAL, &long),
+        Err(SendError::CloseReasonTooLong(124))
+    );
+    assert_eq!(
+        p.client.ping(p.now, &[0; 126]),
+        Err(SendError::ControlPayloadTooLong(126))
+    );
     // Still open after all the refusals.
     p.client.send(p.now, Message::text("ok")).unwrap();
     p.drive();
@@ -151,7 +187,10 @@ fn user_ping_gets_pong() {
 #[test]
 fn keepalive_pings_then_declares_dead() {
     let ka = Config {
-        keepalive: Some(Keepalive { interval: Duration::from_secs(10), timeout: Duration::from_secs(25) }),
+        keepalive: Some(Keepalive {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(25),
+        }),
         ..Config::default()
     };
     let mut p = Pair::new(ka, Config::default());
@@ -171,23 +210,38 @@ fn keepalive_pings_then_declares_dead() {
     }
     assert!(p.client.is_finished());
     let events = drain_events(&mut p.client);
-    assert_eq!(closed(&events).map(|c| (c.code, c.clean)), Some((CloseCode::ABNORMAL, false)));
+    assert_eq!(
+        closed(&events).map(|c| (c.code, c.clean)),
+        Some((CloseCode::ABNORMAL, false))
+    );
     // Dead at last input (10 s) + 25 s.
     assert_eq!(p.now, Instant::from_millis(35_000));
 }
 
 #[test]
 fn streaming_mode_delivers_chunks_with_whole_code_points() {
-    let streaming = Config { mode: MessageMode::Streaming, ..Config::default() };
+    let streaming = Config {
+        mode: MessageMode::Streaming,
+        ..Config::default()
+    };
     let mut p = Pair::new(Config::default(), streaming);
     p.chunk = 5;
     let text = "aé😀z".repeat(50);
     p.client.send(p.now, Message::text(&text)).unwrap();
-    p.client.send_chunk(p.now, MessageKind::Binary, &[1, 2, 3], false).unwrap();
-    assert_eq!(p.client.send(p.now, Message::text("x")), Err(SendError::MessageInProgress));
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[1, 2, 3], false)
+        .unwrap();
+    assert_eq!(
+        p.client.send(p.now, Message::text("x")),
+        Err(SendError::MessageInProgress)
+    );
     p.client.ping(p.now, b"between").unwrap();
-    p.client.send_chunk(p.now, MessageKind::Binary, &[4, 5], true).unwrap();
-    p.client.send_chunk(p.now, MessageKind::Text, b"", true).unwrap();
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[4, 5], true)
+        .unwrap();
+    p.client
+        .send_chunk(p.now, MessageKind::Text, b"", true)
+        .unwrap();
     p.drive();
     let chunks: Vec<Chunk> = p
         .server_events
@@ -210,21 +264,42 @@ fn streaming_mode_delivers_chunks_with_whole_code_points() {
     }
     assert_eq!(
         assembled,
-        vec![(MessageKind::Text, text.into_bytes()), (MessageKind::Binary, vec![1, 2, 3, 4, 5]), (MessageKind::Text, vec![])]
+        vec![
+            (MessageKind::Text, text.into_bytes()),
+            (MessageKind::Binary, vec![1, 2, 3, 4, 5]),
+            (MessageKind::Text, vec![])
+        ]
     );
     assert!(chunks.iter().filter(|c| c.last).count() == 3);
     assert!(chunks.len() > 10, "a long message arrives in many chunks");
-    assert!(p.server_events.contains(&Event::Ping(b"between"[..].into())));
+    assert!(p
+        .server_events
+        .contains(&Event::Ping(b"between"[..].into())));
 }
 
 #[test]
 fn max_send_frame_fragments_outgoing_messages() {
-    let cfg = Config { max_send_frame: Some(10), ..Config::default() };
+    let cfg = Config {
+        max_send_frame: Some(10),
+        ..Config::default()
+    };
     let mut client = Connection::client(Instant::ZERO, cfg, ws_proto::SeededMasks::new(3));
-    client.send(Instant::ZERO, Message::text("0123456789abcdefghijXYZ")).unwrap();
+    client
+        .send(Instant::ZERO, Message::text("0123456789abcdefghijXYZ"))
+        .unwrap();
     let frames = parse_frames(&drain_transmit(&mut client));
-    let ops: Vec<(Opcode, bool, usize)> = frames.iter().map(|f| (f.opcode, f.fin, f.payload.len())).collect();
-    assert_eq!(ops, vec![(Opcode::Text, false, 10), (Opcode::Continuation, false, 10), (Opcode::Continuation, true, 3)]);
+    let ops: Vec<(Opcode, bool, usize)> = frames
+        .iter()
+        .map(|f| (f.opcode, f.fin, f.payload.len()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (Opcode::Text, false, 10),
+            (Opcode::Continuation, false, 10),
+            (Opcode::Continuation, true, 3)
+        ]
+    );
     assert!(frames.iter().all(|f| f.masked));
 }
 
@@ -233,8 +308,12 @@ fn server_frames_are_unmasked_and_client_frames_masked() {
     let mut p = Pair::default_pair();
     p.client.send(p.now, Message::text("c")).unwrap();
     p.server.send(p.now, Message::text("s")).unwrap();
-    assert!(parse_frames(&drain_transmit(&mut p.client)).iter().all(|f| f.masked));
-    assert!(parse_frames(&drain_transmit(&mut p.server)).iter().all(|f| !f.masked));
+    assert!(parse_frames(&drain_transmit(&mut p.client))
+        .iter()
+        .all(|f| f.masked));
+    assert!(parse_frames(&drain_transmit(&mut p.server))
+        .iter()
+        .all(|f| !f.masked));
 }
 
 #[test]
@@ -269,7 +348,8 @@ mod props {
         prop_oneof![
             ".{0,40}".prop_map(Op::SendText),
             proptest::collection::vec(any::<u8>(), 0..300).prop_map(Op::SendBinary),
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..4).prop_map(Op::SendChunks),
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..4)
+                .prop_map(Op::SendChunks),
             proptest::collection::vec(any::<u8>(), 0..125).prop_map(Op::Ping),
             (1usize..200).prop_map(Op::Deliver),
             (0u64..3000).prop_map(Op::Advance),

@@ -20,7 +20,14 @@ pub enum Len {
 }
 
 /// Build one frame byte by byte, valid or not.
-pub fn raw_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>, len: Len) -> Vec<u8> {
+pub fn raw_frame(
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    len: Len,
+) -> Vec<u8> {
     let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
     let m = if mask.is_some() { 0x80 } else { 0 };
     let n = payload.len() as u64;
@@ -54,7 +61,14 @@ pub fn raw_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: Option<[u
 
 /// A masked frame, as a client sends it.
 pub fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    raw_frame(fin, 0, opcode, payload, Some([0x11, 0x22, 0x33, 0x44]), Len::Minimal)
+    raw_frame(
+        fin,
+        0,
+        opcode,
+        payload,
+        Some([0x11, 0x22, 0x33, 0x44]),
+        Len::Minimal,
+    )
 }
 
 /// An unmasked frame, as a server sends it.
