@@ -1,0 +1,294 @@
+//! [`Hub`]: many held polls across many channels and clients, by [`PollId`].
+//!
+//! The hub owns every channel's history, every session and every held poll. The driver
+//! feeds it requests ([`Hub::handle_poll`], [`Hub::handle_abort`], [`Hub::handle_send`]),
+//! publishes ([`Hub::publish`]) and time ([`Hub::handle_timeout`]), and drains, after every
+//! call, in this order: [`Hub::poll_response`] (until `None`; each response goes to the
+//! connection with that poll id), [`Hub::poll_timeout`] (when to call `handle_timeout`), and
+//! [`Hub::poll_event`].
+//!
+//! Every change to a poll's or a session's state lives in [`state`](crate::state).
+//!
+//! # Cost
+//!
+//! Each operation on a held poll is `O(log n)`: held polls are in a `BTreeMap` by id, the
+//! deadline queue is a `BTreeSet<(deadline, id)>`, each channel keeps a `BTreeSet` of its
+//! waiters. A publish that releases `k` polls costs `O(k log n)` and shares the message
+//! payload (`Bytes`) among all `k` responses. Memory per held poll: see the crate README
+//! (measured by `cargo bench -p longpoll-proto --bench release`).
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use bytes::Bytes;
+use core::time::Duration;
+
+use crate::channel::Channel;
+use crate::config::HubConfig;
+use crate::cursor::{Cursor, Epoch, Seq};
+use crate::error::{PublishError, UpstreamError};
+use crate::id::{ChannelName, ClientId, PollId};
+use crate::response::{HubEvent, Outcome, RejectReason, Response};
+use crate::slab::Slab;
+use crate::time::Instant;
+use crate::upstream::{Accepted, Inbox, UpstreamBatch};
+
+/// A poll request, as parsed from HTTP by [`http::parse_poll_request`](crate::http::parse_poll_request).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollRequest {
+    /// Who is polling.
+    pub client: ClientId,
+    /// Which channel.
+    pub channel: ChannelName,
+    /// The last message the client received; `None`: only messages published from now on.
+    pub cursor: Option<Cursor>,
+    /// How long the client wants the poll held (capped by `HubConfig::max_hold`); `None`:
+    /// `HubConfig::hold`.
+    pub timeout: Option<Duration>,
+}
+
+pub(crate) struct ChannelState {
+    pub(crate) channel: Channel,
+    /// Held polls on this channel.
+    pub(crate) waiters: BTreeSet<PollId>,
+    /// When a coalesced release is due.
+    pub(crate) flush_at: Option<Instant>,
+    /// `(acknowledged seq, session)` of every live session polling this channel; only
+    /// kept under `Overflow::RejectPublish`.
+    pub(crate) acks: BTreeSet<(Seq, u32)>,
+}
+
+pub(crate) struct Session {
+    pub(crate) client: ClientId,
+    /// `(channel, poll)` of each held poll.
+    pub(crate) held: Vec<(u32, PollId)>,
+    /// `(channel, acknowledged seq)`; only under `Overflow::RejectPublish`.
+    pub(crate) acks: Vec<(u32, Seq)>,
+    /// When the session expires (only while no poll is held).
+    pub(crate) expires_at: Option<Instant>,
+    pub(crate) inbox: Inbox,
+}
+
+pub(crate) struct HeldPoll {
+    pub(crate) cursor: Cursor,
+    pub(crate) deadline: Instant,
+    pub(crate) channel: u32,
+    pub(crate) session: u32,
+}
+
+/// The server side: channels, sessions and held polls.
+///
+/// Method groups: getters; inputs (`handle_poll`, `handle_abort`, `handle_send`,
+/// `handle_timeout`); mutators (`publish`, `reset_channel`); outputs (`poll_response`,
+/// `poll_timeout`, `poll_event`), drained in that order after every call.
+pub struct Hub {
+    pub(crate) config: HubConfig,
+    pub(crate) epoch: Epoch,
+    pub(crate) next_poll: u64,
+    pub(crate) channels: Slab<ChannelState>,
+    pub(crate) channel_index: BTreeMap<ChannelName, u32>,
+    pub(crate) sessions: Slab<Session>,
+    pub(crate) session_index: BTreeMap<ClientId, u32>,
+    pub(crate) polls: BTreeMap<PollId, HeldPoll>,
+    pub(crate) deadlines: BTreeSet<(Instant, PollId)>,
+    pub(crate) expiries: BTreeSet<(Instant, u32)>,
+    pub(crate) flushes: BTreeSet<(Instant, u32)>,
+    pub(crate) responses: VecDeque<Response>,
+    pub(crate) events: VecDeque<HubEvent>,
+}
+
+impl Hub {
+    /// A hub whose channels start in `epoch`. Pick a new epoch on every process start (a
+    /// random `u64` or a timestamp) so clients of a previous run are told of the reset.
+    pub fn new(config: HubConfig, epoch: Epoch) -> Self {
+        Hub {
+            config,
+            epoch,
+            next_poll: 1,
+            channels: Slab::new(),
+            channel_index: BTreeMap::new(),
+            sessions: Slab::new(),
+            session_index: BTreeMap::new(),
+            polls: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            expiries: BTreeSet::new(),
+            flushes: BTreeSet::new(),
+            responses: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// The configuration.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The epoch new channels start in.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// Polls currently held.
+    pub fn held_polls(&self) -> usize {
+        self.polls.len()
+    }
+
+    /// True while `poll` is held (not yet answered or aborted).
+    pub fn is_held(&self, poll: PollId) -> bool {
+        self.polls.contains_key(&poll)
+    }
+
+    /// Live sessions.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// True if `client` has a live session.
+    pub fn has_session(&self, client: &ClientId) -> bool {
+        self.session_index.contains_key(client)
+    }
+
+    /// A channel's history, if the channel exists.
+    pub fn channel(&self, name: &ChannelName) -> Option<&Channel> {
+        let key = *self.channel_index.get(name)?;
+        self.channels.get(key).map(|c| &c.channel)
+    }
+
+    /// Channels.
+    pub fn channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    // ---- inputs ----
+
+    /// A poll arrived. Returns its id; the answer (now or later) comes out of
+    /// [`Hub::poll_response`] with that id. A poll is answered at once when the channel
+    /// has messages after the cursor (batch), the cursor is out of history (gap) or of
+    /// another epoch (reset), or a limit refuses it; otherwise it is held until a publish,
+    /// its deadline, a newer poll superseding it, or [`Hub::handle_abort`].
+    pub fn handle_poll(&mut self, now: Instant, request: PollRequest) -> PollId {
+        let id = PollId(self.next_poll);
+        self.next_poll += 1;
+        self.poll_arrived(now, id, request);
+        id
+    }
+
+    /// The request for `poll` went away (client disconnected): forget it without answering.
+    /// Nothing is lost: the client's cursor did not move. Returns false if the poll was not
+    /// held (already answered).
+    pub fn handle_abort(&mut self, now: Instant, poll: PollId) -> bool {
+        self.abort(now, poll)
+    }
+
+    /// Time passed: answers polls whose deadline passed (empty, same cursor), releases
+    /// coalesced publishes, expires idle sessions. Calling early is a harmless no-op.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.timeout(now)
+    }
+
+    /// A client→server batch arrived from `client` (see [`upstream`](crate::upstream)).
+    /// Keeps the session alive. Deliver `batch.messages[accepted.fresh_from..]` to the
+    /// application and answer with `accepted.ack`.
+    pub fn handle_send(
+        &mut self,
+        now: Instant,
+        client: &ClientId,
+        batch: &UpstreamBatch,
+    ) -> Result<Accepted, UpstreamError> {
+        let Some(session) = self.session_for(now, client) else {
+            return Err(UpstreamError::TooManySessions {
+                max_sessions: self.config.max_sessions,
+            });
+        };
+        let config = self.config.upstream;
+        let result = self
+            .sessions
+            .get_mut(session)
+            .map(|s| s.inbox.handle_batch(&config, batch))
+            .unwrap_or(Err(UpstreamError::ZeroSeq));
+        self.session_idle_check(now, session);
+        result
+    }
+
+    // ---- mutators ----
+
+    /// Publishes `data` on `channel` (created if needed). Held polls it satisfies are
+    /// released now (or after `HubConfig::coalesce`). On error nothing changed.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        channel: &ChannelName,
+        data: Bytes,
+    ) -> Result<Seq, PublishError> {
+        let Some(key) = self.channel_for(channel) else {
+            return Err(PublishError::TooManyChannels {
+                max_channels: self.config.max_channels,
+            });
+        };
+        self.published(now, key, data)
+    }
+
+    /// Forgets `channel`'s history and starts it in `epoch`: held polls are answered with
+    /// [`Outcome::Reset`] and later polls with an older epoch get it too. Returns false if
+    /// the channel does not exist.
+    pub fn reset_channel(&mut self, now: Instant, channel: &ChannelName, epoch: Epoch) -> bool {
+        match self.channel_index.get(channel) {
+            Some(&key) => {
+                self.reset(now, key, epoch);
+                true
+            }
+            None => false,
+        }
+    }
+
+    // ---- outputs ----
+
+    /// The next answer to send. Call until `None` after every input.
+    pub fn poll_response(&mut self) -> Option<Response> {
+        self.responses.pop_front()
+    }
+
+    /// When to call [`Hub::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.deadlines.first().map(|d| d.0),
+            self.flushes.first().map(|f| f.0),
+            self.expiries.first().map(|e| e.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The next event (expired sessions).
+    pub fn poll_event(&mut self) -> Option<HubEvent> {
+        self.events.pop_front()
+    }
+
+    // ---- lookups shared with state.rs ----
+
+    pub(crate) fn channel_for(&mut self, name: &ChannelName) -> Option<u32> {
+        if let Some(&key) = self.channel_index.get(name) {
+            return Some(key);
+        }
+        if self.channels.len() >= self.config.max_channels {
+            return None;
+        }
+        let key = self.channels.insert(ChannelState {
+            channel: Channel::new(self.epoch, self.config.channel),
+            waiters: BTreeSet::new(),
+            flush_at: None,
+            acks: BTreeSet::new(),
+        });
+        self.channel_index.insert(name.clone(), key);
+        Some(key)
+    }
+
+    pub(crate) fn reject(&mut self, poll: PollId, reason: RejectReason) {
+        self.responses.push_back(Response {
+            poll,
+            outcome: Outcome::Rejected { reason },
+        });
+    }
+}

@@ -1,0 +1,393 @@
+//! Every state transition of the hub, in one place.
+//!
+//! A poll's life:
+//!
+//! ```text
+//!              handle_poll
+//!   (new) ──────────────────┬──► answered at once: Batch | Gap | Reset | Rejected
+//!                           │
+//!                           ▼
+//!                         HELD ──publish/flush──► Batch (or Gap if evicted meanwhile)
+//!                           │ ──deadline─────────► Empty(timeout), same cursor
+//!                           │ ──newer poll───────► Empty(superseded), same cursor  (policy Supersede)
+//!                           │ ──reset_channel────► Reset
+//!                           └ ──handle_abort─────► forgotten, no answer
+//! ```
+//!
+//! A session's life: created by its first poll or send; *active* while it holds a poll;
+//! *idle* from the moment its last held poll is answered (or its last request arrives) with
+//! an expiry at `now + session_ttl`; any request makes it active again; at expiry it is
+//! removed and [`HubEvent::SessionExpired`] is queued.
+//!
+//! Invariants kept here: a poll id is in `polls` iff it is in `deadlines` and in its
+//! channel's `waiters` and in its session's `held`; a session is in `expiries` iff its
+//! `held` is empty; under `RejectPublish`, a session's `acks` and the channels' `acks`
+//! mirror each other and history is trimmed through the smallest acknowledgement.
+
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+use crate::channel::Read;
+use crate::config::{DuplicatePoll, Overflow};
+use crate::cursor::{Cursor, Epoch, Seq};
+use crate::error::PublishError;
+use crate::hub::{HeldPoll, Hub, PollRequest, Session};
+use crate::id::{ClientId, PollId};
+use crate::response::{EmptyReason, HubEvent, Outcome, RejectReason, Response};
+use crate::time::Instant;
+use crate::upstream::Inbox;
+
+impl Hub {
+    /// Finds or creates the session and marks it active (no expiry pending).
+    pub(crate) fn session_for(&mut self, _now: Instant, client: &ClientId) -> Option<u32> {
+        let key = match self.session_index.get(client) {
+            Some(&key) => key,
+            None => {
+                if self.sessions.len() >= self.config.max_sessions {
+                    return None;
+                }
+                let key = self.sessions.insert(Session {
+                    client: client.clone(),
+                    held: Vec::new(),
+                    acks: Vec::new(),
+                    expires_at: None,
+                    inbox: Inbox::new(),
+                });
+                self.session_index.insert(client.clone(), key);
+                key
+            }
+        };
+        if let Some(session) = self.sessions.get_mut(key) {
+            if let Some(at) = session.expires_at.take() {
+                self.expiries.remove(&(at, key));
+            }
+        }
+        Some(key)
+    }
+
+    /// A session with no held poll starts its expiry clock at `now`.
+    pub(crate) fn session_idle_check(&mut self, now: Instant, key: u32) {
+        let ttl = self.config.session_ttl;
+        if let Some(session) = self.sessions.get_mut(key) {
+            if session.held.is_empty() {
+                if let Some(at) = session.expires_at.take() {
+                    self.expiries.remove(&(at, key));
+                }
+                let at = now + ttl;
+                session.expires_at = Some(at);
+                self.expiries.insert((at, key));
+            }
+        }
+    }
+
+    /// idle → held, or idle → answered at once.
+    pub(crate) fn poll_arrived(&mut self, now: Instant, id: PollId, request: PollRequest) {
+        let Some(session) = self.session_for(now, &request.client) else {
+            self.reject(id, RejectReason::TooManySessions);
+            return;
+        };
+        let Some(channel) = self.channel_for(&request.channel) else {
+            self.reject(id, RejectReason::TooManyChannels);
+            self.session_idle_check(now, session);
+            return;
+        };
+        // A second poll on the same channel from the same client.
+        let older = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.held.iter().find(|(c, _)| *c == channel).map(|h| h.1));
+        if let Some(older) = older {
+            match self.config.duplicate_poll {
+                DuplicatePoll::Supersede => {
+                    if let Some(held) = self.forget(older) {
+                        self.responses.push_back(Response {
+                            poll: older,
+                            outcome: Outcome::Empty {
+                                cursor: held.cursor,
+                                reason: EmptyReason::Superseded,
+                            },
+                        });
+                    }
+                }
+                DuplicatePoll::Reject => {
+                    self.reject(id, RejectReason::DuplicatePoll);
+                    return;
+                }
+                DuplicatePoll::AllowBoth => {}
+            }
+        }
+        // The cursor acknowledges everything through it (RejectPublish bookkeeping).
+        if let Some(cursor) = request.cursor {
+            self.acknowledge(session, channel, cursor);
+        }
+        let read = match self.channels.get(channel) {
+            Some(state) => state.channel.read(
+                request.cursor,
+                self.config.max_batch_messages,
+                self.config.max_batch_bytes,
+            ),
+            None => return,
+        };
+        match read {
+            Read::Answer(outcome) => {
+                self.responses.push_back(Response { poll: id, outcome });
+                self.session_idle_check(now, session);
+            }
+            Read::Hold(cursor) => {
+                if request.cursor.is_none() {
+                    self.acknowledge(session, channel, cursor);
+                }
+                let held_by_client = self.sessions.get(session).map_or(0, |s| s.held.len());
+                if held_by_client >= self.config.max_polls_per_client.max(1) {
+                    self.reject(id, RejectReason::TooManyPollsForClient);
+                    self.session_idle_check(now, session);
+                    return;
+                }
+                if self.polls.len() >= self.config.max_held_polls {
+                    self.reject(id, RejectReason::TooManyPolls);
+                    self.session_idle_check(now, session);
+                    return;
+                }
+                let hold = request
+                    .timeout
+                    .unwrap_or(self.config.hold)
+                    .min(self.config.max_hold);
+                let deadline = now + hold;
+                self.polls.insert(
+                    id,
+                    HeldPoll {
+                        cursor,
+                        deadline,
+                        channel,
+                        session,
+                    },
+                );
+                self.deadlines.insert((deadline, id));
+                if let Some(c) = self.channels.get_mut(channel) {
+                    c.waiters.insert(id);
+                }
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.held.push((channel, id));
+                }
+            }
+        }
+    }
+
+    /// Removes a held poll from every index, without answering. The session's expiry is
+    /// not scheduled here (callers do it once they know the time).
+    pub(crate) fn forget(&mut self, id: PollId) -> Option<HeldPoll> {
+        let held = self.polls.remove(&id)?;
+        self.deadlines.remove(&(held.deadline, id));
+        if let Some(c) = self.channels.get_mut(held.channel) {
+            c.waiters.remove(&id);
+        }
+        if let Some(s) = self.sessions.get_mut(held.session) {
+            if let Some(i) = s.held.iter().position(|h| h.1 == id) {
+                s.held.swap_remove(i);
+            }
+        }
+        Some(held)
+    }
+
+    /// held → aborted.
+    pub(crate) fn abort(&mut self, now: Instant, id: PollId) -> bool {
+        match self.forget(id) {
+            Some(held) => {
+                self.session_idle_check(now, held.session);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// held → empty (deadline); coalesced flushes; idle sessions → expired.
+    pub(crate) fn timeout(&mut self, now: Instant) {
+        while let Some(&(at, channel)) = self.flushes.first() {
+            if at > now {
+                break;
+            }
+            self.flushes.pop_first();
+            if let Some(c) = self.channels.get_mut(channel) {
+                c.flush_at = None;
+            }
+            self.release_waiters(now, channel);
+        }
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            if let Some(held) = self.forget(id) {
+                self.responses.push_back(Response {
+                    poll: id,
+                    outcome: Outcome::Empty {
+                        cursor: held.cursor,
+                        reason: EmptyReason::Timeout,
+                    },
+                });
+                self.session_idle_check(now, held.session);
+            }
+        }
+        while let Some(&(at, key)) = self.expiries.first() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            self.expire(key);
+        }
+    }
+
+    /// idle session → removed.
+    fn expire(&mut self, key: u32) {
+        let Some(session) = self.sessions.remove(key) else {
+            return;
+        };
+        debug_assert!(session.held.is_empty());
+        self.session_index.remove(&session.client);
+        for (channel, seq) in session.acks {
+            if let Some(c) = self.channels.get_mut(channel) {
+                c.acks.remove(&(seq, key));
+            }
+            self.trim(channel);
+        }
+        self.events.push_back(HubEvent::SessionExpired {
+            client: session.client,
+        });
+    }
+
+    /// A publish: history grows; held polls are released now or at the coalescing deadline.
+    pub(crate) fn published(
+        &mut self,
+        now: Instant,
+        channel: u32,
+        data: Bytes,
+    ) -> Result<Seq, PublishError> {
+        let coalesce = self.config.coalesce;
+        let Some(c) = self.channels.get_mut(channel) else {
+            return Err(PublishError::TooManyChannels {
+                max_channels: self.config.max_channels,
+            });
+        };
+        let (seq, _evicted) = c.channel.publish(data)?;
+        if c.waiters.is_empty() {
+            return Ok(seq);
+        }
+        if coalesce.is_zero() {
+            self.release_waiters(now, channel);
+        } else if c.flush_at.is_none() {
+            let at = now + coalesce;
+            c.flush_at = Some(at);
+            self.flushes.insert((at, channel));
+        }
+        Ok(seq)
+    }
+
+    /// held → delivered (batch, gap or reset) for every waiter of `channel` that the
+    /// channel can answer now.
+    pub(crate) fn release_waiters(&mut self, now: Instant, channel: u32) {
+        let (max_messages, max_bytes) =
+            (self.config.max_batch_messages, self.config.max_batch_bytes);
+        let Some(state) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let waiters = core::mem::take(&mut state.waiters);
+        let mut still_held = alloc::collections::BTreeSet::new();
+        // Waiters usually share one cursor (the head when they were held): reuse its answer.
+        let mut last: Option<(Cursor, Read)> = None;
+        for id in waiters {
+            let Some(cursor) = self.polls.get(&id).map(|h| h.cursor) else {
+                continue;
+            };
+            let read = match &last {
+                Some((c, read)) if *c == cursor => read.clone(),
+                _ => {
+                    let Some(state) = self.channels.get(channel) else {
+                        return;
+                    };
+                    let read = state.channel.read(Some(cursor), max_messages, max_bytes);
+                    last = Some((cursor, read.clone()));
+                    read
+                }
+            };
+            match read {
+                Read::Answer(outcome) => {
+                    let Some(held) = self.polls.remove(&id) else {
+                        continue;
+                    };
+                    self.deadlines.remove(&(held.deadline, id));
+                    let mut idle = false;
+                    if let Some(s) = self.sessions.get_mut(held.session) {
+                        if let Some(i) = s.held.iter().position(|h| h.1 == id) {
+                            s.held.swap_remove(i);
+                        }
+                        idle = s.held.is_empty();
+                    }
+                    if idle {
+                        self.session_idle_check(now, held.session);
+                    }
+                    self.responses.push_back(Response { poll: id, outcome });
+                }
+                Read::Hold(_) => {
+                    still_held.insert(id);
+                }
+            }
+        }
+        if let Some(state) = self.channels.get_mut(channel) {
+            state.waiters = still_held;
+        }
+    }
+
+    /// A channel's history is lost: new epoch; held polls get `Reset`.
+    pub(crate) fn reset(&mut self, now: Instant, channel: u32, epoch: Epoch) {
+        let Some(state) = self.channels.get_mut(channel) else {
+            return;
+        };
+        state.channel.reset(epoch);
+        let acks = core::mem::take(&mut state.acks);
+        if let Some(at) = state.flush_at.take() {
+            self.flushes.remove(&(at, channel));
+        }
+        for (_, session) in acks {
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.acks.retain(|(c, _)| *c != channel);
+            }
+        }
+        self.release_waiters(now, channel);
+    }
+
+    /// Under `RejectPublish`: the session has everything through `cursor` on `channel`.
+    pub(crate) fn acknowledge(&mut self, session: u32, channel: u32, cursor: Cursor) {
+        if self.config.channel.overflow != Overflow::RejectPublish {
+            return;
+        }
+        let Some(state) = self.channels.get_mut(channel) else {
+            return;
+        };
+        if cursor.epoch != state.channel.epoch() || cursor.seq > state.channel.head().seq {
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(session) else {
+            return;
+        };
+        match s.acks.iter_mut().find(|(c, _)| *c == channel) {
+            Some((_, seq)) => {
+                if cursor.seq <= *seq {
+                    return;
+                }
+                state.acks.remove(&(*seq, session));
+                *seq = cursor.seq;
+            }
+            None => s.acks.push((channel, cursor.seq)),
+        }
+        state.acks.insert((cursor.seq, session));
+        self.trim(channel);
+    }
+
+    /// Under `RejectPublish`: drop history every live subscriber has acknowledged.
+    fn trim(&mut self, channel: u32) {
+        if let Some(state) = self.channels.get_mut(channel) {
+            if let Some(&(min, _)) = state.acks.first() {
+                state.channel.trim_through(min);
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Wire layer: one line of `text/event-stream`, borrowed, no allocation, no state.
+//!
+//! [`decode_line`] finds where the next line ends (CRLF, LF or CR); [`parse_line`] splits a
+//! complete line into a blank line, a comment or a field (rules 3, 5-8 of the WHATWG
+//! algorithm). Neither decodes UTF-8: line terminators and `:` are ASCII and never occur
+//! inside a multi-byte UTF-8 sequence, so splitting bytes first and decoding each piece
+//! afterwards gives exactly what decoding the whole stream first would.
+
+/// The result of looking for something that may not have fully arrived yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status<T> {
+    /// The item is complete.
+    Complete(T),
+    /// More bytes are needed; this is never an error.
+    Partial,
+}
+
+/// A line found by [`decode_line`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawLine<'a> {
+    /// The line's bytes, without its terminator.
+    pub content: &'a [u8],
+    /// Bytes consumed: the content plus its terminator (1 or 2 bytes).
+    pub consumed: usize,
+    /// The line ended with a CR that was the last byte of the input. If the next input starts
+    /// with LF, that LF belongs to this terminator and must be dropped (rule 3).
+    pub pending_lf: bool,
+}
+
+/// Finds the first complete line in `input`.
+///
+/// A CR ends a line at once, even as the last byte of `input` (then
+/// [`RawLine::pending_lf`] is set): the parser never waits for a byte that may not come.
+pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
+    match memchr::memchr2(b'\n', b'\r', input) {
+        None => Status::Partial,
+        Some(i) => {
+            let (consumed, pending_lf) = if input[i] == b'\n' {
+                (i + 1, false)
+            } else {
+                match input.get(i + 1) {
+                    Some(b'\n') => (i + 2, false),
+                    Some(_) => (i + 1, false),
+                    None => (i + 1, true),
+                }
+            };
+            Status::Complete(RawLine {
+                content: &input[..i],
+                consumed,
+                pending_lf,
+            })
+        }
+    }
+}
+
+/// One complete line, split into its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// An empty line: dispatch the event (rule 5).
+    Blank,
+    /// A line starting with `:`; holds the text after the colon (rule 6).
+    Comment(&'a [u8]),
+    /// A field: the name before the first `:`, the value after it minus one leading space
+    /// (rule 7). A line with no `:` is a field with an empty value (rule 8).
+    Field {
+        /// The field name; compared case-sensitively (rule 9).
+        name: &'a [u8],
+        /// The field value.
+        value: &'a [u8],
+    },
+}
+
+/// Splits one complete line (without its terminator) into a [`Line`].
+pub fn parse_line(line: &[u8]) -> Line<'_> {
+    match line.first() {
+        None => Line::Blank,
+        Some(b':') => Line::Comment(&line[1..]),
+        Some(_) => match memchr::memchr(b':', line) {
+            None => Line::Field {
+                name: line,
+                value: &[],
+            },
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                Line::Field {
+                    name: &line[..colon],
+                    value,
+                }
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_line_table() {
+        type Want = Option<(&'static [u8], usize, bool)>;
+        let cases: &[(&[u8], Want)] = &[
+            (b"", None),
+            (b"abc", None),
+            (b"abc\n", Some((b"abc", 4, false))),
+            (b"abc\r\nx", Some((b"abc", 5, false))),
+            (b"abc\rx", Some((b"abc", 4, false))),
+            (b"abc\r", Some((b"abc", 4, true))),
+            (b"\n\n", Some((b"", 1, false))),
+            (b"a\r\r\n", Some((b"a", 2, false))),
+        ];
+        for (input, want) in cases {
+            let got = match decode_line(input) {
+                Status::Partial => None,
+                Status::Complete(l) => Some((l.content, l.consumed, l.pending_lf)),
+            };
+            assert_eq!(got, *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn parse_line_table() {
+        let f = |name: &'static [u8], value: &'static [u8]| Line::Field { name, value };
+        let cases: &[(&[u8], Line<'_>)] = &[
+            (b"", Line::Blank),
+            (b":", Line::Comment(b"")),
+            (b": hi", Line::Comment(b" hi")),
+            (b"data", f(b"data", b"")),
+            (b"data:", f(b"data", b"")),
+            (b"data:x", f(b"data", b"x")),
+            (b"data: x", f(b"data", b"x")),
+            (b"data:  x", f(b"data", b" x")),
+            (b"data: a:b", f(b"data", b"a:b")),
+            (b"Data: x", f(b"Data", b"x")),
+            (b" data: x", f(b" data", b"x")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_line(input), *want, "input {input:?}");
+        }
+    }
+}
