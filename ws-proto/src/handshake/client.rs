@@ -333,3 +333,540 @@ impl Response {
         &self.leftover
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::chunking::all_ways;
+    use crate::handshake::ExtensionParseError;
+    use alloc::format;
+    use alloc::vec;
+
+    /// A table row: offered protocols, offered extensions, response bytes, expectation.
+    type Case<T> = (&'static [&'static str], Option<&'static str>, Vec<u8>, T);
+
+    /// The RFC 6455 section 1.2 example nonce.
+    const NONCE: [u8; 16] = *b"the sample nonce";
+
+    fn client(protocols: &[&str], extensions: Option<&str>) -> ClientHandshake {
+        let mut req = ClientRequest::new("server.example.com", "/chat", NONCE);
+        for p in protocols {
+            req = req.protocol(*p);
+        }
+        if let Some(e) = extensions {
+            req = req.extensions(e);
+        }
+        ClientHandshake::new(&req, HandshakeLimits::default()).unwrap()
+    }
+
+    /// The RFC 6455 example 101 with `extra` header lines added and lines starting with any of
+    /// `drop` removed.
+    fn response(extra: &[&str], drop: &[&str]) -> Vec<u8> {
+        let mut lines = vec![
+            "HTTP/1.1 101 Switching Protocols",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        ];
+        lines.retain(|l| !drop.iter().any(|d| l.starts_with(d)));
+        lines.extend_from_slice(extra);
+        let mut out = lines.join("\r\n").into_bytes();
+        out.extend_from_slice(b"\r\n\r\n");
+        out
+    }
+
+    fn handle(
+        protocols: &[&str],
+        extensions: Option<&str>,
+        input: &[u8],
+    ) -> Result<ClientOutcome, HandshakeError> {
+        all_ways(
+            input,
+            || client(protocols, extensions),
+            |c, b| c.handle_input(b),
+        )
+        .map(|o| o.expect("complete head"))
+    }
+
+    #[test]
+    fn request_bytes() {
+        let req = ClientRequest::new("server.example.com", "/chat?x=1", NONCE)
+            .protocol("chat")
+            .protocol("superchat")
+            .extensions("permessage-deflate; client_max_window_bits")
+            .header("Origin", "http://example.com");
+        let c = ClientHandshake::new(&req, HandshakeLimits::default()).unwrap();
+        assert_eq!(c.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+        let mut out = b"prefix".to_vec();
+        c.write_request(&mut out);
+        assert_eq!(
+            core::str::from_utf8(&out).unwrap(),
+            "prefixGET /chat?x=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+             Origin: http://example.com\r\n\r\n"
+        );
+        // No offers: no offer headers; an empty extensions value is not written.
+        let c = ClientHandshake::new(
+            &ClientRequest::new("h", "/", NONCE).extensions(" , "),
+            HandshakeLimits::default(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        c.write_request(&mut out);
+        assert!(!core::str::from_utf8(&out)
+            .unwrap()
+            .contains("Sec-WebSocket-Protocol"));
+        assert!(!core::str::from_utf8(&out)
+            .unwrap()
+            .contains("Sec-WebSocket-Extensions"));
+    }
+
+    #[test]
+    fn invalid_requests_are_refused() {
+        use HandshakeError as E;
+        let base = || ClientRequest::new("h", "/", NONCE);
+        let cases: Vec<(ClientRequest, HandshakeError)> = vec![
+            (ClientRequest::new("", "/", NONCE), E::InvalidHost),
+            (ClientRequest::new("a b", "/", NONCE), E::InvalidHost),
+            (ClientRequest::new("h\r\nX: 1", "/", NONCE), E::InvalidHost),
+            (ClientRequest::new("h", "", NONCE), E::InvalidPathAndQuery),
+            (
+                ClientRequest::new("h", "chat", NONCE),
+                E::InvalidPathAndQuery,
+            ),
+            (
+                ClientRequest::new("h", "/a b", NONCE),
+                E::InvalidPathAndQuery,
+            ),
+            (
+                ClientRequest::new("h", "/a#frag", NONCE),
+                E::InvalidPathAndQuery,
+            ),
+            (
+                ClientRequest::new("h", "/a\r\n", NONCE),
+                E::InvalidPathAndQuery,
+            ),
+            (
+                ClientRequest::new("h", "/caf\u{e9}", NONCE),
+                E::InvalidPathAndQuery,
+            ),
+            (
+                base().protocol("a b"),
+                E::InvalidProtocolName {
+                    protocol: "a b".into(),
+                },
+            ),
+            (
+                base().protocol(""),
+                E::InvalidProtocolName {
+                    protocol: "".into(),
+                },
+            ),
+            (
+                base().protocol("a,b"),
+                E::InvalidProtocolName {
+                    protocol: "a,b".into(),
+                },
+            ),
+            (
+                base().protocol("x\r\nY: z"),
+                E::InvalidProtocolName {
+                    protocol: "x\r\nY: z".into(),
+                },
+            ),
+            (
+                base().extensions("a;;"),
+                E::InvalidExtensionsValue(ExtensionParseError::ExpectedParamName { at: 2 }),
+            ),
+            (
+                base().extensions("a\r\nX: 1"),
+                E::InvalidExtensionsValue(ExtensionParseError::UnexpectedCharacter { at: 1 }),
+            ),
+            (
+                base().header("X-A", "1\r\n2"),
+                E::InvalidHeaderValue { name: "X-A".into() },
+            ),
+            (
+                base().header("X-A", "1\n2"),
+                E::InvalidHeaderValue { name: "X-A".into() },
+            ),
+            (
+                base().header("X-A", "\0"),
+                E::InvalidHeaderValue { name: "X-A".into() },
+            ),
+            (
+                base().header("X A", "1"),
+                E::InvalidHeaderName { name: "X A".into() },
+            ),
+            (
+                base().header("", "1"),
+                E::InvalidHeaderName { name: "".into() },
+            ),
+            (
+                base().header("host", "x"),
+                E::ReservedHeader {
+                    name: "host".into(),
+                },
+            ),
+            (
+                base().header("Sec-WebSocket-Protocol", "x"),
+                E::ReservedHeader {
+                    name: "Sec-WebSocket-Protocol".into(),
+                },
+            ),
+        ];
+        for (req, want) in cases {
+            assert_eq!(
+                ClientHandshake::new(&req, HandshakeLimits::default()).map(|_| ()),
+                Err(want),
+                "{req:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn accepted_responses() {
+        type Check = fn(&Accepted);
+        let cases: Vec<Case<Check>> = vec![
+            (&[], None, response(&[], &[]), |a| {
+                assert_eq!(a.protocol(), None);
+                assert!(a.extensions().is_empty());
+                assert_eq!(a.headers().len(), 3);
+                assert!(a.leftover().is_empty());
+            }),
+            (
+                &["chat", "superchat"],
+                None,
+                response(&["Sec-WebSocket-Protocol: superchat"], &[]),
+                |a| {
+                    assert_eq!(a.protocol(), Some("superchat"));
+                },
+            ),
+            (
+                &["chat"],
+                None,
+                response(&["Sec-WebSocket-Protocol:  chat "], &[]),
+                |a| {
+                    assert_eq!(a.protocol(), Some("chat"));
+                },
+            ),
+            (
+                &[],
+                None,
+                response(
+                    &["upgrade: WEBSOCKET", "connection: keep-alive, UPGRADE"],
+                    &["Upgrade", "Connection"],
+                ),
+                |_| {},
+            ),
+            (
+                &[],
+                None,
+                response(
+                    &["Sec-WebSocket-Accept:\ts3pPLMBiTxaQ9kYGzzhZRbK+xOo= "],
+                    &["Sec-WebSocket-Accept"],
+                ),
+                |_| {},
+            ),
+            (
+                &[],
+                Some("permessage-deflate; client_max_window_bits, x-foo"),
+                response(
+                    &[
+                        "Sec-WebSocket-Extensions: Permessage-Deflate; server_max_window_bits=10",
+                        "Sec-WebSocket-Extensions: x-foo",
+                    ],
+                    &[],
+                ),
+                |a| {
+                    let names: Vec<&str> = a.extensions().iter().map(|e| e.name.as_str()).collect();
+                    assert_eq!(names, ["Permessage-Deflate", "x-foo"]);
+                    assert_eq!(a.extensions()[0].params[0].value.as_deref(), Some("10"));
+                },
+            ),
+        ];
+        for (protocols, extensions, input, check) in cases {
+            match handle(protocols, extensions, &input) {
+                Ok(ClientOutcome::Accepted(a)) => check(&a),
+                other => panic!("{:?}: {other:?}", input.escape_ascii().to_string()),
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_101_responses() {
+        use HandshakeError as E;
+        let cases: Vec<Case<HandshakeError>> = vec![
+            (
+                &[],
+                None,
+                response(&[], &["Sec-WebSocket-Accept"]),
+                E::MissingAccept,
+            ),
+            (
+                &[],
+                None,
+                response(
+                    &["Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA="],
+                    &["Sec-WebSocket-Accept"],
+                ),
+                E::AcceptMismatch,
+            ),
+            (
+                &[],
+                None,
+                response(
+                    &["Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo"],
+                    &["Sec-WebSocket-Accept"],
+                ),
+                E::AcceptMismatch,
+            ),
+            (
+                &[],
+                None,
+                response(
+                    &["Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ=="],
+                    &["Sec-WebSocket-Accept"],
+                ),
+                E::AcceptMismatch,
+            ),
+            (
+                &[],
+                None,
+                response(&["Sec-WebSocket-Accept: "], &["Sec-WebSocket-Accept"]),
+                E::AcceptMismatch,
+            ),
+            (
+                &[],
+                None,
+                response(&["Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="], &[]),
+                E::DuplicateHeader {
+                    name: "Sec-WebSocket-Accept",
+                },
+            ),
+            (
+                &[],
+                None,
+                response(&[], &["Upgrade"]),
+                E::MissingUpgradeWebSocket,
+            ),
+            (
+                &[],
+                None,
+                response(&["Upgrade: h2c"], &["Upgrade"]),
+                E::MissingUpgradeWebSocket,
+            ),
+            (
+                &[],
+                None,
+                response(&[], &["Connection"]),
+                E::MissingConnectionUpgrade,
+            ),
+            (
+                &[],
+                None,
+                response(&["Connection: close"], &["Connection"]),
+                E::MissingConnectionUpgrade,
+            ),
+            (
+                &[],
+                None,
+                response(&["Sec-WebSocket-Protocol: chat"], &[]),
+                E::ProtocolNotOffered,
+            ),
+            (
+                &["chat"],
+                None,
+                response(&["Sec-WebSocket-Protocol: Chat"], &[]),
+                E::ProtocolNotOffered,
+            ),
+            (
+                &["chat", "b"],
+                None,
+                response(&["Sec-WebSocket-Protocol: chat, b"], &[]),
+                E::InvalidSelectedProtocol,
+            ),
+            (
+                &["chat"],
+                None,
+                response(&["Sec-WebSocket-Protocol: "], &[]),
+                E::InvalidSelectedProtocol,
+            ),
+            (
+                &["chat"],
+                None,
+                response(
+                    &[
+                        "Sec-WebSocket-Protocol: chat",
+                        "Sec-WebSocket-Protocol: chat",
+                    ],
+                    &[],
+                ),
+                E::DuplicateHeader {
+                    name: "Sec-WebSocket-Protocol",
+                },
+            ),
+            (
+                &[],
+                None,
+                response(&["Sec-WebSocket-Extensions: permessage-deflate"], &[]),
+                E::ExtensionNotOffered {
+                    name: "permessage-deflate".into(),
+                },
+            ),
+            (
+                &[],
+                Some("permessage-deflate"),
+                response(
+                    &["Sec-WebSocket-Extensions: permessage-deflate, x-evil"],
+                    &[],
+                ),
+                E::ExtensionNotOffered {
+                    name: "x-evil".into(),
+                },
+            ),
+            (
+                &[],
+                Some("permessage-deflate"),
+                response(
+                    &["Sec-WebSocket-Extensions: permessage-deflate; a=\"b c\""],
+                    &[],
+                ),
+                E::InvalidExtensions(ExtensionParseError::QuotedValueNotToken { at: 22 }),
+            ),
+            (
+                &[],
+                None,
+                {
+                    let mut r = response(&[], &[]);
+                    r[7] = b'0';
+                    r
+                },
+                E::UnsupportedHttpVersion,
+            ),
+            (
+                &[],
+                None,
+                b"HTTP/1.1 101 OK\r\nX: a\nb\r\n\r\n".to_vec(),
+                E::BareLineFeed,
+            ),
+            (
+                &[],
+                None,
+                b"HTTP/1.1 1o1 OK\r\n\r\n".to_vec(),
+                E::MalformedHead {
+                    reason: "invalid status code",
+                },
+            ),
+            (
+                &[],
+                None,
+                b"HTTP/2 101 OK\r\n\r\n".to_vec(),
+                E::MalformedHead {
+                    reason: "invalid HTTP version",
+                },
+            ),
+        ];
+        for (protocols, extensions, input, want) in cases {
+            assert_eq!(
+                handle(protocols, extensions, &input),
+                Err(want),
+                "{:?}",
+                input.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn other_statuses_are_surfaced() {
+        let input = b"HTTP/1.1 302 Found\r\nLocation: wss://other.example/chat\r\nContent-Length: 4\r\n\r\n";
+        match handle(&[], None, input) {
+            Ok(ClientOutcome::Rejected(r)) => {
+                assert_eq!((r.status(), r.reason()), (302, "Found"));
+                assert_eq!(
+                    r.headers().get("location"),
+                    Some("wss://other.example/chat")
+                );
+                assert!(r.leftover().is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut input =
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"ws\"\r\n\r\n".to_vec();
+        let head_len = input.len();
+        input.extend_from_slice(b"body");
+        let mut c = client(&[], None);
+        match c.handle_input(&input).unwrap() {
+            Some(ClientOutcome::Rejected(r)) => {
+                assert_eq!(r.status(), 401);
+                assert_eq!(
+                    r.headers().get("www-authenticate"),
+                    Some("Basic realm=\"ws\"")
+                );
+                assert_eq!(r.leftover(), &input[head_len..]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A 426 from a server that wants another version, an HTTP/1.0 error: not errors here.
+        for input in [
+            &b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n"[..],
+            b"HTTP/1.0 400 Bad Request\r\n\r\n",
+        ] {
+            assert!(matches!(
+                handle(&[], None, input),
+                Ok(ClientOutcome::Rejected(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn leftover_is_kept_exactly() {
+        let mut input = response(&[], &[]);
+        let head_len = input.len();
+        input.extend_from_slice(b"\x81\x05Hello\x89\x00");
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            let mut c = client(&[], None);
+            let mut seen = Vec::new();
+            let mut done = false;
+            for chunk in [a, b] {
+                if done {
+                    assert_eq!(c.handle_input(chunk), Err(HandshakeError::Finished));
+                    seen.extend_from_slice(chunk);
+                } else if let Some(ClientOutcome::Accepted(acc)) = c.handle_input(chunk).unwrap() {
+                    seen.extend_from_slice(acc.leftover());
+                    done = true;
+                }
+            }
+            assert!(done);
+            assert_eq!(seen, &input[head_len..], "split {split}");
+        }
+    }
+
+    /// A slowly sent huge response head is cut off by the size limit after linear work.
+    #[test]
+    fn slow_huge_response_is_linear() {
+        let mut c = client(&[], None);
+        let mut input = b"HTTP/1.1 101 Switching Protocols\r\nX: ".to_vec();
+        input.resize(1 << 20, b'a');
+        let err = input
+            .chunks(3)
+            .find_map(|ch| c.handle_input(ch).err())
+            .unwrap();
+        assert_eq!(err, HandshakeError::HeadTooLarge { limit: 16384 });
+        assert_eq!(c.reader.scanned, 16385);
+        let mut c = client(&[], None);
+        let flood: Vec<u8> = (0..1000)
+            .flat_map(|i| format!("X-{i}: v\r\n").into_bytes())
+            .collect();
+        let mut input = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
+        input.extend_from_slice(&flood);
+        let err = input
+            .chunks(1)
+            .find_map(|ch| c.handle_input(ch).err())
+            .unwrap();
+        assert_eq!(err, HandshakeError::TooManyHeaders { limit: 64 });
+    }
+}

@@ -1,0 +1,176 @@
+//! Results: one row per case, a summary, and the pass/fail decision of a profile.
+
+use std::time::Duration;
+
+/// The verdict on one case, named as the reference suite names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The implementation did exactly what the RFC requires.
+    Ok,
+    /// Allowed by the reference as an alternative, but not strict (for example invalid
+    /// UTF-8 noticed only at the end of a frame or message). A failure of the strict profile.
+    NonStrict,
+    /// Wrong behaviour: wrong or missing messages, no or wrong close, a protocol violation,
+    /// a hang.
+    Failed,
+    /// The RFC leaves the behaviour open; recorded, not judged.
+    Informational,
+    /// The case needs an extension the implementation does not offer (sections 12-13, not
+    /// in the table yet).
+    Unimplemented,
+}
+
+impl Outcome {
+    /// The label used in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "OK",
+            Outcome::NonStrict => "NON-STRICT",
+            Outcome::Failed => "FAILED",
+            Outcome::Informational => "INFORMATIONAL",
+            Outcome::Unimplemented => "UNIMPLEMENTED",
+        }
+    }
+    /// Whether this outcome fails a run. The strict profile fails on NON-STRICT too.
+    pub fn is_failure(self, strict: bool) -> bool {
+        match self {
+            Outcome::Failed | Outcome::Unimplemented => true,
+            Outcome::NonStrict => strict,
+            Outcome::Ok | Outcome::Informational => false,
+        }
+    }
+}
+
+impl core::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The result of one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// Case number.
+    pub id: String,
+    /// What the case does.
+    pub description: String,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// How the connection ended: who closed first, the peer's close code (`-` for a close
+    /// frame without code, `none` for no close frame) and `clean`/`unclean`/`dropped`.
+    pub close: String,
+    /// How long the case took.
+    pub elapsed: Duration,
+    /// A section 9 case (its time is a measurement).
+    pub performance: bool,
+    /// Why the verdict is what it is.
+    pub notes: Vec<String>,
+}
+
+impl CaseResult {
+    pub(crate) fn broken(case: &super::cases::Case, why: String) -> CaseResult {
+        CaseResult::failed(&case.id, &case.description, why)
+    }
+    pub(crate) fn failed(id: &str, description: &str, why: String) -> CaseResult {
+        CaseResult {
+            id: id.to_string(),
+            description: description.to_string(),
+            outcome: Outcome::Failed,
+            close: "-".into(),
+            elapsed: Duration::ZERO,
+            performance: false,
+            notes: vec![why],
+        }
+    }
+}
+
+/// The results of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// What was tested (URL, or agent name for a client).
+    pub target: String,
+    /// One result per case, in table order.
+    pub results: Vec<CaseResult>,
+}
+
+impl Report {
+    /// The result of case `id`.
+    pub fn get(&self, id: &str) -> Option<&CaseResult> {
+        self.results.iter().find(|r| r.id == id)
+    }
+    /// The outcome of case `id`.
+    pub fn outcome(&self, id: &str) -> Option<Outcome> {
+        self.get(id).map(|r| r.outcome)
+    }
+    /// Ids of the cases with `outcome`.
+    pub fn ids_with(&self, outcome: Outcome) -> Vec<&str> {
+        self.results
+            .iter()
+            .filter(|r| r.outcome == outcome)
+            .map(|r| r.id.as_str())
+            .collect()
+    }
+    /// Number of cases with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.results.iter().filter(|r| r.outcome == outcome).count()
+    }
+    /// Cases that fail the run under the strict (`true`) or lenient profile.
+    pub fn failures(&self, strict: bool) -> Vec<&CaseResult> {
+        self.results
+            .iter()
+            .filter(|r| r.outcome.is_failure(strict))
+            .collect()
+    }
+    /// Whether the run passes: no failure under the chosen profile and at least one case.
+    pub fn passed(&self, strict: bool) -> bool {
+        !self.results.is_empty() && self.failures(strict).is_empty()
+    }
+    /// One line: counts per outcome.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} cases: {} OK, {} NON-STRICT, {} FAILED, {} INFORMATIONAL, {} UNIMPLEMENTED",
+            self.target,
+            self.results.len(),
+            self.count(Outcome::Ok),
+            self.count(Outcome::NonStrict),
+            self.count(Outcome::Failed),
+            self.count(Outcome::Informational),
+            self.count(Outcome::Unimplemented),
+        )
+    }
+    /// A table row for one result.
+    pub fn row(r: &CaseResult) -> String {
+        let mut line = format!(
+            "{:<8} {:<13} {:<20} {:>8.1} ms  {}",
+            r.id,
+            r.outcome.label(),
+            r.close,
+            r.elapsed.as_secs_f64() * 1000.0,
+            r.description
+        );
+        if r.outcome != Outcome::Ok {
+            for n in &r.notes {
+                line.push_str("\n         -> ");
+                line.push_str(n);
+            }
+        }
+        line
+    }
+    /// The table header.
+    pub fn header() -> String {
+        format!(
+            "{:<8} {:<13} {:<20} {:>11}  description",
+            "case", "outcome", "close", "time"
+        )
+    }
+}
+
+impl core::fmt::Display for Report {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "{}", Report::header())?;
+        for r in &self.results {
+            writeln!(f, "{}", Report::row(r))?;
+        }
+        writeln!(f, "{}", self.summary())
+    }
+}
