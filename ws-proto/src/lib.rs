@@ -1,17 +1,78 @@
 //! Sans-IO WebSocket (RFC 6455) for clients and servers, `no_std` + `alloc`.
 //!
-//! The connection core (framing, messages, close, ping, limits) is being written; the
-//! opening handshake lives in [`handshake`].
+//! The crate never touches a socket, a clock or a random source: the driver feeds received
+//! bytes, the current time and masking keys in, and takes bytes to send, timer deadlines and
+//! events out. It runs the same under tokio, plain threads, a fuzzer or a test on virtual time.
+//!
+//! - [`handshake`]: the opening handshake for both roles.
+//! - [`Connection`]: one connection after the handshake: framing, messages (whole or
+//!   streamed), UTF-8 validation as bytes arrive, ping/pong, the close handshake, keepalive,
+//!   and a limit with its own error for everything that could grow.
+//! - [`frame`] and [`mask`]: the wire layer, usable on its own.
+//!
+//! # Example: a client and a server over an in-memory pipe
+//!
+//! ```
+//! use ws_proto::{Config, Connection, Event, Instant, Message, SeededMasks, CloseCode};
+//!
+//! let now = Instant::ZERO;
+//! let mut client = Connection::client(now, Config::default(), SeededMasks::new(1));
+//! let mut server = Connection::server(now, Config::default());
+//!
+//! // Move every byte one side transmits to the other, until both are quiet.
+//! fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+//!     let mut wire = Vec::new();
+//!     while from.poll_transmit(&mut wire).is_some() {}
+//!     to.handle_input(now, &wire).expect("valid frames");
+//! }
+//!
+//! client.send(now, Message::text("hello")).unwrap();
+//! pump(&mut client, &mut server, now);
+//! // The server echoes what it receives.
+//! while let Some(event) = server.poll_event() {
+//!     if let Event::Message(m) = event {
+//!         server.send(now, m).unwrap();
+//!     }
+//! }
+//! pump(&mut server, &mut client, now);
+//! assert_eq!(client.poll_event(), Some(Event::Message(Message::text("hello"))));
+//!
+//! // Close handshake: the server echoes the Close automatically and finishes; the client
+//! // finishes when the server closes the transport.
+//! client.close(now, CloseCode::NORMAL, "bye").unwrap();
+//! pump(&mut client, &mut server, now);
+//! pump(&mut server, &mut client, now);
+//! assert!(server.is_finished());
+//! client.handle_eof(now);
+//! assert!(client.is_finished());
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
+pub mod close;
+mod config;
+mod connection;
+mod error;
+pub mod frame;
 pub mod handshake;
+pub mod mask;
+mod mask_source;
+mod message;
 mod role;
-
-pub use role::Role;
+mod state;
+mod time;
 
 #[cfg(feature = "deflate")]
 pub mod deflate;
+
+pub use close::{CloseCode, CloseFrame};
+pub use config::{Config, Keepalive, MessageMode};
+pub use connection::Connection;
+pub use error::{ProtocolError, SendError};
+pub use mask_source::{MaskSource, SeededMasks};
+pub use message::{Chunk, Closed, Event, Message, MessageKind, Text};
+pub use role::Role;
+pub use time::Instant;

@@ -1,0 +1,484 @@
+//! In-memory codec benchmark: ws-proto against tungstenite and fastwebsockets, on the same
+//! input buffers, in the same run, alternating which implementation goes first.
+//!
+//! Decode: a server reads a buffer of masked client frames and produces whole messages (binary
+//! and text; text is mixed multi-byte UTF-8, validated). Encode: a server encodes messages into
+//! a byte buffer. Every implementation reads its input through a 128 KiB read buffer, like a
+//! socket driver would, and writes into a `Vec`.
+//!
+//! Run: `cargo bench -p ws-proto --bench codec` (add `-- quick` for a shorter run).
+//! Reports median MB/s (payload bytes), messages/s and our ratio to each peer.
+
+use std::hint::black_box;
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant as StdInstant;
+
+use bytes::Bytes;
+use ws_proto::{Config, Connection, Event, Instant, Message};
+
+const READ_CHUNK: usize = 128 * 1024;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Binary,
+    Text,
+}
+
+struct Case {
+    kind: Kind,
+    size: usize,
+    count: usize,
+    /// Masked client frames, concatenated.
+    wire: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+fn payload(kind: Kind, size: usize) -> Vec<u8> {
+    match kind {
+        Kind::Binary => (0..size).map(|i| (i * 31 + 7) as u8).collect(),
+        Kind::Text => {
+            // Mixed scripts: ASCII, 2-, 3- and 4-byte sequences.
+            let pieces = [
+                "hello ",
+                "héllo ",
+                "κόσμε ",
+                "世界 ",
+                "😀 ",
+                "plain ascii words ",
+            ];
+            let mut s = String::new();
+            let mut i = 0;
+            while s.len() < size {
+                s.push_str(pieces[i % pieces.len()]);
+                i += 1;
+            }
+            while s.len() > size {
+                s.pop();
+            }
+            while s.len() < size {
+                s.push('a');
+            }
+            s.into_bytes()
+        }
+    }
+}
+
+fn masked_frame(kind: Kind, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut out = vec![0x80 | if kind == Kind::Text { 1 } else { 2 }];
+    let n = payload.len();
+    if n < 126 {
+        out.push(0x80 | n as u8);
+    } else if n < 65536 {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+fn case(kind: Kind, size: usize) -> Case {
+    // About 4 MiB of payload per iteration (at least 16 messages).
+    let count = ((4 << 20) / size).clamp(16, 200_000);
+    let payload = payload(kind, size);
+    let mut wire = Vec::new();
+    for i in 0..count {
+        let key = (i as u32).wrapping_mul(0x9E37_79B9).to_ne_bytes();
+        wire.extend(masked_frame(kind, &payload, key));
+    }
+    Case {
+        kind,
+        size,
+        count,
+        wire,
+        payload,
+    }
+}
+
+// ---------- ws-proto ----------
+
+#[inline(never)]
+fn ours_decode(c: &Case) -> usize {
+    let mut conn = Connection::server(Instant::ZERO, Config::default());
+    let mut n = 0;
+    let mut bytes = 0;
+    for chunk in c.wire.chunks(READ_CHUNK) {
+        conn.handle_input(Instant::ZERO, chunk).unwrap();
+        while let Some(ev) = conn.poll_event() {
+            if let Event::Message(m) = ev {
+                bytes += m.payload().len();
+                n += 1;
+                black_box(&m);
+            }
+        }
+    }
+    assert_eq!(bytes, c.count * c.size);
+    n
+}
+
+fn ours_encode(c: &Case, msgs: &[Message], out: &mut Vec<u8>) -> usize {
+    let mut conn = Connection::server(Instant::ZERO, Config::default());
+    out.clear();
+    for m in msgs {
+        conn.send(Instant::ZERO, m.clone()).unwrap();
+        conn.poll_transmit(out);
+    }
+    black_box(&out);
+    c.count
+}
+
+// ---------- tungstenite ----------
+
+struct SyncStream<'a> {
+    input: &'a [u8],
+    pos: usize,
+    out: &'a mut Vec<u8>,
+}
+
+impl Read for SyncStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.input.len() - self.pos).min(READ_CHUNK);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for SyncStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_CHUNK)
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(16 << 20))
+}
+
+fn tungstenite_decode(c: &Case) -> usize {
+    let mut sink = Vec::new();
+    let stream = SyncStream {
+        input: &c.wire,
+        pos: 0,
+        out: &mut sink,
+    };
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Server,
+        Some(tungstenite_config()),
+    );
+    let mut bytes = 0;
+    for _ in 0..c.count {
+        let m = ws.read().unwrap();
+        bytes += match &m {
+            tungstenite::Message::Binary(b) => b.len(),
+            tungstenite::Message::Text(t) => t.len(),
+            _ => panic!("unexpected"),
+        };
+        black_box(&m);
+    }
+    assert_eq!(bytes, c.count * c.size);
+    c.count
+}
+
+fn tungstenite_encode(c: &Case, msgs: &[tungstenite::Message], out: &mut Vec<u8>) -> usize {
+    out.clear();
+    let stream = SyncStream {
+        input: &[],
+        pos: 0,
+        out,
+    };
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Server,
+        Some(tungstenite_config()),
+    );
+    for m in msgs {
+        ws.write(m.clone()).unwrap();
+    }
+    ws.flush().unwrap();
+    c.count
+}
+
+// ---------- fastwebsockets ----------
+
+struct AsyncStream<'a> {
+    input: &'a [u8],
+    pos: usize,
+    out: &'a mut Vec<u8>,
+}
+
+impl tokio::io::AsyncRead for AsyncStream<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = buf
+            .remaining()
+            .min(self.input.len() - self.pos)
+            .min(READ_CHUNK);
+        let pos = self.pos;
+        buf.put_slice(&self.input[pos..pos + n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for AsyncStream<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.out.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn fast_decode(rt: &tokio::runtime::Runtime, c: &Case) -> usize {
+    let mut sink = Vec::new();
+    rt.block_on(async {
+        let stream = AsyncStream {
+            input: &c.wire,
+            pos: 0,
+            out: &mut sink,
+        };
+        let mut ws =
+            fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+        ws.set_max_message_size(64 << 20);
+        let mut ws = fastwebsockets::FragmentCollector::new(ws);
+        let mut bytes = 0;
+        for _ in 0..c.count {
+            let f = ws.read_frame().await.unwrap();
+            bytes += f.payload.len();
+            black_box(&f);
+        }
+        assert_eq!(bytes, c.count * c.size);
+    });
+    c.count
+}
+
+fn fast_encode(rt: &tokio::runtime::Runtime, c: &Case, out: &mut Vec<u8>) -> usize {
+    out.clear();
+    rt.block_on(async {
+        let stream = AsyncStream {
+            input: &[],
+            pos: 0,
+            out,
+        };
+        let mut ws =
+            fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+        for _ in 0..c.count {
+            let frame = match c.kind {
+                Kind::Binary => {
+                    fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(&c.payload))
+                }
+                Kind::Text => {
+                    fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(&c.payload))
+                }
+            };
+            ws.write_frame(frame).await.unwrap();
+        }
+        ws.flush().await.unwrap();
+    });
+    c.count
+}
+
+// ---------- harness ----------
+
+fn time(f: &mut dyn FnMut() -> usize) -> f64 {
+    let t = StdInstant::now();
+    black_box(f());
+    t.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn size_name(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 => format!("{} KiB", n >> 10),
+        n => format!("{n} B"),
+    }
+}
+
+fn report(op: &str, c: &Case, names: &[&str], secs: &[f64]) {
+    let bytes = (c.count * c.size) as f64;
+    let cells: Vec<String> = names
+        .iter()
+        .zip(secs)
+        .map(|(n, s)| {
+            format!(
+                "{n} {:>9.1} MB/s {:>7.2} M msg/s",
+                bytes / s / 1e6,
+                c.count as f64 / s / 1e6
+            )
+        })
+        .collect();
+    let ratios: Vec<String> = names[1..]
+        .iter()
+        .zip(&secs[1..])
+        .map(|(n, s)| format!("x{:.2} vs {n}", s / secs[0]))
+        .collect();
+    println!(
+        "{op:6} {:6} {:>7} | {} | {}",
+        if c.kind == Kind::Text {
+            "text"
+        } else {
+            "binary"
+        },
+        size_name(c.size),
+        cells.join(" | "),
+        ratios.join(", ")
+    );
+}
+
+fn mask_bench(runs: usize) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let key = [1, 2, 3, 4];
+    let reps = 2000;
+    let mut word = Vec::new();
+    let mut bytewise = Vec::new();
+    for _ in 0..runs {
+        word.push(time(&mut || {
+            for _ in 0..reps {
+                ws_proto::mask::apply_mask(black_box(&mut buf), key, 0);
+            }
+            reps
+        }));
+        bytewise.push(time(&mut || {
+            for _ in 0..reps {
+                ws_proto::mask::apply_mask_bytes(black_box(&mut buf), key);
+            }
+            reps
+        }));
+    }
+    let bytes = (buf.len() * reps) as f64;
+    let (w, b) = (median(word), median(bytewise));
+    println!(
+        "mask 64 KiB in place: apply_mask {:.1} GB/s, byte-at-a-time {:.1} GB/s (x{:.1})",
+        bytes / w / 1e9,
+        bytes / b / 1e9,
+        b / w
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "quick");
+    // `only=text` / `only=binary` / `only=65536` restrict the cases (for profiling).
+    let only: Vec<String> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("only=").map(String::from))
+        .collect();
+    let runs = if quick { 5 } else { 15 };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    mask_bench(runs);
+    let names = ["ws-proto", "tungstenite", "fastwebsockets"];
+    let mut out = Vec::with_capacity(8 << 20);
+    for kind in [Kind::Binary, Kind::Text] {
+        for size in [16, 1024, 64 * 1024, 1 << 20] {
+            let label = [
+                if kind == Kind::Text { "text" } else { "binary" }.to_string(),
+                size.to_string(),
+            ];
+            if !only.iter().all(|o| label.contains(o)) {
+                continue;
+            }
+            let c = case(kind, size);
+            // Decode.
+            let mut samples = vec![Vec::new(), Vec::new(), Vec::new()];
+            for run in 0..runs {
+                for k in 0..3 {
+                    let which = (run + k) % 3;
+                    let s = match which {
+                        0 => time(&mut || ours_decode(&c)),
+                        1 => time(&mut || tungstenite_decode(&c)),
+                        _ => time(&mut || fast_decode(&rt, &c)),
+                    };
+                    samples[which].push(s);
+                }
+            }
+            let med: Vec<f64> = samples.into_iter().map(median).collect();
+            report("decode", &c, &names, &med);
+            if kind == Kind::Text && size >= 1024 {
+                // The bound for text: validating the payloads alone, with simdutf8.
+                let reps = c.count;
+                let v = median(
+                    (0..runs)
+                        .map(|_| {
+                            time(&mut || {
+                                for _ in 0..reps {
+                                    black_box(
+                                        simdutf8::basic::from_utf8(black_box(&c.payload)).is_ok(),
+                                    );
+                                }
+                                reps
+                            })
+                        })
+                        .collect(),
+                );
+                let ours = (c.count * c.size) as f64 / med[0];
+                let bound = (c.count * c.size) as f64 / v;
+                println!("       utf-8 validation bound (simdutf8) {:.1} MB/s: ws-proto decodes at {:.0}% of it", bound / 1e6, 100.0 * ours / bound);
+            }
+            if args.iter().any(|a| a == "decode-only") {
+                continue;
+            }
+            // Encode.
+            let ours_msgs: Vec<Message> = (0..c.count)
+                .map(|_| match kind {
+                    Kind::Binary => Message::Binary(Bytes::copy_from_slice(&c.payload)),
+                    Kind::Text => Message::text(std::str::from_utf8(&c.payload).unwrap()),
+                })
+                .collect();
+            let tung_msgs: Vec<tungstenite::Message> = (0..c.count)
+                .map(|_| match kind {
+                    Kind::Binary => {
+                        tungstenite::Message::Binary(Bytes::copy_from_slice(&c.payload))
+                    }
+                    Kind::Text => {
+                        tungstenite::Message::text(std::str::from_utf8(&c.payload).unwrap())
+                    }
+                })
+                .collect();
+            let mut samples = vec![Vec::new(), Vec::new(), Vec::new()];
+            for run in 0..runs {
+                for k in 0..3 {
+                    let which = (run + k) % 3;
+                    let s = match which {
+                        0 => time(&mut || ours_encode(&c, &ours_msgs, &mut out)),
+                        1 => time(&mut || tungstenite_encode(&c, &tung_msgs, &mut out)),
+                        _ => time(&mut || fast_encode(&rt, &c, &mut out)),
+                    };
+                    samples[which].push(s);
+                }
+            }
+            let med: Vec<f64> = samples.into_iter().map(median).collect();
+            report("encode", &c, &names, &med);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! A blocking driver for `ws_proto::Connection` over `std::net::TcpStream`, shared by the
+//! examples: it shows the whole drive loop with plain sockets and threads, no async runtime.
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant as StdInstant};
+
+use ws_proto::{Connection, Event, Instant, Message, SendError};
+
+/// Virtual time for the connection: microseconds since this driver started.
+pub struct Clock(StdInstant);
+
+impl Clock {
+    pub fn new() -> Self {
+        Clock(StdInstant::now())
+    }
+    pub fn now(&self) -> Instant {
+        Instant::from_micros(self.0.elapsed().as_micros() as u64)
+    }
+}
+
+/// Unpredictable masking keys: SipHash, keyed by the OS's randomness through `RandomState`,
+/// of a counter (a PRF; the keys a peer sees reveal nothing about the next ones).
+pub fn mask_source() -> impl FnMut() -> [u8; 4] + Send + 'static {
+    let state = RandomState::new();
+    let mut counter = 0u64;
+    move || {
+        let mut h = state.build_hasher();
+        h.write_u64(counter);
+        counter += 1;
+        (h.finish() as u32).to_ne_bytes()
+    }
+}
+
+/// 16 unpredictable bytes for a handshake key.
+pub fn random_key() -> [u8; 16] {
+    let mut next = mask_source();
+    let mut key = [0u8; 16];
+    for chunk in key.chunks_mut(4) {
+        chunk.copy_from_slice(&next());
+    }
+    key
+}
+
+/// Write everything the connection has queued.
+pub fn flush(stream: &mut TcpStream, conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
+    while conn.poll_transmit(out).is_some() {
+        stream.write_all(out)?;
+        out.clear();
+    }
+    Ok(())
+}
+
+/// Run the connection until it is finished. `leftover` holds bytes that arrived right after
+/// the handshake. `on_message` may answer a message (the echo); it runs for every message.
+/// Returns how the connection ended.
+pub fn run(
+    stream: &mut TcpStream,
+    conn: &mut Connection,
+    clock: &Clock,
+    leftover: &[u8],
+    mut on_message: impl FnMut(Message) -> Option<Message>,
+) -> io::Result<Option<ws_proto::Closed>> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut closed = None;
+    let mut input: &[u8] = leftover;
+    loop {
+        if !input.is_empty() {
+            // A protocol error is already answered by the queued Close; the loop ends below.
+            let _ = conn.handle_input(clock.now(), input);
+        }
+        // Drain in order: transmit, then events (an echo queues more transmit), then timers.
+        flush(stream, conn, &mut out)?;
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Message(m) => {
+                    if let Some(reply) = on_message(m) {
+                        let mut reply = Some(reply);
+                        while let Some(r) = reply.take() {
+                            match conn.send(clock.now(), r.clone()) {
+                                Err(SendError::BufferFull { .. }) => {
+                                    flush(stream, conn, &mut out)?;
+                                    reply = Some(r);
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                Event::Closed(c) => closed = Some(c),
+                _ => {}
+            }
+            flush(stream, conn, &mut out)?;
+        }
+        if conn.is_finished() {
+            flush(stream, conn, &mut out)?;
+            // The server closes TCP first; a client has waited for that (or timed out).
+            let _ = stream.shutdown(Shutdown::Both);
+            return Ok(closed);
+        }
+        let timeout = conn.poll_timeout().map(|t| {
+            let micros = t.as_micros().saturating_sub(clock.now().as_micros()).max(1000);
+            Duration::from_micros(micros)
+        });
+        stream.set_read_timeout(timeout)?;
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                conn.handle_eof(clock.now());
+                input = &[];
+            }
+            Ok(n) => input = &buf[..n],
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                conn.handle_timeout(clock.now());
+                input = &[];
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => input = &[],
+            Err(e) => {
+                conn.handle_eof(clock.now());
+                let _ = e;
+                input = &[];
+            }
+        }
+    }
+}

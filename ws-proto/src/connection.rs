@@ -1,0 +1,796 @@
+//! The session layer: one WebSocket connection after the opening handshake.
+//!
+//! [`Connection`] owns the leftovers of partial input (at most one frame header, at most one
+//! control payload, and the message being assembled), the outgoing bytes not yet handed to the
+//! driver, and the queue of events. It never touches a socket, a clock or a random source: time
+//! comes in as [`Instant`] arguments and masking keys from the [`MaskSource`] given at creation.
+//!
+//! Invariants:
+//! - Payload bytes are unmasked while being copied from the caller's input into the message
+//!   buffer; no buffer is ever sized by a length the peer declared, only by bytes that arrived.
+//! - Text is validated as it arrives, inside partial frames, so invalid UTF-8 fails at once.
+//! - After a protocol error, nothing more is read; the Close frame with the error's code is
+//!   queued and the connection is finished.
+//! - Every state transition (open, close sent, closed, finished) is in `state.rs`.
+
+use crate::close::{parse_close_payload, CloseCode, MAX_REASON_LEN};
+use crate::config::{Config, MessageMode};
+use crate::error::{ProtocolError, SendError};
+use crate::frame::{FrameHeader, Opcode, Status, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::mask::{apply_mask, extend_unmasked};
+use crate::mask_source::{MaskSource, NoMasks};
+use crate::message::{Chunk, Event, Message, MessageKind, Text};
+use crate::state::Phase;
+use crate::time::Instant;
+use crate::Role;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+
+/// The message buffer grows in blocks of at least this many bytes, so short messages share one
+/// allocation (each message is a refcounted slice of it).
+const ARENA_BLOCK: usize = 8 * 1024;
+
+/// Text is validated in blocks of this size right after each is copied (it is still in L1).
+const VALIDATE_BLOCK: usize = 16 * 1024;
+
+/// One WebSocket connection, client or server, after the opening handshake.
+///
+/// # Driving it
+///
+/// Feed it with the `handle_*` inputs, act with the mutators, then drain every `poll_*`
+/// output, in this order: [`poll_transmit`](Self::poll_transmit) until `None` (write those bytes
+/// to the transport), [`poll_timeout`](Self::poll_timeout) (arm a timer; when it fires call
+/// [`handle_timeout`](Self::handle_timeout)), and [`poll_event`](Self::poll_event) until `None`.
+/// When [`is_finished`](Self::is_finished) turns true, write what `poll_transmit` still gives
+/// and close the transport.
+///
+/// - getters: [`role`](Self::role), [`is_finished`](Self::is_finished),
+///   [`pending_transmit`](Self::pending_transmit), [`config`](Self::config)
+/// - inputs: [`handle_input`](Self::handle_input), [`handle_timeout`](Self::handle_timeout),
+///   [`handle_eof`](Self::handle_eof)
+/// - mutators: [`send`](Self::send), [`send_chunk`](Self::send_chunk), [`ping`](Self::ping),
+///   [`close`](Self::close)
+/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_timeout`](Self::poll_timeout),
+///   [`poll_event`](Self::poll_event)
+///
+/// Replies the protocol requires are queued automatically: a Pong for each Ping, and the echo
+/// of the peer's Close.
+pub struct Connection {
+    pub(crate) role: Role,
+    pub(crate) config: Config,
+    masks: Box<dyn MaskSource + Send>,
+    pub(crate) phase: Phase,
+
+    // --- reader ---
+    /// Bytes of a frame header split across inputs.
+    hdr_buf: [u8; MAX_HEADER_LEN],
+    hdr_len: usize,
+    /// The frame whose payload is being read, if any.
+    frame: Option<FrameInProgress>,
+    /// The payload of the control frame being read.
+    control: [u8; MAX_CONTROL_PAYLOAD],
+    control_len: usize,
+    /// The data message being received, if any.
+    msg: Option<MessageInProgress>,
+    /// Payload of the current message not yet handed out (all of it in assembled mode).
+    msg_buf: BytesMut,
+    /// Length of the prefix of `msg_buf` known to be valid UTF-8 (text messages).
+    utf8_valid: usize,
+    /// Size of the last message that needed more than one block: a hint for sizing the buffer.
+    size_hint: usize,
+    /// RSV bits an extension negotiated for the first frame of a data message.
+    pub(crate) allowed_rsv: u8,
+
+    // --- writer ---
+    out: Vec<u8>,
+    /// A Pong owed while the outgoing buffer was over its limit; only the latest is kept
+    /// (RFC 6455 section 5.5.3 allows answering only the most recent Ping).
+    pending_pong: Option<([u8; MAX_CONTROL_PAYLOAD], usize)>,
+    /// Kind of the message being sent with `send_chunk`, if one is in progress.
+    sending: Option<MessageKind>,
+
+    // --- timers and outputs ---
+    pub(crate) last_input: Instant,
+    pub(crate) last_ping: Instant,
+    pub(crate) events: VecDeque<Event>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameInProgress {
+    opcode: Opcode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    remaining: u64,
+    /// Payload bytes already read (the masking key's phase).
+    offset: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MessageInProgress {
+    kind: MessageKind,
+    /// Frames received so far.
+    fragments: usize,
+    /// Payload bytes received so far.
+    size: usize,
+    /// Whether a chunk of this message was already emitted (streaming mode).
+    started: bool,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("phase", &self.phase)
+            .field("pending_transmit", &self.pending_transmit())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A server-side connection (it never masks), opened at `now`.
+    pub fn server(now: Instant, config: Config) -> Self {
+        Self::new(Role::Server, now, config, Box::new(NoMasks))
+    }
+
+    /// A client-side connection opened at `now`, masking every frame with keys from `masks`
+    /// (use a cryptographically strong source in production, [`crate::SeededMasks`] in tests).
+    pub fn client(now: Instant, config: Config, masks: impl MaskSource + Send + 'static) -> Self {
+        Self::new(Role::Client, now, config, Box::new(masks))
+    }
+
+    fn new(role: Role, now: Instant, config: Config, masks: Box<dyn MaskSource + Send>) -> Self {
+        Connection {
+            role,
+            config,
+            masks,
+            phase: Phase::Open,
+            hdr_buf: [0; MAX_HEADER_LEN],
+            hdr_len: 0,
+            frame: None,
+            control: [0; MAX_CONTROL_PAYLOAD],
+            control_len: 0,
+            msg: None,
+            msg_buf: BytesMut::new(),
+            utf8_valid: 0,
+            size_hint: 0,
+            allowed_rsv: 0,
+            out: Vec::new(),
+            pending_pong: None,
+            sending: None,
+            last_input: now,
+            last_ping: now,
+            events: VecDeque::new(),
+        }
+    }
+
+    // ----- getters -----
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Bytes queued for the transport and not yet taken by [`poll_transmit`](Self::poll_transmit).
+    pub fn pending_transmit(&self) -> usize {
+        self.out.len() + self.pending_pong.map_or(0, |(_, n)| n + 6)
+    }
+
+    /// The connection is over: write what `poll_transmit` still gives, then close the transport.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Finished)
+    }
+
+    // ----- inputs -----
+
+    /// Bytes received from the transport.
+    ///
+    /// Events for everything complete in `input` are queued (and stay queued even if a later
+    /// frame in the same input is invalid). On a protocol violation the connection fails: the
+    /// error says what was wrong, a Close with its [`ProtocolError::close_code`] is queued, and
+    /// input is ignored from then on. Input after the connection finished is ignored.
+    pub fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<(), ProtocolError> {
+        if !self.phase.reads() {
+            return Ok(());
+        }
+        if !input.is_empty() {
+            self.last_input = now;
+        }
+        match self.read(input) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.fail(now, &e);
+                Err(e)
+            }
+        }
+    }
+
+    // ----- mutators -----
+
+    /// Queue a whole message. Fails with [`SendError::BufferFull`] (changing nothing) if it
+    /// would take the outgoing buffer past [`Config::max_send_buffer`].
+    pub fn send(&mut self, _now: Instant, message: Message) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let opcode = match message.kind() {
+            MessageKind::Text => Opcode::Text,
+            MessageKind::Binary => Opcode::Binary,
+        };
+        self.write_data(opcode, message.payload(), true)
+    }
+
+    /// Queue one piece of a message as one frame: the first call starts a message of `kind`,
+    /// later calls continue it (their `kind` is ignored), and `last: true` ends it. Text pieces
+    /// need not end on a code point boundary; the receiver validates the whole message.
+    pub fn send_chunk(
+        &mut self,
+        _now: Instant,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let opcode = match (self.sending, kind) {
+            (Some(_), _) => Opcode::Continuation,
+            (None, MessageKind::Text) => Opcode::Text,
+            (None, MessageKind::Binary) => Opcode::Binary,
+        };
+        self.check_room(data.len() + MAX_HEADER_LEN)?;
+        self.write_frame(opcode, last, 0, data);
+        self.sending = if last { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Queue a Ping with `payload` (at most 125 bytes).
+    pub fn ping(&mut self, now: Instant, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.check_room(payload.len() + MAX_HEADER_LEN)?;
+        self.write_frame(Opcode::Ping, true, 0, payload);
+        self.last_ping = now;
+        Ok(())
+    }
+
+    /// Start the close handshake with `code` and `reason` (at most 123 bytes). Data already
+    /// queued goes out first; messages the peer sends until its Close still arrive as events.
+    /// The handshake must finish within [`Config::close_timeout`].
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if !code.is_allowed_on_wire() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::CloseReasonTooLong(reason.len()));
+        }
+        self.write_close(Some(code), reason);
+        self.on_local_close(now);
+        Ok(())
+    }
+
+    // ----- outputs -----
+
+    /// Append the bytes to write to the transport to `out`; returns how many, or `None` when
+    /// there is nothing to send. When `out` is empty the internal buffer is swapped in, without
+    /// copying.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<usize> {
+        if let Some((payload, n)) = self.pending_pong.take() {
+            self.write_frame(Opcode::Pong, true, 0, &payload[..n]);
+        }
+        if self.out.is_empty() {
+            return None;
+        }
+        let n = self.out.len();
+        if out.is_empty() {
+            core::mem::swap(out, &mut self.out);
+        } else {
+            out.extend_from_slice(&self.out);
+            self.out.clear();
+        }
+        Some(n)
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- reading -----
+
+    fn read(&mut self, mut input: &[u8]) -> Result<(), ProtocolError> {
+        while !input.is_empty() && self.phase.reads() {
+            input = self.read_small_messages(input)?;
+            if input.is_empty() {
+                break;
+            }
+            let Some(frame) = self.frame else {
+                input = self.read_header(input)?;
+                continue;
+            };
+            let n = usize::try_from(frame.remaining).map_or(input.len(), |r| r.min(input.len()));
+            let (payload, rest) = input.split_at(n);
+            input = rest;
+            self.read_payload(frame, payload)?;
+        }
+        if self.config.mode == MessageMode::Streaming && self.frame.is_some() {
+            self.emit_chunk(false);
+        }
+        Ok(())
+    }
+
+    /// Fast path for the most common input: whole single-frame messages with a 7-bit length,
+    /// lying entirely in `input`, while nothing else is in progress. Anything else (or any
+    /// doubt) is left to the general path, which applies the same rules.
+    #[inline]
+    fn read_small_messages<'a>(&mut self, mut input: &'a [u8]) -> Result<&'a [u8], ProtocolError> {
+        if self.frame.is_some()
+            || self.hdr_len != 0
+            || self.msg.is_some()
+            || self.config.mode != MessageMode::Assembled
+            || self.config.max_frame_payload < 125
+            || self.config.max_message_size < 125
+            || self.config.max_fragments == 0
+        {
+            return Ok(input);
+        }
+        let masked = self.role == Role::Server;
+        let header_len = if masked { 6 } else { 2 };
+        while let [b0, b1, ..] = *input {
+            let kind = match b0 {
+                0x81 => MessageKind::Text,
+                0x82 => MessageKind::Binary,
+                _ => break,
+            };
+            let len = usize::from(b1 & 0x7F);
+            if (b1 & 0x80 != 0) != masked || len > 125 || input.len() < header_len + len {
+                break;
+            }
+            let payload = &input[header_len..header_len + len];
+            if self.msg_buf.capacity() < len {
+                self.msg_buf.reserve(ARENA_BLOCK);
+            }
+            if masked {
+                let key = [input[2], input[3], input[4], input[5]];
+                extend_unmasked(&mut self.msg_buf, payload, key, 0);
+            } else {
+                self.msg_buf.extend_from_slice(payload);
+            }
+            let data = self.msg_buf.split().freeze();
+            let message = match kind {
+                MessageKind::Binary => Message::Binary(data),
+                MessageKind::Text => {
+                    if simdutf8::basic::from_utf8(&data).is_err() {
+                        return Err(ProtocolError::InvalidUtf8);
+                    }
+                    Message::Text(Text::from_validated(data))
+                }
+            };
+            self.events.push_back(Event::Message(message));
+            input = &input[header_len + len..];
+        }
+        Ok(input)
+    }
+
+    /// Decode a header from `input` (possibly completing one split across inputs); returns the
+    /// unread rest of `input`.
+    #[inline]
+    fn read_header<'a>(&mut self, input: &'a [u8]) -> Result<&'a [u8], ProtocolError> {
+        let (header, rest) = if self.hdr_len == 0 {
+            match FrameHeader::decode(input)? {
+                Status::Complete((h, n)) => (h, &input[n..]),
+                Status::Partial => {
+                    self.hdr_buf[..input.len()].copy_from_slice(input);
+                    self.hdr_len = input.len();
+                    return Ok(&[]);
+                }
+            }
+        } else {
+            let old = self.hdr_len;
+            let take = (MAX_HEADER_LEN - old).min(input.len());
+            self.hdr_buf[old..old + take].copy_from_slice(&input[..take]);
+            self.hdr_len = old + take;
+            match FrameHeader::decode(&self.hdr_buf[..self.hdr_len])? {
+                Status::Complete((h, n)) => {
+                    self.hdr_len = 0;
+                    (h, &input[n - old..])
+                }
+                Status::Partial => return Ok(&[]),
+            }
+        };
+        self.start_frame(header)?;
+        if header.payload_len == 0 {
+            self.end_frame()?;
+        }
+        Ok(rest)
+    }
+
+    /// Check a decoded header against the session's rules and limits, and set up its payload.
+    fn start_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            if h.rsv != 0 {
+                return Err(ProtocolError::ReservedBits(h.rsv));
+            }
+            self.control_len = 0;
+        } else {
+            let allowed = if h.opcode == Opcode::Continuation {
+                0
+            } else {
+                self.allowed_rsv
+            };
+            if h.rsv & !allowed != 0 {
+                return Err(ProtocolError::ReservedBits(h.rsv));
+            }
+            if h.payload_len > self.config.max_frame_payload as u64 {
+                return Err(ProtocolError::FrameTooLarge {
+                    len: h.payload_len,
+                    limit: self.config.max_frame_payload,
+                });
+            }
+            let msg = match (h.opcode, self.msg.as_mut()) {
+                (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+                (Opcode::Continuation, Some(m)) => m,
+                (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+                (op, None) => self.msg.insert(MessageInProgress {
+                    kind: if op == Opcode::Text {
+                        MessageKind::Text
+                    } else {
+                        MessageKind::Binary
+                    },
+                    fragments: 0,
+                    size: 0,
+                    started: false,
+                }),
+            };
+            msg.fragments += 1;
+            if msg.fragments > self.config.max_fragments {
+                return Err(ProtocolError::TooManyFragments {
+                    limit: self.config.max_fragments,
+                });
+            }
+            // Fail before buffering anything when the declared length already breaks the limit.
+            if msg.size as u64 + h.payload_len > self.config.max_message_size as u64 {
+                return Err(ProtocolError::MessageTooLarge {
+                    limit: self.config.max_message_size,
+                });
+            }
+        }
+        self.frame = Some(FrameInProgress {
+            opcode: h.opcode,
+            fin: h.fin,
+            mask: h.mask,
+            remaining: h.payload_len,
+            offset: 0,
+        });
+        Ok(())
+    }
+
+    /// Take `payload`, the next bytes of the current frame's payload.
+    #[inline]
+    fn read_payload(
+        &mut self,
+        mut frame: FrameInProgress,
+        payload: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let n = payload.len();
+        if frame.opcode.is_control() {
+            let dst = &mut self.control[self.control_len..self.control_len + n];
+            dst.copy_from_slice(payload);
+            if let Some(key) = frame.mask {
+                apply_mask(dst, key, frame.offset);
+            }
+            self.control_len += n;
+        } else {
+            let text = self
+                .msg
+                .as_ref()
+                .is_some_and(|m| m.kind == MessageKind::Text);
+            if self.msg_buf.capacity() - self.msg_buf.len() < n {
+                // Grow by what arrived (at least a block, at least doubling), never by what the
+                // header declared. The size of the previous large message (bytes that did
+                // arrive) is a good guess for this one, capped by what this frame declares.
+                let mut want = n.max(ARENA_BLOCK).max(self.msg_buf.len());
+                let frame_total = usize::try_from(frame.remaining)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(self.msg_buf.len());
+                want = want.max(self.size_hint.min(frame_total));
+                self.msg_buf.reserve(want);
+            }
+            // Unmask while copying; validate text a cache-sized block at a time, while the
+            // block is still in L1.
+            let mut offset = frame.offset;
+            for block in payload.chunks(VALIDATE_BLOCK) {
+                match frame.mask {
+                    Some(key) => extend_unmasked(&mut self.msg_buf, block, key, offset),
+                    None => self.msg_buf.extend_from_slice(block),
+                }
+                offset = offset.wrapping_add(block.len());
+                if text {
+                    self.validate_utf8()?;
+                }
+            }
+            if let Some(msg) = self.msg.as_mut() {
+                msg.size += n;
+            }
+        }
+        frame.offset = frame.offset.wrapping_add(n);
+        frame.remaining -= n as u64;
+        self.frame = Some(frame);
+        if frame.remaining == 0 {
+            self.end_frame()?;
+        }
+        Ok(())
+    }
+
+    /// Extend the validated prefix of the message buffer over the new bytes. An incomplete code
+    /// point at the end waits for more bytes; anything that can never become valid fails now.
+    #[inline]
+    fn validate_utf8(&mut self) -> Result<(), ProtocolError> {
+        let pending = &self.msg_buf[self.utf8_valid..];
+        // Validate up to the last code point boundary with the fast validator, then check that
+        // the incomplete tail (at most 3 bytes) is a prefix of some valid code point, so that
+        // e.g. F4 90 fails at once instead of when the frame ends.
+        let complete = complete_prefix_len(pending);
+        if simdutf8::basic::from_utf8(&pending[..complete]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        if let Err(e) = simdutf8::compat::from_utf8(&pending[complete..]) {
+            if e.error_len().is_some() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        }
+        self.utf8_valid += complete;
+        Ok(())
+    }
+
+    /// The current frame's payload is complete.
+    fn end_frame(&mut self) -> Result<(), ProtocolError> {
+        let Some(frame) = self.frame.take() else {
+            return Ok(());
+        };
+        match frame.opcode {
+            Opcode::Ping => {
+                let n = self.control_len;
+                let payload = self.control;
+                self.queue_pong(&payload[..n]);
+                self.events
+                    .push_back(Event::Ping(Bytes::copy_from_slice(&payload[..n])));
+                Ok(())
+            }
+            Opcode::Pong => {
+                let pong = Bytes::copy_from_slice(&self.control[..self.control_len]);
+                self.events.push_back(Event::Pong(pong));
+                Ok(())
+            }
+            Opcode::Close => {
+                let close = parse_close_payload(&self.control[..self.control_len])
+                    .map_err(ProtocolError::InvalidClose)?;
+                self.on_peer_close(close);
+                Ok(())
+            }
+            _ if frame.fin => self.end_message(),
+            _ => Ok(()),
+        }
+    }
+
+    fn end_message(&mut self) -> Result<(), ProtocolError> {
+        let Some(msg) = self.msg else {
+            return Ok(());
+        };
+        if msg.kind == MessageKind::Text && self.utf8_valid != self.msg_buf.len() {
+            // The message ended inside a code point.
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        if msg.size > ARENA_BLOCK {
+            self.size_hint = msg.size;
+        }
+        match self.config.mode {
+            MessageMode::Assembled => {
+                let data = self.msg_buf.split().freeze();
+                self.utf8_valid = 0;
+                self.msg = None;
+                self.events.push_back(Event::Message(match msg.kind {
+                    MessageKind::Text => Message::Text(Text::from_validated(data)),
+                    MessageKind::Binary => Message::Binary(data),
+                }));
+            }
+            MessageMode::Streaming => self.emit_chunk(true),
+        }
+        Ok(())
+    }
+
+    /// Streaming mode: hand out what has arrived of the current message (for text, up to the
+    /// last complete code point).
+    fn emit_chunk(&mut self, last: bool) {
+        let Some(msg) = self.msg.as_mut() else {
+            return;
+        };
+        let ready = match msg.kind {
+            MessageKind::Text => self.utf8_valid,
+            MessageKind::Binary => self.msg_buf.len(),
+        };
+        if ready == 0 && !last {
+            return;
+        }
+        let data = self.msg_buf.split_to(ready).freeze();
+        self.utf8_valid = 0;
+        let first = !msg.started;
+        msg.started = true;
+        let kind = msg.kind;
+        if last {
+            self.msg = None;
+        }
+        self.events.push_back(Event::Chunk(Chunk {
+            kind,
+            data,
+            first,
+            last,
+        }));
+    }
+
+    // ----- writing -----
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if self.phase.can_send() {
+            Ok(())
+        } else {
+            Err(SendError::Closing)
+        }
+    }
+
+    /// Backpressure: refuse to grow the outgoing buffer past its limit, unless it is empty.
+    fn check_room(&self, additional: usize) -> Result<(), SendError> {
+        let pending = self.pending_transmit();
+        if pending > 0 && pending + additional > self.config.max_send_buffer {
+            return Err(SendError::BufferFull {
+                pending,
+                limit: self.config.max_send_buffer,
+            });
+        }
+        Ok(())
+    }
+
+    /// Queue a data message as one frame, or several of `max_send_frame` bytes.
+    fn write_data(&mut self, opcode: Opcode, payload: &[u8], fin: bool) -> Result<(), SendError> {
+        let frame_size = self
+            .config
+            .max_send_frame
+            .filter(|&n| n > 0 && n < payload.len());
+        let frames = frame_size.map_or(1, |n| payload.len().div_ceil(n));
+        self.check_room(payload.len() + frames * MAX_HEADER_LEN)?;
+        match frame_size {
+            None => self.write_frame(opcode, fin, 0, payload),
+            Some(size) => {
+                let mut op = opcode;
+                let mut chunks = payload.chunks(size).peekable();
+                while let Some(chunk) = chunks.next() {
+                    let last = chunks.peek().is_none();
+                    self.write_frame(op, fin && last, 0, chunk);
+                    op = Opcode::Continuation;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Append one frame to the outgoing buffer, masked when this is a client.
+    #[inline]
+    pub(crate) fn write_frame(&mut self, opcode: Opcode, fin: bool, rsv: u8, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => Some(self.masks.next_mask()),
+            Role::Server => None,
+        };
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        self.out.reserve(header.encoded_len() + payload.len());
+        header.write(&mut self.out);
+        let start = self.out.len();
+        self.out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.out[start..], key, 0);
+        }
+    }
+
+    /// Queue the Pong for a Ping. If the outgoing buffer is over its limit (a peer that pings
+    /// but never reads), keep only the latest owed Pong instead of growing the buffer.
+    fn queue_pong(&mut self, payload: &[u8]) {
+        if !self.phase.can_send() {
+            return;
+        }
+        if self.out.len() + payload.len() + MAX_HEADER_LEN > self.config.max_send_buffer {
+            let mut buf = [0u8; MAX_CONTROL_PAYLOAD];
+            buf[..payload.len()].copy_from_slice(payload);
+            self.pending_pong = Some((buf, payload.len()));
+        } else {
+            self.pending_pong = None;
+            self.write_frame(Opcode::Pong, true, 0, payload);
+        }
+    }
+
+    /// Queue a Close frame (the owed Pong is dropped: nothing follows a Close).
+    pub(crate) fn write_close(&mut self, code: Option<CloseCode>, reason: &str) {
+        self.pending_pong = None;
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let n = match code {
+            None => 0,
+            Some(c) => {
+                let reason = &reason.as_bytes()[..reason.len().min(MAX_REASON_LEN)];
+                payload[..2].copy_from_slice(&c.0.to_be_bytes());
+                payload[2..2 + reason.len()].copy_from_slice(reason);
+                2 + reason.len()
+            }
+        };
+        self.write_frame(Opcode::Close, true, 0, &payload[..n]);
+    }
+
+    /// Drop whatever message was being received (the connection is ending).
+    pub(crate) fn discard_partial_message(&mut self) {
+        self.msg = None;
+        self.frame = None;
+        self.msg_buf.clear();
+        self.utf8_valid = 0;
+    }
+}
+
+/// The length of the longest prefix of `b` that does not end inside a multi-byte sequence
+/// (judged from the last lead byte within 3 bytes of the end; validity is checked elsewhere).
+#[inline]
+fn complete_prefix_len(b: &[u8]) -> usize {
+    let n = b.len();
+    for back in 1..=n.min(3) {
+        let c = b[n - back];
+        if c & 0xC0 != 0x80 {
+            let need = match c {
+                0xF0..=0xFF => 4,
+                0xE0..=0xEF => 3,
+                0xC0..=0xDF => 2,
+                _ => 1,
+            };
+            return if need > back { n - back } else { n };
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_prefix_len;
+
+    #[test]
+    fn complete_prefix_table() {
+        let cases: &[(&[u8], usize)] = &[
+            (b"", 0),
+            (b"abc", 3),
+            (&[b'a', 0xCE], 1),
+            (&[b'a', 0xCE, 0xBA], 3),
+            (&[0xE4, 0xB8], 0),
+            (&[0xE4, 0xB8, 0x96], 3),
+            (&[b'x', 0xF0, 0x9F, 0x98], 1),
+            (&[0xF0, 0x9F, 0x98, 0x80], 4),
+            (&[0x80, 0x80, 0x80, 0x80], 4),
+            (&[b'a', 0xFF], 1),
+        ];
+        for (input, want) in cases {
+            assert_eq!(complete_prefix_len(input), *want, "{input:?}");
+        }
+    }
+}

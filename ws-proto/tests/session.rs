@@ -1,0 +1,463 @@
+//! Whole conversations between a client and a server connection on virtual time.
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+use ws_proto::frame::Opcode;
+use ws_proto::{
+    Chunk, CloseCode, CloseFrame, Closed, Config, Connection, Event, Instant, Keepalive, Message,
+    MessageKind, MessageMode, SendError,
+};
+
+fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(events: &[Event]) -> Option<Closed> {
+    events.iter().find_map(|e| match e {
+        Event::Closed(c) => Some(c.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn echo_conversation_in_every_chunking() {
+    for chunk in [1, 2, 3, 7, 64, usize::MAX] {
+        let mut p = Pair::default_pair();
+        p.chunk = chunk;
+        let sent = vec![
+            Message::text("hello"),
+            Message::binary(vec![0u8, 1, 2, 3]),
+            Message::text(&"é".repeat(5000)),
+            Message::binary(vec![7u8; 70_000]),
+            Message::text(""),
+        ];
+        for m in &sent {
+            p.client.send(p.now, m.clone()).unwrap();
+        }
+        p.drive();
+        assert_eq!(messages(&p.server_events), sent, "chunk {chunk}");
+        for m in messages(&p.server_events) {
+            p.server.send(p.now, m).unwrap();
+        }
+        p.drive();
+        assert_eq!(messages(&p.client_events), sent, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn client_initiated_close() {
+    let mut p = Pair::default_pair();
+    p.client.close(p.now, CloseCode::NORMAL, "done").unwrap();
+    assert_eq!(
+        p.client.send(p.now, Message::text("late")),
+        Err(SendError::Closing)
+    );
+    p.drive();
+    // The server echoed and finished: it closes the transport first.
+    assert!(p.server.is_finished());
+    assert_eq!(
+        p.server_events,
+        vec![
+            Event::CloseReceived(Some(CloseFrame {
+                code: CloseCode::NORMAL,
+                reason: "done".into()
+            })),
+            Event::Closed(Closed {
+                code: CloseCode::NORMAL,
+                reason: "done".into(),
+                clean: true
+            }),
+        ]
+    );
+    // The client got the echo and waits for the server's TCP close.
+    assert!(!p.client.is_finished());
+    assert!(p.client.poll_timeout().is_some());
+    p.close_transports();
+    assert!(p.client.is_finished());
+    assert_eq!(closed(&p.client_events).map(|c| c.clean), Some(true));
+}
+
+#[test]
+fn server_initiated_close_and_client_timeout_waiting_for_eof() {
+    let mut p = Pair::default_pair();
+    p.server.close(p.now, CloseCode(4000), "app").unwrap();
+    p.drive();
+    assert!(p.server.is_finished());
+    // Closed reports the peer's Close: the client echoed the code without a reason.
+    assert_eq!(
+        closed(&p.server_events),
+        Some(Closed {
+            code: CloseCode(4000),
+            reason: "".into(),
+            clean: true
+        })
+    );
+    assert!(!p.client.is_finished());
+    // The server never closes the transport: the client gives up after close_timeout.
+    let deadline = p.client.poll_timeout().unwrap();
+    p.advance(Duration::from_secs(1));
+    assert!(!p.client.is_finished(), "calling early changes nothing");
+    p.now = deadline;
+    p.client.handle_timeout(deadline);
+    assert!(p.client.is_finished());
+    assert_eq!(
+        closed(&drain_events(&mut p.client)).map(|c| c.code),
+        Some(CloseCode(4000))
+    );
+}
+
+#[test]
+fn close_times_out_when_peer_never_answers() {
+    let mut p = Pair::default_pair();
+    p.client.close(p.now, CloseCode::GOING_AWAY, "").unwrap();
+    drain_transmit(&mut p.client); // lost on the way
+    p.advance(Duration::from_secs(5));
+    assert!(p.client.is_finished());
+    assert_eq!(
+        closed(&p.client_events),
+        Some(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            clean: false
+        })
+    );
+}
+
+#[test]
+fn messages_sent_before_the_peers_close_still_arrive() {
+    let mut p = Pair::default_pair();
+    p.server.send(p.now, Message::text("in flight")).unwrap();
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    p.drive();
+    assert_eq!(messages(&p.client_events), vec![Message::text("in flight")]);
+}
+
+#[test]
+fn eof_without_close_is_abnormal() {
+    let mut p = Pair::default_pair();
+    p.server.handle_eof(p.now);
+    assert!(p.server.is_finished());
+    assert_eq!(
+        closed(&drain_events(&mut p.server)).map(|c| (c.code, c.clean)),
+        Some((CloseCode::ABNORMAL, false))
+    );
+}
+
+#[test]
+fn close_validation_on_send() {
+    let mut p = Pair::default_pair();
+    for code in [1005u16, 1006, 1015, 999, 2000, 5000] {
+        assert_eq!(
+            p.client.close(p.now, CloseCode(code), ""),
+            Err(SendError::InvalidCloseCode(code))
+        );
+    }
+    let long = "x".repeat(124);
+    assert_eq!(
+        p.client.close(p.now, CloseCode::NORMAL, &long),
+        Err(SendError::CloseReasonTooLong(124))
+    );
+    assert_eq!(
+        p.client.ping(p.now, &[0; 126]),
+        Err(SendError::ControlPayloadTooLong(126))
+    );
+    // Still open after all the refusals.
+    p.client.send(p.now, Message::text("ok")).unwrap();
+    p.drive();
+    assert_eq!(messages(&p.server_events), vec![Message::text("ok")]);
+}
+
+#[test]
+fn user_ping_gets_pong() {
+    let mut p = Pair::default_pair();
+    p.client.ping(p.now, b"42").unwrap();
+    p.drive();
+    assert_eq!(p.server_events, vec![Event::Ping(b"42"[..].into())]);
+    assert_eq!(p.client_events, vec![Event::Pong(b"42"[..].into())]);
+}
+
+#[test]
+fn keepalive_pings_then_declares_dead() {
+    let ka = Config {
+        keepalive: Some(Keepalive {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(25),
+        }),
+        ..Config::default()
+    };
+    let mut p = Pair::new(ka, Config::default());
+    assert_eq!(p.client.poll_timeout(), Some(Instant::from_millis(10_000)));
+    p.advance(Duration::from_secs(10));
+    // A ping went out; the server answers; the pong counts as input.
+    p.drive();
+    assert_eq!(p.server_events, vec![Event::Ping(Default::default())]);
+    assert_eq!(p.client_events, vec![Event::Pong(Default::default())]);
+    assert!(!p.client.is_finished());
+    // Now the server goes silent: pings are sent but never answered.
+    for _ in 0..3 {
+        let t = p.client.poll_timeout().unwrap();
+        p.now = t;
+        p.client.handle_timeout(t);
+        drain_transmit(&mut p.client);
+    }
+    assert!(p.client.is_finished());
+    let events = drain_events(&mut p.client);
+    assert_eq!(
+        closed(&events).map(|c| (c.code, c.clean)),
+        Some((CloseCode::ABNORMAL, false))
+    );
+    // Dead at last input (10 s) + 25 s.
+    assert_eq!(p.now, Instant::from_millis(35_000));
+}
+
+#[test]
+fn streaming_mode_delivers_chunks_with_whole_code_points() {
+    let streaming = Config {
+        mode: MessageMode::Streaming,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Config::default(), streaming);
+    p.chunk = 5;
+    let text = "aé😀z".repeat(50);
+    p.client.send(p.now, Message::text(&text)).unwrap();
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[1, 2, 3], false)
+        .unwrap();
+    assert_eq!(
+        p.client.send(p.now, Message::text("x")),
+        Err(SendError::MessageInProgress)
+    );
+    p.client.ping(p.now, b"between").unwrap();
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[4, 5], true)
+        .unwrap();
+    p.client
+        .send_chunk(p.now, MessageKind::Text, b"", true)
+        .unwrap();
+    p.drive();
+    let chunks: Vec<Chunk> = p
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Chunk(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    // Reassemble the messages and check each text chunk is valid UTF-8 on its own.
+    let mut assembled: Vec<(MessageKind, Vec<u8>)> = Vec::new();
+    for c in &chunks {
+        if c.kind == MessageKind::Text {
+            assert!(std::str::from_utf8(&c.data).is_ok(), "chunk {:?}", c.data);
+        }
+        if c.first {
+            assembled.push((c.kind, Vec::new()));
+        }
+        assembled.last_mut().unwrap().1.extend_from_slice(&c.data);
+    }
+    assert_eq!(
+        assembled,
+        vec![
+            (MessageKind::Text, text.into_bytes()),
+            (MessageKind::Binary, vec![1, 2, 3, 4, 5]),
+            (MessageKind::Text, vec![])
+        ]
+    );
+    assert!(chunks.iter().filter(|c| c.last).count() == 3);
+    assert!(chunks.len() > 10, "a long message arrives in many chunks");
+    assert!(p
+        .server_events
+        .contains(&Event::Ping(b"between"[..].into())));
+}
+
+#[test]
+fn max_send_frame_fragments_outgoing_messages() {
+    let cfg = Config {
+        max_send_frame: Some(10),
+        ..Config::default()
+    };
+    let mut client = Connection::client(Instant::ZERO, cfg, ws_proto::SeededMasks::new(3));
+    client
+        .send(Instant::ZERO, Message::text("0123456789abcdefghijXYZ"))
+        .unwrap();
+    let frames = parse_frames(&drain_transmit(&mut client));
+    let ops: Vec<(Opcode, bool, usize)> = frames
+        .iter()
+        .map(|f| (f.opcode, f.fin, f.payload.len()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (Opcode::Text, false, 10),
+            (Opcode::Continuation, false, 10),
+            (Opcode::Continuation, true, 3)
+        ]
+    );
+    assert!(frames.iter().all(|f| f.masked));
+}
+
+#[test]
+fn server_frames_are_unmasked_and_client_frames_masked() {
+    let mut p = Pair::default_pair();
+    p.client.send(p.now, Message::text("c")).unwrap();
+    p.server.send(p.now, Message::text("s")).unwrap();
+    assert!(parse_frames(&drain_transmit(&mut p.client))
+        .iter()
+        .all(|f| f.masked));
+    assert!(parse_frames(&drain_transmit(&mut p.server))
+        .iter()
+        .all(|f| !f.masked));
+}
+
+#[test]
+fn poll_transmit_swaps_into_an_empty_buffer_and_appends_otherwise() {
+    let mut server = Connection::server(Instant::ZERO, Config::default());
+    server.send(Instant::ZERO, Message::text("a")).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(server.poll_transmit(&mut out), Some(3));
+    assert_eq!(server.poll_transmit(&mut out), None);
+    server.send(Instant::ZERO, Message::text("b")).unwrap();
+    assert_eq!(server.pending_transmit(), 3);
+    assert_eq!(server.poll_transmit(&mut out), Some(3));
+    assert_eq!(out, [0x81, 1, b'a', 0x81, 1, b'b']);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        SendText(String),
+        SendBinary(Vec<u8>),
+        SendChunks(Vec<Vec<u8>>),
+        Ping(Vec<u8>),
+        /// Deliver up to n bytes in each direction.
+        Deliver(usize),
+        Advance(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            ".{0,40}".prop_map(Op::SendText),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(Op::SendBinary),
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..4)
+                .prop_map(Op::SendChunks),
+            proptest::collection::vec(any::<u8>(), 0..125).prop_map(Op::Ping),
+            (1usize..200).prop_map(Op::Deliver),
+            (0u64..3000).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+        /// Random operations from the client, random partial delivery, random time: the server
+        /// receives exactly what was sent, in order, with nothing lost or duplicated, and every
+        /// ping is answered.
+        #[test]
+        fn random_operations_deliver_in_order(ops in proptest::collection::vec(op(), 1..40), mode_streaming in any::<bool>()) {
+            let server_cfg = Config {
+                mode: if mode_streaming { MessageMode::Streaming } else { MessageMode::Assembled },
+                ..Config::default()
+            };
+            let mut p = Pair::new(Config::default(), server_cfg);
+            let mut expected: Vec<(MessageKind, Vec<u8>)> = Vec::new();
+            let mut pings = 0;
+            let mut c2s: Vec<u8> = Vec::new();
+            let mut s2c: Vec<u8> = Vec::new();
+            let mut server_events = Vec::new();
+            let mut client_events = Vec::new();
+            for op in ops {
+                match op {
+                    Op::SendText(s) => {
+                        p.client.send(p.now, Message::text(&s)).unwrap();
+                        expected.push((MessageKind::Text, s.into_bytes()));
+                    }
+                    Op::SendBinary(b) => {
+                        p.client.send(p.now, Message::binary(b.clone())).unwrap();
+                        expected.push((MessageKind::Binary, b));
+                    }
+                    Op::SendChunks(parts) => {
+                        let n = parts.len();
+                        for (i, part) in parts.iter().enumerate() {
+                            p.client.send_chunk(p.now, MessageKind::Binary, part, i + 1 == n).unwrap();
+                        }
+                        expected.push((MessageKind::Binary, parts.concat()));
+                    }
+                    Op::Ping(b) => {
+                        p.client.ping(p.now, &b).unwrap();
+                        pings += 1;
+                    }
+                    Op::Deliver(n) => {
+                        while p.client.poll_transmit(&mut c2s).is_some() {}
+                        while p.server.poll_transmit(&mut s2c).is_some() {}
+                        let a: Vec<u8> = c2s.drain(..n.min(c2s.len())).collect();
+                        let b: Vec<u8> = s2c.drain(..n.min(s2c.len())).collect();
+                        p.server.handle_input(p.now, &a).unwrap();
+                        p.client.handle_input(p.now, &b).unwrap();
+                    }
+                    Op::Advance(ms) => {
+                        p.now = p.now.saturating_add(Duration::from_millis(ms));
+                        p.client.handle_timeout(p.now);
+                        p.server.handle_timeout(p.now);
+                    }
+                }
+                server_events.extend(drain_events(&mut p.server));
+                client_events.extend(drain_events(&mut p.client));
+            }
+            // Deliver everything left.
+            for _ in 0..4 {
+                while p.client.poll_transmit(&mut c2s).is_some() {}
+                p.server.handle_input(p.now, &std::mem::take(&mut c2s)).unwrap();
+                while p.server.poll_transmit(&mut s2c).is_some() {}
+                p.client.handle_input(p.now, &std::mem::take(&mut s2c)).unwrap();
+            }
+            server_events.extend(drain_events(&mut p.server));
+            client_events.extend(drain_events(&mut p.client));
+
+            let mut got: Vec<(MessageKind, Vec<u8>)> = Vec::new();
+            for e in &server_events {
+                match e {
+                    Event::Message(m) => got.push((m.kind(), m.payload().to_vec())),
+                    Event::Chunk(c) => {
+                        if c.first {
+                            got.push((c.kind, Vec::new()));
+                        }
+                        got.last_mut().unwrap().1.extend_from_slice(&c.data);
+                    }
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(got, expected);
+            let pongs = client_events.iter().filter(|e| matches!(e, Event::Pong(_))).count();
+            prop_assert_eq!(pongs, pings);
+            prop_assert!(!p.server.is_finished() && !p.client.is_finished());
+        }
+
+        /// Random bytes never panic a connection, and whatever it sends back is well-formed.
+        #[test]
+        fn random_input_never_panics(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8)) {
+            for server in [true, false] {
+                let mut conn = if server {
+                    Connection::server(Instant::ZERO, Config::default())
+                } else {
+                    Connection::client(Instant::ZERO, Config::default(), ws_proto::SeededMasks::new(9))
+                };
+                for c in &chunks {
+                    let _ = conn.handle_input(Instant::ZERO, c);
+                }
+                let sent = drain_transmit(&mut conn);
+                let _ = parse_frames(&sent);
+                drain_events(&mut conn);
+            }
+        }
+    }
+}
