@@ -163,3 +163,23 @@ fn hanging_server_fails_within_the_time_limits() {
         Report::row(r)
     );
 }
+
+#[test]
+fn readme_lists_every_case_with_its_description_and_expectation() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("tests/README.md");
+    for c in tests::conformance::all_cases() {
+        let row = format!(
+            "| {} | {} | {} |",
+            c.id,
+            c.description.replace('|', "/"),
+            c.expectation.replace('|', "/")
+        );
+        assert!(
+            readme.lines().any(|l| l == row),
+            "tests/README.md lacks or has a stale row for {}: regenerate the case list \
+             from `ws-conformance --list`\nwant: {row}",
+            c.id
+        );
+    }
+}

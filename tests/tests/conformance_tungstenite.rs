@@ -181,6 +181,6 @@ fn binary_usage_errors_exit_2_and_list_prints_the_table() {
     let out = bin().args(["--list", "--cases", "9"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.lines().count(), 54, "{stdout}");
+    assert_eq!(stdout.lines().count(), 2 * 54, "{stdout}");
     assert!(stdout.contains("9.3.1    Send text message of 4 MiB in 65536 fragments of 64 bytes."));
 }

@@ -96,7 +96,10 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     }
     if list {
         for c in selected {
-            println!("{:<8} {}", c.id, c.description);
+            println!(
+                "{:<8} {}\n         expects: {}",
+                c.id, c.description, c.expectation
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }

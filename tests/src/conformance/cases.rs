@@ -164,6 +164,49 @@ impl Expect {
             ..Expect::echo(ok)
         }
     }
+    /// One line for the case list: what comes back and how the connection must end.
+    pub fn summary(&self) -> String {
+        fn events(evs: &[Ev]) -> String {
+            if evs.is_empty() {
+                return "nothing back".into();
+            }
+            let mut parts: Vec<(String, usize)> = Vec::new();
+            for e in evs {
+                let k = match e {
+                    Ev::Text(_) => "text",
+                    Ev::Binary(_) => "binary",
+                    Ev::Pong(_) => "pong",
+                };
+                match parts.last_mut() {
+                    Some((last, n)) if last == k => *n += 1,
+                    _ => parts.push((k.to_string(), 1)),
+                }
+            }
+            let list: Vec<String> = parts
+                .into_iter()
+                .map(|(k, n)| if n == 1 { k } else { format!("{n} x {k}") })
+                .collect();
+            format!("back: {}", list.join(", "))
+        }
+        let codes: Vec<String> = self.close.codes.iter().map(u16::to_string).collect();
+        let codes = codes.join("/");
+        let close = match (self.close.by_suite, self.close.require_clean) {
+            (true, true) => format!("suite closes, clean close {codes}"),
+            (true, false) => format!("suite closes, peer answers {codes} or drops TCP"),
+            (false, _) => format!("peer fails the connection: {codes} or TCP drop"),
+        };
+        let mut s = format!("{}; {close}", events(&self.ok));
+        if self.fail_before_step.is_some() {
+            s.push_str(", before the last part (fail fast; later = NON-STRICT)");
+        }
+        for alt in &self.non_strict {
+            s.push_str(&format!("; NON-STRICT if {}", events(alt)));
+        }
+        if self.informational {
+            s = format!("INFORMATIONAL (recorded, not judged): {s}");
+        }
+        s
+    }
     /// Adds an alternative judged NON-STRICT.
     pub fn or_non_strict(mut self, alt: Vec<Ev>) -> Self {
         self.non_strict.push(alt);
@@ -203,6 +246,8 @@ pub struct CaseEntry {
     pub description: String,
     /// Section 9 (limits and performance).
     pub performance: bool,
+    /// What the case expects, in one line ([`Expect::summary`]).
+    pub expectation: String,
     make: std::sync::Arc<dyn Fn() -> Case + Send + Sync>,
 }
 
@@ -213,6 +258,7 @@ impl CaseEntry {
             id: c.id.clone(),
             description: c.description.clone(),
             performance: c.performance,
+            expectation: c.expect.summary(),
             make: std::sync::Arc::new(move || (*c).clone()),
         }
     }
@@ -225,6 +271,7 @@ impl CaseEntry {
             id,
             description,
             performance: true,
+            expectation: "echo of every message (timed); suite closes, clean close 1000".into(),
             make: std::sync::Arc::new(make),
         }
     }
@@ -1150,11 +1197,13 @@ fn section7() -> Vec<Case> {
         1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
     ];
     for (i, c) in valid.iter().enumerate() {
+        let mut codes = vec![1000, *c];
+        codes.dedup();
         v.push(case(
             &format!("7.7.{}", i + 1),
             format!("Send close with valid close code {c}."),
             vec![send(vec![Frame::close(*c, b"")])],
-            normal_close(&[1000, *c]),
+            normal_close(&codes),
         ));
     }
     let invalid = [0u16, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999];
