@@ -181,6 +181,21 @@ fn main() {
         input.len() as f64 / 1e6,
         expected
     );
+    if std::env::var_os("SSE_BENCH_PROFILE_LONG").is_some() {
+        let mut line = b"data: ".to_vec();
+        line.resize(line.len() + (8 << 20), b'x');
+        line.extend_from_slice(b"\n\n");
+        let small = to_chunks(&line, 1024);
+        let unlimited = ParserConfig::default()
+            .with_max_line_length(usize::MAX)
+            .with_max_event_data(usize::MAX);
+        for _ in 0..50 {
+            let start = Instant::now();
+            black_box(ours(unlimited, &small));
+            eprintln!("{:?}", start.elapsed());
+        }
+        return;
+    }
     if std::env::var_os("SSE_BENCH_PROFILE").is_some() {
         // For `perf record`: sse-proto alone, many times.
         let chunks = to_chunks(&input, 4096);

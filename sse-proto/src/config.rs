@@ -8,7 +8,7 @@ pub struct ParserConfig {
     /// Longest line accepted, in bytes, not counting its terminator. Default 1 MiB.
     /// Exceeding it yields [`ParseError::LineTooLong`](crate::ParseError::LineTooLong).
     pub max_line_length: usize,
-    /// Largest data of one event, in bytes of UTF-8 (with the LF between lines). Default 4 MiB.
+    /// Largest data of one event, in bytes as received (the LF between lines included). Default 4 MiB.
     /// Exceeding it yields [`ParseError::EventDataTooLarge`](crate::ParseError::EventDataTooLarge).
     pub max_event_data: usize,
 }

@@ -5,6 +5,10 @@
 //! - every input byte is scanned once: the unfinished line is known to hold no terminator, so
 //!   a new chunk is searched from its own start and appended, never rescanned from the line's
 //!   start (a long line in many small chunks stays linear);
+//! - the value of a `data:` line that spans chunks is appended straight to the data buffer as
+//!   it arrives (not buffered as a line first), so big events are copied once;
+//! - the data buffer holds raw bytes and is decoded once, at dispatch: U+FFFD replacement
+//!   never spans an ASCII byte such as LF, so this equals decoding each line (rule 1);
 //! - memory is bounded by the limits in [`ParserConfig`], whatever the input;
 //! - the parser never fails on input (rule 1); exceeding a limit is reported, and the parser
 //!   recovers by skipping the offending line or event.
@@ -40,6 +44,19 @@ pub enum Item {
     /// A valid `retry:` field set the reconnection time, in milliseconds (rule 12). Values
     /// too large for a `u64` saturate.
     Retry(u64),
+}
+
+/// A `data:` line being received across chunks, its value going straight into the data
+/// buffer.
+#[derive(Debug, Clone, Copy)]
+struct Streaming {
+    /// Length of the data buffer before this line (to undo it if the line is too long).
+    data_start: usize,
+    /// Bytes of the line so far, name included.
+    line_len: usize,
+    /// The data limit was exceeded: the rest of the value is dropped, and the error is
+    /// reported when the line ends (as if the line had arrived whole).
+    overflow: bool,
 }
 
 /// What to throw away after a limit was exceeded.
@@ -81,7 +98,10 @@ pub struct Parser {
     discard: Discard,
     /// The current event's data grew past the limit: ignore its data, do not dispatch it.
     discard_event: bool,
-    data: String,
+    /// The unfinished line is a `data:` field whose value goes straight into `data`.
+    streaming: Option<Streaming>,
+    /// Raw bytes: each `data` value followed by LF (decoded at dispatch).
+    data: Vec<u8>,
     event_type: String,
     id_buffer: String,
     last_event_id: String,
@@ -109,7 +129,8 @@ impl Parser {
             bom: 0,
             discard: Discard::Nothing,
             discard_event: false,
-            data: String::new(),
+            streaming: None,
+            data: Vec::new(),
             event_type: String::new(),
             id_buffer: String::new(),
             last_event_id: String::new(),
@@ -162,6 +183,7 @@ impl Parser {
         self.bom = 0;
         self.discard = Discard::Nothing;
         self.discard_event = false;
+        self.streaming = None;
         self.data.clear();
         self.event_type.clear();
         self.id_buffer.clone_from(&self.last_event_id);
@@ -209,14 +231,27 @@ impl Parser {
                     if self.discard == Discard::Line {
                         return Ok(None);
                     }
-                    if self.line.len() + rest.len() > self.config.max_line_length {
-                        self.line.clear();
-                        self.discard = Discard::Line;
-                        return Err(ParseError::LineTooLong {
-                            limit: self.config.max_line_length,
-                        });
+                    if let Some(stream) = self.streaming.as_mut() {
+                        stream.line_len = stream.line_len.saturating_add(rest.len());
+                        if stream.line_len > self.config.max_line_length {
+                            return Err(self.line_too_long());
+                        }
+                        if !stream.overflow {
+                            if self.data.len().saturating_add(rest.len())
+                                > self.config.max_event_data
+                            {
+                                stream.overflow = true;
+                            } else {
+                                self.data.extend_from_slice(rest);
+                            }
+                        }
+                        return Ok(None);
+                    }
+                    if self.line.len().saturating_add(rest.len()) > self.config.max_line_length {
+                        return Err(self.line_too_long());
                     }
                     self.line.extend_from_slice(rest);
+                    self.start_streaming();
                     return Ok(None);
                 }
                 Status::Complete(raw) => {
@@ -226,7 +261,26 @@ impl Parser {
                         self.discard = Discard::Nothing;
                         continue;
                     }
-                    if self.line.len() + raw.content.len() > self.config.max_line_length {
+                    if let Some(stream) = self.streaming.take() {
+                        let line_len = stream.line_len.saturating_add(raw.content.len());
+                        if line_len > self.config.max_line_length {
+                            self.data.truncate(stream.data_start);
+                            return Err(ParseError::LineTooLong {
+                                limit: self.config.max_line_length,
+                            });
+                        }
+                        if stream.overflow
+                            || self.data.len() + raw.content.len() > self.config.max_event_data
+                        {
+                            return Err(self.event_too_large());
+                        }
+                        self.data.extend_from_slice(raw.content);
+                        self.data.push(b'\n');
+                        continue;
+                    }
+                    if self.line.len().saturating_add(raw.content.len())
+                        > self.config.max_line_length
+                    {
                         self.line.clear();
                         return Err(ParseError::LineTooLong {
                             limit: self.config.max_line_length,
@@ -249,6 +303,50 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// The unfinished line exceeded `max_line_length`: drop it (and what it added to the
+    /// data), skip the rest of it.
+    fn line_too_long(&mut self) -> ParseError {
+        if let Some(stream) = self.streaming.take() {
+            self.data.truncate(stream.data_start);
+        }
+        self.line.clear();
+        self.discard = Discard::Line;
+        ParseError::LineTooLong {
+            limit: self.config.max_line_length,
+        }
+    }
+
+    /// The event's data exceeded `max_event_data`: drop it, ignore the event's other data
+    /// lines, and do not dispatch it.
+    fn event_too_large(&mut self) -> ParseError {
+        self.data.clear();
+        self.discard_event = true;
+        ParseError::EventDataTooLarge {
+            limit: self.config.max_event_data,
+        }
+    }
+
+    /// If the unfinished line is known to be a `data` field (its name and the byte after the
+    /// colon have arrived), moves its value into the data buffer and streams the rest there.
+    fn start_streaming(&mut self) {
+        if self.discard_event || self.line.len() < 6 || !self.line.starts_with(b"data:") {
+            return;
+        }
+        let value_start = if self.line[5] == b' ' { 6 } else { 5 };
+        let value = &self.line[value_start..];
+        let data_start = self.data.len();
+        let overflow = data_start + value.len() > self.config.max_event_data;
+        if !overflow {
+            self.data.extend_from_slice(value);
+        }
+        self.streaming = Some(Streaming {
+            data_start,
+            line_len: self.line.len(),
+            overflow,
+        });
+        self.line.clear();
     }
 
     /// Consumes the start of a stream while it matches the BOM (rule 2). A partial match
@@ -282,16 +380,11 @@ impl Parser {
                 if self.discard_event {
                     return Ok(None);
                 }
-                let value = decode_lossy(value);
                 if self.data.len() + value.len() > self.config.max_event_data {
-                    self.data.clear();
-                    self.discard_event = true;
-                    return Err(ParseError::EventDataTooLarge {
-                        limit: self.config.max_event_data,
-                    });
+                    return Err(self.event_too_large());
                 }
-                self.data.push_str(&value);
-                self.data.push('\n');
+                self.data.extend_from_slice(value);
+                self.data.push(b'\n');
             }
             b"event" => {
                 self.event_type.clear();
@@ -324,6 +417,10 @@ impl Parser {
             return None;
         }
         self.data.pop(); // the trailing LF every data line adds
+        let data = match String::from_utf8(core::mem::take(&mut self.data)) {
+            Ok(data) => data,
+            Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+        };
         let event_type = if self.event_type.is_empty() {
             String::from("message")
         } else {
@@ -331,7 +428,7 @@ impl Parser {
         };
         Some(Item::Event(MessageEvent {
             event_type,
-            data: core::mem::take(&mut self.data),
+            data,
             last_event_id: self.last_event_id.clone(),
         }))
     }
