@@ -1,1 +1,78 @@
-//! permessage-deflate (RFC 7692): being written.
+//! permessage-deflate (RFC 7692): negotiation, per-message compression and bomb-proof
+//! decompression, `no_std` + `alloc`.
+//!
+//! - Negotiation: [`client_offer`] → [`server_accept`] → [`client_accept`]
+//!   turn a [`DeflateConfig`] into the agreed [`DeflateParams`].
+//! - [`PerMessageDeflate`]: one per connection, compresses outgoing messages and inflates
+//!   incoming ones with the message-size limit applied to the inflated size as it grows.
+//! - [`DeflateBackend`]: the pluggable DEFLATE engine; the default is [`ZlibRsBackend`]
+//!   (`zlib-rs`, pure Rust), which compresses with every window size 9 to 15.
+//!
+//! # Memory per connection
+//!
+//! With the default backend, measured by `tests/deflate_memory.rs` (a counting allocator) and
+//! reported by [`PerMessageDeflate::memory_usage`]:
+//!
+//! | state | bytes |
+//! |---|---|
+//! | compressor, window 15, memLevel 8 (default) | ≈ 379 KiB |
+//! | compressor, window 9, memLevel 1 (smallest) | ≈ 137 KiB |
+//! | decompressor, any window | ≈ 40 KiB |
+//!
+//! Formula: compressor `4·2^w + 7·2^(memLevel+6) + 128 KiB + ~6 KiB`; decompressor
+//! `32 KiB + ~8 KiB` (zlib-rs always allocates a 32 KiB inflate window and a 64 Ki-entry
+//! hash table). Both are allocated on the first message in their direction. With
+//! `no_context_takeover` for a direction and [`DeflateConfig::release_idle_state`], that
+//! direction's state is freed after each message, so a server can trade ratio for memory: an
+//! idle connection then holds no DEFLATE memory at all. Inflating needs at most
+//! [`PerMessageDeflate::INFLATE_CHUNK`] bytes of output space beyond the caller's limit.
+//!
+//! # Example
+//!
+//! ```
+//! use ws_proto::deflate::{client_accept, client_offer, server_accept, DeflateConfig, PerMessageDeflate};
+//! use ws_proto::handshake::parse_extension_list;
+//! use ws_proto::Role;
+//!
+//! let config = DeflateConfig { max_window_bits: 12, ..DeflateConfig::default() };
+//! // Client offers, server picks, client checks the answer.
+//! let offer = client_offer(&config);
+//! let (server_params, answer) =
+//!     server_accept(&parse_extension_list(&offer).unwrap(), &DeflateConfig::default()).unwrap();
+//! let client_params =
+//!     client_accept(&parse_extension_list(&answer).unwrap(), &config).unwrap().unwrap();
+//! assert_eq!(client_params, server_params);
+//!
+//! let mut client = PerMessageDeflate::new(&client_params, Role::Client, &config);
+//! let mut server = PerMessageDeflate::new(&server_params, Role::Server, &DeflateConfig::default());
+//! let message = b"hello hello hello hello hello hello hello hello hello hello hello hello";
+//! assert!(client.should_compress(message.len()));
+//! let mut wire = Vec::new();
+//! client.compress(message, &mut wire).unwrap(); // send with RSV1 set
+//! assert!(wire.len() < message.len());
+//!
+//! // The server inflates frame by frame under its 16 MiB message limit, then ends the message.
+//! let limit = 16 << 20;
+//! let mut text = Vec::new();
+//! for frame in wire.chunks(7) {
+//!     let room = limit - text.len();
+//!     server.decompress(frame, &mut text, room).unwrap();
+//! }
+//! let room = limit - text.len();
+//! server.finish_message(&mut text, room).unwrap();
+//! assert_eq!(text, message);
+//! ```
+
+mod backend;
+mod codec;
+mod config;
+mod error;
+mod negotiation;
+
+pub use backend::{
+    Compressor, CompressorSettings, Decompressor, DeflateBackend, Flush, Progress, ZlibRsBackend,
+};
+pub use codec::{PerMessageDeflate, TAIL};
+pub use config::{DeflateConfig, DeflateOffer, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
+pub use error::{BackendError, DeflateError, NegotiationError};
+pub use negotiation::{client_accept, client_offer, server_accept, EXTENSION_NAME};

@@ -1,0 +1,251 @@
+//! The pluggable DEFLATE engine: the [`DeflateBackend`] factory, its [`Compressor`] and
+//! [`Decompressor`] halves, and the default [`ZlibRsBackend`] (pure Rust, `zlib-rs`).
+//!
+//! Invariants every backend must keep (the codec relies on them):
+//! - raw DEFLATE (RFC 1951), no zlib or gzip header;
+//! - a compressor built for `window_bits = w` never emits a distance larger than `2^w`;
+//! - a call never writes past the `output` slice it was given, and reports exactly how much
+//!   input it consumed and output it produced, so the caller bounds memory and work per call;
+//! - invalid input is an error ([`BackendError::InvalidData`]), never a panic.
+
+use alloc::boxed::Box;
+
+use super::error::BackendError;
+
+/// What a compressor should do once its input is consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Keep what it likes buffered for a better ratio (more input follows).
+    None,
+    /// Flush everything and end with an empty stored block, whose last four bytes are
+    /// `00 00 ff ff` (zlib's `Z_SYNC_FLUSH`): the end of a permessage-deflate message.
+    Sync,
+}
+
+/// How far one compressor or decompressor call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Input bytes consumed.
+    pub consumed: usize,
+    /// Output bytes written to the front of the output slice.
+    pub produced: usize,
+    /// Compressor: all input is consumed and, with [`Flush::Sync`], everything is flushed.
+    /// Decompressor: the final block (BFINAL) of the DEFLATE stream has been decoded.
+    pub done: bool,
+}
+
+/// Settings of one compressor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressorSettings {
+    /// LZ77 window, `2^window_bits` bytes, 9 to 15.
+    pub window_bits: u8,
+    /// Compression level, 0 (stored) to 9 (best).
+    pub level: u8,
+    /// zlib's `memLevel`, 1 to 9: the size of the match-finder buffers.
+    pub mem_level: u8,
+}
+
+/// A factory of DEFLATE compressors and decompressors, so another DEFLATE implementation
+/// (a SIMD one, a hardware offload, a C zlib) can be plugged into
+/// [`PerMessageDeflate::with_backend`](super::PerMessageDeflate::with_backend).
+pub trait DeflateBackend: Send {
+    /// A short name for logs and benchmarks.
+    fn name(&self) -> &'static str;
+    /// A raw-DEFLATE compressor honouring `settings.window_bits`.
+    fn new_compressor(
+        &self,
+        settings: CompressorSettings,
+    ) -> Result<Box<dyn Compressor>, BackendError>;
+    /// A raw-DEFLATE decompressor accepting distances up to `2^window_bits` (9 to 15).
+    fn new_decompressor(&self, window_bits: u8) -> Result<Box<dyn Decompressor>, BackendError>;
+}
+
+/// One raw-DEFLATE compression stream (its LZ77 window is the compression context).
+pub trait Compressor: Send {
+    /// Compresses from `input` into `output`. With [`Flush::Sync`] the caller calls again
+    /// with the rest of the input and fresh output space until [`Progress::done`].
+    fn compress(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+        flush: Flush,
+    ) -> Result<Progress, BackendError>;
+    /// Forgets the context (the sliding window) and starts a new stream, keeping the memory.
+    fn reset(&mut self) -> Result<(), BackendError>;
+    /// Bytes of heap this compressor holds.
+    fn memory_usage(&self) -> usize;
+}
+
+/// One raw-DEFLATE decompression stream.
+pub trait Decompressor: Send {
+    /// Decompresses from `input` into `output`, consuming as much input as it can while
+    /// `output` has room. [`Progress::done`] means the final block was decoded.
+    fn decompress(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, BackendError>;
+    /// Forgets the context and starts a new stream.
+    fn reset(&mut self) -> Result<(), BackendError>;
+    /// Bytes of heap this decompressor holds.
+    fn memory_usage(&self) -> usize;
+}
+
+/// The default backend: `zlib-rs`, a pure-Rust port of zlib(-ng) that builds without std and
+/// compresses with every window size 9 to 15.
+///
+/// Memory (measured with a counting allocator, `tests/deflate_memory.rs`): a compressor holds
+/// one block of `4·2^w + 7·2^(memLevel+6) + 128 KiB` (the hash head table is fixed at
+/// 64 Ki entries) plus its state; a decompressor holds a 32 KiB window (whatever the window
+/// bits) plus its state. See [`ZlibRsBackend::compressor_memory`] and
+/// [`ZlibRsBackend::decompressor_memory`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZlibRsBackend;
+
+impl ZlibRsBackend {
+    /// Bytes of state beside the buffers, measured for zlib-rs 0.6 on 64-bit targets
+    /// (rounded up).
+    const DEFLATE_STATE: usize = 6 * 1024;
+    const INFLATE_STATE: usize = 8 * 1024;
+
+    /// Heap bytes of one compressor with these settings.
+    pub fn compressor_memory(settings: CompressorSettings) -> usize {
+        let w = 1usize << settings.window_bits.clamp(9, 15);
+        let lit_bufsize = 1usize << (settings.mem_level.clamp(1, 9) + 6);
+        // window (2·w bytes) + prev chain (w u16) + head (64 Ki u16) + pending (4·lit) +
+        // symbol buffer (3·lit) + state.
+        2 * w + 2 * w + 2 * 65536 + 7 * lit_bufsize + Self::DEFLATE_STATE
+    }
+
+    /// Heap bytes of one decompressor (zlib-rs allocates a 32 KiB window whatever the window
+    /// bits).
+    pub fn decompressor_memory(_window_bits: u8) -> usize {
+        (1 << 15) + 64 + Self::INFLATE_STATE
+    }
+}
+
+impl DeflateBackend for ZlibRsBackend {
+    fn name(&self) -> &'static str {
+        "zlib-rs"
+    }
+
+    fn new_compressor(
+        &self,
+        settings: CompressorSettings,
+    ) -> Result<Box<dyn Compressor>, BackendError> {
+        if !(9..=15).contains(&settings.window_bits) {
+            return Err(BackendError::Unsupported("window bits outside 9..=15"));
+        }
+        let config = zlib_rs::DeflateConfig {
+            level: i32::from(settings.level.min(9)),
+            method: zlib_rs::Method::Deflated,
+            window_bits: -i32::from(settings.window_bits),
+            mem_level: i32::from(settings.mem_level.clamp(1, 9)),
+            strategy: zlib_rs::Strategy::Default,
+        };
+        Ok(Box::new(ZlibRsCompressor {
+            inner: zlib_rs::Deflate::new_with_config(config),
+            settings,
+        }))
+    }
+
+    fn new_decompressor(&self, window_bits: u8) -> Result<Box<dyn Decompressor>, BackendError> {
+        let window_bits = window_bits.clamp(9, 15);
+        Ok(Box::new(ZlibRsDecompressor {
+            inner: zlib_rs::Inflate::new(false, window_bits),
+            window_bits,
+        }))
+    }
+}
+
+struct ZlibRsCompressor {
+    inner: zlib_rs::Deflate,
+    settings: CompressorSettings,
+}
+
+fn deflate_error(e: zlib_rs::DeflateError) -> BackendError {
+    match e {
+        zlib_rs::DeflateError::MemError => BackendError::OutOfMemory,
+        zlib_rs::DeflateError::DataError => BackendError::InvalidData,
+        zlib_rs::DeflateError::StreamError => BackendError::Unsupported("zlib-rs stream error"),
+    }
+}
+
+impl Compressor for ZlibRsCompressor {
+    fn compress(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+        flush: Flush,
+    ) -> Result<Progress, BackendError> {
+        let (in0, out0) = (self.inner.total_in(), self.inner.total_out());
+        let mode = match flush {
+            Flush::None => zlib_rs::DeflateFlush::NoFlush,
+            Flush::Sync => zlib_rs::DeflateFlush::SyncFlush,
+        };
+        self.inner
+            .compress(input, output, mode)
+            .map_err(deflate_error)?;
+        // Both deltas are bounded by the slice lengths, so they fit in usize.
+        let consumed = (self.inner.total_in() - in0) as usize;
+        let produced = (self.inner.total_out() - out0) as usize;
+        // zlib's rule: the flush is complete when it returns with output space left.
+        let done = consumed == input.len() && produced < output.len();
+        Ok(Progress {
+            consumed,
+            produced,
+            done,
+        })
+    }
+
+    fn reset(&mut self) -> Result<(), BackendError> {
+        self.inner.reset();
+        Ok(())
+    }
+
+    fn memory_usage(&self) -> usize {
+        ZlibRsBackend::compressor_memory(self.settings)
+    }
+}
+
+struct ZlibRsDecompressor {
+    inner: zlib_rs::Inflate,
+    window_bits: u8,
+}
+
+impl Decompressor for ZlibRsDecompressor {
+    fn decompress(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, BackendError> {
+        let (in0, out0) = (self.inner.total_in(), self.inner.total_out());
+        let status = self
+            .inner
+            .decompress(input, output, zlib_rs::InflateFlush::NoFlush)
+            .map_err(|e| match e {
+                zlib_rs::InflateError::MemError => BackendError::OutOfMemory,
+                zlib_rs::InflateError::StreamError => {
+                    BackendError::Unsupported("zlib-rs stream error")
+                }
+                // A raw stream never asks for a dictionary: only bad data gets here.
+                zlib_rs::InflateError::DataError | zlib_rs::InflateError::NeedDict { .. } => {
+                    BackendError::InvalidData
+                }
+            })?;
+        let consumed = (self.inner.total_in() - in0) as usize;
+        let produced = (self.inner.total_out() - out0) as usize;
+        Ok(Progress {
+            consumed,
+            produced,
+            done: status == zlib_rs::Status::StreamEnd,
+        })
+    }
+
+    fn reset(&mut self) -> Result<(), BackendError> {
+        if self.window_bits == 15 {
+            self.inner.reset(false);
+        } else {
+            // `Inflate::reset` would switch to a 15-bit window; a new stream keeps the
+            // agreed (smaller) window enforced.
+            self.inner = zlib_rs::Inflate::new(false, self.window_bits);
+        }
+        Ok(())
+    }
+
+    fn memory_usage(&self) -> usize {
+        ZlibRsBackend::decompressor_memory(self.window_bits)
+    }
+}
