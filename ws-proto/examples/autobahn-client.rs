@@ -16,12 +16,18 @@ use ws_proto::{Config, Connection, Message};
 
 /// `ws://host:port/prefix` split into the address to dial, the Host header and the path prefix.
 fn parse_url(url: &str) -> Result<(String, String, String), Box<dyn Error>> {
-    let rest = url.strip_prefix("ws://").ok_or("only ws:// URLs are supported")?;
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or("only ws:// URLs are supported")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
     };
-    let addr = if authority.contains(':') { authority.to_string() } else { format!("{authority}:80") };
+    let addr = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
     Ok((addr, authority.to_string(), path.to_string()))
 }
 
@@ -46,7 +52,9 @@ fn session(base: &str, path: &str, echo: bool) -> Result<Vec<String>, Box<dyn Er
         match handshake.handle_input(&buf[..n])? {
             None => {}
             Some(ClientOutcome::Accepted(a)) => break a,
-            Some(ClientOutcome::Rejected(r)) => return Err(format!("handshake rejected with {}", r.status()).into()),
+            Some(ClientOutcome::Rejected(r)) => {
+                return Err(format!("handshake rejected with {}", r.status()).into())
+            }
         }
     };
     let mut conn = Connection::client(clock.now(), Config::default(), blocking::mask_source());
@@ -68,7 +76,11 @@ pub fn run(base_url: &str, agent: &str) -> Result<(), Box<dyn Error>> {
         .trim()
         .parse()?;
     for case in 1..=count {
-        session(base_url, &format!("/runCase?case={case}&agent={agent}"), true)?;
+        session(
+            base_url,
+            &format!("/runCase?case={case}&agent={agent}"),
+            true,
+        )?;
     }
     session(base_url, &format!("/updateReports?agent={agent}"), false)?;
     Ok(())
@@ -77,7 +89,9 @@ pub fn run(base_url: &str, agent: &str) -> Result<(), Box<dyn Error>> {
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".to_string());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".to_string());
     let agent = args.next().unwrap_or_else(|| "ws-proto".to_string());
     run(&url, &agent)?;
     eprintln!("autobahn-client: all cases run; reports updated for agent {agent}");

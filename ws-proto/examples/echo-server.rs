@@ -7,7 +7,7 @@
 //! ```
 
 #[path = "blocking/mod.rs"]
-mod blocking;
+pub mod blocking;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -62,7 +62,9 @@ fn handle(mut stream: TcpStream) -> io::Result<()> {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".to_string());
     let listener = TcpListener::bind(&addr)?;
     eprintln!("echo-server: listening on ws://{}", listener.local_addr()?);
     serve(listener)

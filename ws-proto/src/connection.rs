@@ -32,6 +32,9 @@ use bytes::{Bytes, BytesMut};
 /// allocation (each message is a refcounted slice of it).
 const ARENA_BLOCK: usize = 8 * 1024;
 
+/// A server queues payloads at least this large as shared `Bytes` instead of copying them.
+const SHARED_PAYLOAD_MIN: usize = 1024;
+
 /// Text is validated in blocks of this size right after each is copied (it is still in L1).
 const VALIDATE_BLOCK: usize = 16 * 1024;
 
@@ -52,7 +55,7 @@ const VALIDATE_BLOCK: usize = 16 * 1024;
 ///   [`handle_eof`](Self::handle_eof)
 /// - mutators: [`send`](Self::send), [`send_chunk`](Self::send_chunk), [`ping`](Self::ping),
 ///   [`close`](Self::close)
-/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_timeout`](Self::poll_timeout),
+/// - outputs: [`poll_transmit`](Self::poll_transmit) (or [`poll_transmit_bytes`](Self::poll_transmit_bytes)), [`poll_timeout`](Self::poll_timeout),
 ///   [`poll_event`](Self::poll_event)
 ///
 /// Replies the protocol requires are queued automatically: a Pong for each Ping, and the echo
@@ -84,6 +87,11 @@ pub struct Connection {
     pub(crate) allowed_rsv: u8,
 
     // --- writer ---
+    /// Segments queued before `out` (large payloads shared, not copied), in order.
+    queue: VecDeque<Bytes>,
+    /// Total bytes in `queue`.
+    queued: usize,
+    /// Frames being assembled after `queue`: headers and small or masked payloads.
     out: Vec<u8>,
     /// A Pong owed while the outgoing buffer was over its limit; only the latest is kept
     /// (RFC 6455 section 5.5.3 allows answering only the most recent Ping).
@@ -157,6 +165,8 @@ impl Connection {
             utf8_valid: 0,
             size_hint: 0,
             allowed_rsv: 0,
+            queue: VecDeque::new(),
+            queued: 0,
             out: Vec::new(),
             pending_pong: None,
             sending: None,
@@ -180,7 +190,7 @@ impl Connection {
 
     /// Bytes queued for the transport and not yet taken by [`poll_transmit`](Self::poll_transmit).
     pub fn pending_transmit(&self) -> usize {
-        self.out.len() + self.pending_pong.map_or(0, |(_, n)| n + 6)
+        self.queued + self.out.len() + self.pending_pong.map_or(0, |(_, n)| n + 6)
     }
 
     /// The connection is over: write what `poll_transmit` still gives, then close the transport.
@@ -221,16 +231,35 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        let opcode = match message.kind() {
-            MessageKind::Text => Opcode::Text,
-            MessageKind::Binary => Opcode::Binary,
+        let (opcode, payload) = match message {
+            Message::Text(t) => (Opcode::Text, t.into_bytes()),
+            Message::Binary(b) => (Opcode::Binary, b),
         };
-        self.write_data(opcode, message.payload(), true)
+        if self.role == Role::Server
+            && payload.len() >= SHARED_PAYLOAD_MIN
+            && self.config.max_send_frame.is_none()
+        {
+            // A server sends the payload as it is: queue it shared, without copying.
+            self.check_room(payload.len() + MAX_HEADER_LEN)?;
+            let header = FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode,
+                mask: None,
+                payload_len: payload.len() as u64,
+            };
+            header.write(&mut self.out);
+            self.push_segment(payload);
+            return Ok(());
+        }
+        self.write_data(opcode, &payload, true)
     }
 
     /// Queue one piece of a message as one frame: the first call starts a message of `kind`,
     /// later calls continue it (their `kind` is ignored), and `last: true` ends it. Text pieces
-    /// need not end on a code point boundary; the receiver validates the whole message.
+    /// need not end on a code point boundary; the receiver validates the whole message (the
+    /// caller is responsible for sending valid UTF-8). A single call with `last: true` sends a
+    /// whole message from a borrowed slice.
     pub fn send_chunk(
         &mut self,
         _now: Instant,
@@ -284,20 +313,85 @@ impl Connection {
     /// there is nothing to send. When `out` is empty the internal buffer is swapped in, without
     /// copying.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<usize> {
+        self.write_owed_pong();
+        if self.queue.is_empty() && self.out.is_empty() {
+            return None;
+        }
+        let n = self.queued + self.out.len();
+        if self.queue.is_empty() && out.is_empty() {
+            core::mem::swap(out, &mut self.out);
+            return Some(n);
+        }
+        out.reserve(n);
+        for segment in self.queue.drain(..) {
+            out.extend_from_slice(&segment);
+        }
+        self.queued = 0;
+        out.extend_from_slice(&self.out);
+        self.out.clear();
+        Some(n)
+    }
+
+    /// The bytes waiting to be written, in order, as slices that borrow the connection's
+    /// buffers (large payloads a server sends are the caller's own `Bytes`, never copied).
+    /// For vectored writes: write some or all of them, then call
+    /// [`advance_transmit`](Self::advance_transmit) with the number of bytes written. An
+    /// alternative to [`poll_transmit`](Self::poll_transmit), which copies into one buffer.
+    pub fn transmit_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.queue
+            .iter()
+            .map(|b| &b[..])
+            .chain(core::iter::once(&self.out[..]))
+            .filter(|c| !c.is_empty())
+    }
+
+    /// Mark the first `n` bytes of [`transmit_chunks`](Self::transmit_chunks) as written
+    /// (`n` larger than what is pending counts as all of it).
+    pub fn advance_transmit(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            if n < front.len() {
+                bytes::Buf::advance(front, n);
+                self.queued -= n;
+                return;
+            }
+            n -= front.len();
+            self.queued -= front.len();
+            self.queue.pop_front();
+        }
+        if n >= self.out.len() {
+            self.out.clear();
+        } else {
+            self.out.drain(..n);
+        }
+        if self.queue.is_empty() && self.out.is_empty() {
+            self.write_owed_pong();
+        }
+    }
+
+    fn write_owed_pong(&mut self) {
         if let Some((payload, n)) = self.pending_pong.take() {
             self.write_frame(Opcode::Pong, true, 0, &payload[..n]);
         }
-        if self.out.is_empty() {
-            return None;
+    }
+
+    /// Queue `payload` after everything queued so far.
+    fn push_segment(&mut self, payload: Bytes) {
+        if !self.out.is_empty() {
+            let head = if self.out.len() <= 512 {
+                let head = Bytes::copy_from_slice(&self.out);
+                self.out.clear();
+                head
+            } else {
+                Bytes::from(core::mem::take(&mut self.out))
+            };
+            self.queued += head.len();
+            self.queue.push_back(head);
         }
-        let n = self.out.len();
-        if out.is_empty() {
-            core::mem::swap(out, &mut self.out);
-        } else {
-            out.extend_from_slice(&self.out);
-            self.out.clear();
-        }
-        Some(n)
+        self.queued += payload.len();
+        self.queue.push_back(payload);
     }
 
     /// The next event for the application.

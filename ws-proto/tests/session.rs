@@ -461,3 +461,48 @@ mod props {
         }
     }
 }
+
+#[test]
+fn large_server_payloads_are_shared_not_copied_and_order_is_kept() {
+    let mut server = Connection::server(Instant::ZERO, Config::default());
+    let big = bytes::Bytes::from(vec![5u8; 4096]);
+    server.send(Instant::ZERO, Message::text("first")).unwrap();
+    server
+        .send(Instant::ZERO, Message::Binary(big.clone()))
+        .unwrap();
+    server.send(Instant::ZERO, Message::text("last")).unwrap();
+    assert_eq!(server.pending_transmit(), 7 + 4 + 4096 + 6);
+    let pieces: Vec<&[u8]> = server.transmit_chunks().collect();
+    // The payload piece is the caller's own allocation.
+    assert!(pieces.iter().any(|p| p.as_ptr() == big.as_ptr()));
+    let wire: Vec<u8> = pieces.concat();
+    // Partial writes: advance in uneven steps and the rest is still right.
+    let mut written = Vec::new();
+    let mut step = 1;
+    while server.pending_transmit() > 0 {
+        let chunk: Vec<u8> = server
+            .transmit_chunks()
+            .flatten()
+            .copied()
+            .take(step)
+            .collect();
+        written.extend_from_slice(&chunk);
+        server.advance_transmit(chunk.len());
+        step = step * 3 + 1;
+    }
+    assert_eq!(written, wire);
+    let frames = parse_frames(&wire);
+    assert_eq!(
+        frames.iter().map(|f| f.payload.len()).collect::<Vec<_>>(),
+        vec![5, 4096, 4]
+    );
+    // poll_transmit gives the same bytes in one buffer.
+    let mut server = Connection::server(Instant::ZERO, Config::default());
+    server.send(Instant::ZERO, Message::text("first")).unwrap();
+    server.send(Instant::ZERO, Message::Binary(big)).unwrap();
+    server.send(Instant::ZERO, Message::text("last")).unwrap();
+    let mut out = b"already here".to_vec();
+    assert_eq!(server.poll_transmit(&mut out), Some(wire.len()));
+    assert_eq!(&out[12..], &wire[..]);
+    assert_eq!(server.pending_transmit(), 0);
+}

@@ -13,6 +13,12 @@ use ws_proto::{Connection, Event, Instant, Message, SendError};
 /// Virtual time for the connection: microseconds since this driver started.
 pub struct Clock(StdInstant);
 
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Clock {
     pub fn new() -> Self {
         Clock(StdInstant::now())
@@ -74,19 +80,25 @@ pub fn run(
             let _ = conn.handle_input(clock.now(), input);
         }
         // Drain in order: transmit, then events (an echo queues more transmit), then timers.
-        flush(stream, conn, &mut out)?;
+        // A peer that reset the connection ends it like an end of stream.
+        if let Err(e) = flush(stream, conn, &mut out) {
+            if !matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) {
+                return Err(e);
+            }
+            conn.handle_eof(clock.now());
+        }
         while let Some(event) = conn.poll_event() {
             match event {
                 Event::Message(m) => {
                     if let Some(reply) = on_message(m) {
                         let mut reply = Some(reply);
                         while let Some(r) = reply.take() {
-                            match conn.send(clock.now(), r.clone()) {
-                                Err(SendError::BufferFull { .. }) => {
-                                    flush(stream, conn, &mut out)?;
-                                    reply = Some(r);
-                                }
-                                _ => {}
+                            if let Err(SendError::BufferFull { .. }) =
+                                conn.send(clock.now(), r.clone())
+                            {
+                                // Backpressure: write what is queued, then try again.
+                                flush(stream, conn, &mut out)?;
+                                reply = Some(r);
                             }
                         }
                     }
@@ -103,7 +115,10 @@ pub fn run(
             return Ok(closed);
         }
         let timeout = conn.poll_timeout().map(|t| {
-            let micros = t.as_micros().saturating_sub(clock.now().as_micros()).max(1000);
+            let micros = t
+                .as_micros()
+                .saturating_sub(clock.now().as_micros())
+                .max(1000);
             Duration::from_micros(micros)
         });
         stream.set_read_timeout(timeout)?;
@@ -118,11 +133,11 @@ pub fn run(
                 input = &[];
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => input = &[],
-            Err(e) => {
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
                 conn.handle_eof(clock.now());
-                let _ = e;
                 input = &[];
             }
+            Err(e) => return Err(e),
         }
     }
 }
