@@ -102,7 +102,7 @@ fn start(handler: fn(TcpStream)) -> SocketAddr {
 fn lax_server_fails_every_validation_case_and_passes_plain_echoes() {
     let addr = start(lax_echo);
     let filter = CaseFilter::parse(
-        "1.1.1,1.1.8,2.1,2.5,3.1,4.1.1,5.1,5.9,5.18,6.3.1,6.4,6.20.1,7.3.2,7.5.1,7.9.1",
+        "1.1.1,1.1.8,2.1,2.5,3.1,4.1.1,5.1,5.9,5.18,6.3.1,6.4.1,6.4.3,6.20.1,7.3.2,7.5.1,7.9.1",
     );
     let report = run_against_server_with(
         &format!("ws://{addr}"),
@@ -116,8 +116,8 @@ fn lax_server_fails_every_validation_case_and_passes_plain_echoes() {
         assert_eq!(outcome(id), Outcome::Ok, "{id}\n{report}");
     }
     for id in [
-        "2.5", "3.1", "4.1.1", "5.1", "5.9", "5.18", "6.3.1", "6.4.1", "6.4.2", "6.4.3", "6.4.4",
-        "6.20.1", "7.3.2", "7.5.1", "7.9.1",
+        "2.5", "3.1", "4.1.1", "5.1", "5.9", "5.18", "6.3.1", "6.4.1", "6.4.3", "6.20.1", "7.3.2",
+        "7.5.1", "7.9.1",
     ] {
         assert_eq!(outcome(id), Outcome::Failed, "{id}\n{report}");
     }
@@ -138,10 +138,11 @@ fn lax_server_fails_every_validation_case_and_passes_plain_echoes() {
 fn hanging_server_fails_within_the_time_limits() {
     let addr = start(mute);
     let config = Config {
-        case_timeout: Duration::from_secs(1),
-        performance_timeout: Duration::from_secs(2),
-        fail_wait: Duration::from_millis(300),
-        close_wait: Duration::from_millis(300),
+        case_timeout: Duration::from_millis(700),
+        performance_timeout: Duration::from_secs(1),
+        fail_wait: Duration::from_millis(200),
+        close_wait: Duration::from_millis(200),
+        fail_fast_pause: Duration::from_millis(200),
         ..Config::default()
     };
     let filter = CaseFilter::parse("1.1.1,2.5,6.4.1,9.1.1");
@@ -150,11 +151,11 @@ fn hanging_server_fails_within_the_time_limits() {
         run_against_server_with(&format!("ws://{addr}"), &filter, &config, &mut |_| {}).unwrap();
     assert_eq!(report.results.len(), 4);
     assert_eq!(report.count(Outcome::Failed), 4, "{report}");
-    // Each case ends within its limit plus the close wait: 1.3 + 0.6 + 1.3 + 2.3 s.
-    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    // Each case ends within its limit plus the close wait.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     for r in &report.results {
-        let limit = if r.performance { 2.0 } else { 1.0 };
-        assert!(r.elapsed.as_secs_f64() < limit + 1.0, "{}", Report::row(r));
+        let limit = if r.performance { 1.0 } else { 0.7 };
+        assert!(r.elapsed.as_secs_f64() < limit + 0.5, "{}", Report::row(r));
     }
     let r = report.get("2.5").unwrap();
     assert!(

@@ -12,8 +12,11 @@ mod conformance_support;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
-use conformance_support::{run_tungstenite_autobahn_client, start_tungstenite_echo_server};
-use tests::conformance::{run_against_server, serve_for_client, CaseFilter, Outcome, Report};
+use conformance_support::{
+    run_client_suite, run_server_suite, run_tungstenite_autobahn_client,
+    start_tungstenite_echo_server,
+};
+use tests::conformance::{CaseFilter, Outcome, Report};
 
 /// Cases where tungstenite is known to be non-strict.
 const KNOWN_NON_STRICT: [&str; 2] = ["6.4.3", "6.4.4"];
@@ -64,7 +67,7 @@ fn check_tungstenite_report(report: &Report) {
 #[test]
 fn tungstenite_server_is_judged_non_strict_on_fail_fast_cases() {
     let addr = start_tungstenite_echo_server();
-    let report = run_against_server(&format!("ws://{addr}"), &CaseFilter::quick()).unwrap();
+    let report = run_server_suite(&format!("ws://{addr}"), &CaseFilter::quick());
     assert!(report.results.len() > 250, "{}", report.summary());
     check_tungstenite_report(&report);
 }
@@ -74,7 +77,7 @@ fn tungstenite_client_is_judged_non_strict_on_fail_fast_cases() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
     let client = std::thread::spawn(move || run_tungstenite_autobahn_client(&base, "tungstenite"));
-    let report = serve_for_client(&listener, &CaseFilter::quick());
+    let report = run_client_suite(&listener, &CaseFilter::quick());
     client.join().unwrap();
     assert_eq!(report.target, "client \"tungstenite\"");
     assert!(report.results.len() > 250, "{}", report.summary());
@@ -90,7 +93,13 @@ fn binary_reports_non_strict_cases_of_a_tungstenite_server_and_exits_non_zero() 
     let addr = start_tungstenite_echo_server();
     let url = format!("ws://{addr}");
     let out = bin()
-        .args([url.as_str(), "--cases", "1.1,5.3,6.4,7.9.1"])
+        .args([
+            url.as_str(),
+            "--cases",
+            "1.1,5.3,6.4,7.9.1",
+            "--fail-fast-pause-ms",
+            "500",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -122,7 +131,14 @@ fn binary_reports_non_strict_cases_of_a_tungstenite_server_and_exits_non_zero() 
 
     // The lenient profile accepts NON-STRICT.
     let out = bin()
-        .args([url.as_str(), "--cases", "6.4.3", "--lenient"])
+        .args([
+            url.as_str(),
+            "--cases",
+            "6.4.3",
+            "--lenient",
+            "--fail-fast-pause-ms",
+            "500",
+        ])
         .output()
         .unwrap();
     assert_eq!(

@@ -34,6 +34,8 @@ options:
   --lenient            NON-STRICT outcomes do not fail the run (default: strict profile)
   --idle-timeout SECS  --serve: give up after SECS without a connection (default 300)
   --case-timeout SECS  time limit of a case in sections 1-7 and 10 (default 10)
+  --fail-fast-pause-ms MS
+                       pause between the parts of the 6.4.x cases (default 1000)
   --list               print the selected cases and exit
   -h, --help           this text";
 
@@ -74,6 +76,13 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--idle-timeout" => idle = Duration::from_secs(secs(&value("--idle-timeout")?)?),
             "--case-timeout" => {
                 config.case_timeout = Duration::from_secs(secs(&value("--case-timeout")?)?)
+            }
+            "--fail-fast-pause-ms" => {
+                let v = value("--fail-fast-pause-ms")?;
+                let ms = v
+                    .parse()
+                    .map_err(|_| format!("{v:?} is not a number of ms"))?;
+                config.fail_fast_pause = Duration::from_millis(ms);
             }
             s if s.starts_with("ws://") => url = Some(s.to_string()),
             s => return Err(format!("unexpected argument {s:?}")),

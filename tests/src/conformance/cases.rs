@@ -16,9 +16,6 @@ use std::time::Duration;
 
 use super::frame::{Frame, OP_BINARY, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT};
 
-/// How long the suite pauses between the parts of a "fail fast" case (6.4.x). A strict peer
-/// fails the connection during the pause; the pause ends as soon as it does.
-pub const FAIL_FAST_PAUSE: Duration = Duration::from_secs(1);
 /// Short pause between fragments in cases that interleave pings (5.19, 5.20).
 const FRAGMENT_PAUSE: Duration = Duration::from_millis(100);
 /// Time a peer has to answer a ping that the script waits for.
@@ -57,6 +54,10 @@ pub enum Step {
     },
     /// Wait, collecting what the peer sends; ends early if the peer closes.
     Pause(Duration),
+    /// Like `Pause`, for [`Config::fail_fast_pause`](super::Config::fail_fast_pause): the pause
+    /// between the parts of a "fail fast" case (6.4.x). A strict peer fails the connection
+    /// during the pause after the invalid part; the pause ends as soon as it does.
+    FailFastPause,
     /// Wait until the peer has sent this many messages and pongs in total (or closes, or
     /// `max` passes).
     Await {
@@ -868,9 +869,9 @@ fn section6() -> Vec<Case> {
             ),
             vec![
                 send(vec![f(OP_TEXT, &parts[0], false)]),
-                Step::Pause(FAIL_FAST_PAUSE),
+                Step::FailFastPause,
                 send(vec![f(OP_CONTINUATION, &parts[1], false)]),
-                Step::Pause(FAIL_FAST_PAUSE),
+                Step::FailFastPause,
                 send(vec![f(OP_CONTINUATION, &parts[2], true)]),
             ],
             e,
@@ -898,13 +899,13 @@ fn section6() -> Vec<Case> {
                     from: 0,
                     to: a,
                 },
-                Step::Pause(FAIL_FAST_PAUSE),
+                Step::FailFastPause,
                 Step::SendPart {
                     frame: frame.clone(),
                     from: a,
                     to: b,
                 },
-                Step::Pause(FAIL_FAST_PAUSE),
+                Step::FailFastPause,
                 Step::SendPart {
                     to: frame.payload.len(),
                     frame,

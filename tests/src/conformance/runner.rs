@@ -41,6 +41,9 @@ pub struct Config {
     pub close_wait: Duration,
     /// Longest the opening handshake may take.
     pub handshake_timeout: Duration,
+    /// The pause between the parts of a "fail fast" case (6.4.x), as in the reference (1 s).
+    /// A strict peer must fail the connection within it after the invalid part.
+    pub fail_fast_pause: Duration,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             fail_wait: Duration::from_secs(2),
             close_wait: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(5),
+            fail_fast_pause: Duration::from_secs(1),
         }
     }
 }
@@ -430,6 +434,10 @@ pub fn run_case(
             }
             Step::Pause(d) => {
                 let until = (Instant::now() + *d).min(deadline);
+                s.pump(until, Session::peer_gone);
+            }
+            Step::FailFastPause => {
+                let until = (Instant::now() + config.fail_fast_pause).min(deadline);
                 s.pump(until, Session::peer_gone);
             }
             Step::Await { events, max } => {

@@ -4,7 +4,11 @@
 
 use std::net::SocketAddr;
 
+use std::net::TcpListener;
+use std::time::Duration;
+
 use futures_util::{SinkExt, StreamExt};
+use tests::conformance::{CaseFilter, Config, Report};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Starts a tokio-tungstenite echo server on 127.0.0.1 (default configuration) on its own
@@ -88,4 +92,30 @@ pub fn run_tungstenite_autobahn_client(base: &str, agent: &str) {
             while let Some(Ok(_)) = ws.next().await {}
         }
     });
+}
+
+/// The time limits used under `cargo test`: the defaults, with a 0.5 s fail-fast pause
+/// (the reference's 1 s only costs time; a strict peer fails within microseconds).
+pub fn test_config() -> Config {
+    Config {
+        fail_fast_pause: Duration::from_millis(500),
+        ..Config::default()
+    }
+}
+
+/// Runs the suite (suite as client) against `url` with [`test_config`].
+pub fn run_server_suite(url: &str, filter: &CaseFilter) -> Report {
+    tests::conformance::run_against_server_with(url, filter, &test_config(), &mut |_| {})
+        .expect("valid URL")
+}
+
+/// Serves the suite to one client on `listener` with [`test_config`].
+pub fn run_client_suite(listener: &TcpListener, filter: &CaseFilter) -> Report {
+    tests::conformance::serve_for_client_with(
+        listener,
+        filter,
+        &test_config(),
+        Duration::from_secs(30),
+        &mut |_| {},
+    )
 }

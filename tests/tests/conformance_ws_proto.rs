@@ -1,0 +1,106 @@
+//! The conformance suite against our implementation: ws-proto's echo-server example (suite as
+//! client) and autobahn-client example (suite as the fuzzing server), strict profile.
+//!
+//! Every case must be OK (or INFORMATIONAL), except the known deviations listed below, which
+//! are real findings against ws-proto as it stands (see `KNOWN_DEVIATIONS`). The list must
+//! only shrink: a case outside it that is not OK fails the test.
+
+// Both examples include their shared `blocking` driver module; their lints are checked in
+// ws-proto's own `cargo clippy --all-targets`, not here.
+#![allow(clippy::duplicate_mod)]
+
+#[path = "../../ws-proto/examples/echo-server.rs"]
+#[allow(dead_code, clippy::all)]
+mod echo_server;
+
+#[path = "../../ws-proto/examples/autobahn-client.rs"]
+#[allow(dead_code, clippy::all)]
+mod autobahn_client;
+
+mod conformance_support;
+
+use std::net::TcpListener;
+
+use conformance_support::{run_client_suite, run_server_suite};
+use tests::conformance::{CaseFilter, Outcome, Report};
+
+/// Known deviations from the strict profile, with the outcomes seen.
+///
+/// When several frames arrive in one read, ws-proto's `Connection::handle_input` processes
+/// all of them before the driver sees the first message: a protocol error (or a close frame)
+/// later in the same input closes the connection before the earlier, valid message can be
+/// echoed. So the message before the bad frame is never echoed (NON-STRICT in 3.2-3.4,
+/// 4.1.3-4.1.5, 4.2.3-4.2.5, 5.15; OK when the frames happen to arrive in separate reads), and
+/// in 7.1.1 the message sent just before the close frame is not echoed (FAILED).
+const KNOWN_DEVIATIONS: &[(&str, &[Outcome])] = &[
+    ("3.2", &[Outcome::Ok, Outcome::NonStrict]),
+    ("3.3", &[Outcome::Ok, Outcome::NonStrict]),
+    ("3.4", &[Outcome::Ok, Outcome::NonStrict]),
+    ("4.1.3", &[Outcome::Ok, Outcome::NonStrict]),
+    ("4.1.4", &[Outcome::Ok, Outcome::NonStrict]),
+    ("4.1.5", &[Outcome::Ok, Outcome::NonStrict]),
+    ("4.2.3", &[Outcome::Ok, Outcome::NonStrict]),
+    ("4.2.4", &[Outcome::Ok, Outcome::NonStrict]),
+    ("4.2.5", &[Outcome::Ok, Outcome::NonStrict]),
+    ("5.15", &[Outcome::Ok, Outcome::NonStrict]),
+    ("7.1.1", &[Outcome::Ok, Outcome::Failed]),
+];
+
+const INFORMATIONAL: [&str; 3] = ["7.1.6", "7.13.1", "7.13.2"];
+
+/// Checks every case against the strict profile, allowing only the known deviations.
+fn check(report: &Report) {
+    println!("{report}");
+    assert!(report.results.len() > 250, "{}", report.summary());
+    let unexpected: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| {
+            let allowed: &[Outcome] = if INFORMATIONAL.contains(&r.id.as_str()) {
+                &[Outcome::Informational]
+            } else if let Some((_, a)) = KNOWN_DEVIATIONS.iter().find(|(id, _)| *id == r.id) {
+                a
+            } else {
+                &[Outcome::Ok]
+            };
+            !allowed.contains(&r.outcome)
+        })
+        .map(Report::row)
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{}\nunexpected outcomes:\n{}",
+        report.summary(),
+        unexpected.join("\n")
+    );
+    for r in report.failures(true) {
+        assert!(
+            KNOWN_DEVIATIONS.iter().any(|(id, _)| *id == r.id),
+            "{}",
+            Report::row(r)
+        );
+    }
+}
+
+#[test]
+fn ws_proto_echo_server_strict_profile() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || echo_server::serve(listener));
+    let report = run_server_suite(&format!("ws://{addr}"), &CaseFilter::quick());
+    check(&report);
+}
+
+#[test]
+fn ws_proto_autobahn_client_strict_profile() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let client = std::thread::spawn(move || {
+        autobahn_client::run(&base, "ws-proto").map_err(|e| e.to_string())
+    });
+    let report = run_client_suite(&listener, &CaseFilter::quick());
+    let ran = client.join().unwrap();
+    assert_eq!(report.target, "client \"ws-proto\"");
+    check(&report);
+    ran.unwrap();
+}
