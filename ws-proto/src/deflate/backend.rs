@@ -56,7 +56,9 @@ pub trait DeflateBackend: Send {
         &self,
         settings: CompressorSettings,
     ) -> Result<Box<dyn Compressor>, BackendError>;
-    /// A raw-DEFLATE decompressor accepting distances up to `2^window_bits` (9 to 15).
+    /// A raw-DEFLATE decompressor for a peer compressing with at most `2^window_bits` bytes of
+    /// window (9 to 15). It may accept larger distances (zlib-rs does, up to 32 KiB): being
+    /// lenient with the peer is allowed, and the memory it holds is what matters.
     fn new_decompressor(&self, window_bits: u8) -> Result<Box<dyn Decompressor>, BackendError>;
 }
 
@@ -235,13 +237,9 @@ impl Decompressor for ZlibRsDecompressor {
     }
 
     fn reset(&mut self) -> Result<(), BackendError> {
-        if self.window_bits == 15 {
-            self.inner.reset(false);
-        } else {
-            // `Inflate::reset` would switch to a 15-bit window; a new stream keeps the
-            // agreed (smaller) window enforced.
-            self.inner = zlib_rs::Inflate::new(false, self.window_bits);
-        }
+        // zlib-rs keeps its 32 KiB window buffer whatever the window bits (and so accepts
+        // distances up to 32 KiB): resetting to its default 15 bits changes nothing else.
+        self.inner.reset(false);
         Ok(())
     }
 

@@ -367,6 +367,7 @@ impl PerMessageDeflate {
         let Some(decompressor) = self.decompressor.as_mut() else {
             return Err(DeflateError::Backend(BackendError::OutOfMemory));
         };
+        let base = out.len();
         let mut consumed = 0;
         let mut produced = 0;
         loop {
@@ -374,6 +375,7 @@ impl PerMessageDeflate {
             let want = (input.len() - consumed).saturating_mul(4).max(1024);
             let room = want.min(Self::INFLATE_CHUNK).min(allowed);
             let at = out.len();
+            reserve_bounded(out, room, base.saturating_add(max_output).saturating_add(1));
             out.resize(at + room, 0);
             let step = decompressor.decompress(&input[consumed..], &mut out[at..]);
             let p = match step {
@@ -438,4 +440,20 @@ impl PerMessageDeflate {
         }
         result
     }
+}
+
+/// Makes room for `additional` bytes, growing geometrically (amortised linear copying) but
+/// never past `cap` unless `additional` itself needs it: the output of a bomb costs at most
+/// its limit plus one chunk, not twice its limit.
+fn reserve_bounded(out: &mut Vec<u8>, additional: usize, cap: usize) {
+    let needed = out.len() + additional;
+    if needed <= out.capacity() {
+        return;
+    }
+    let target = out
+        .capacity()
+        .saturating_mul(2)
+        .max(needed)
+        .min(cap.max(needed));
+    out.reserve_exact(target - out.len());
 }
