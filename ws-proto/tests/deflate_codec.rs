@@ -80,7 +80,10 @@ fn round_trip_every_window_and_takeover_both_directions() {
             let p = params(nct, nct, bits, bits);
             let mut client = PerMessageDeflate::new(&p, Role::Client, &config);
             let mut server = PerMessageDeflate::new(&p, Role::Server, &config);
-            for (i, len) in [0usize, 1, 100, 5000, 70_000, 3].into_iter().enumerate() {
+            for (i, len) in [0usize, 1, 100, 0, 5000, 70_000, 0, 3]
+                .into_iter()
+                .enumerate()
+            {
                 let msg = text(i as u64 + u64::from(bits), len);
                 let mut wire = Vec::new();
                 client.compress(&msg, &mut wire).unwrap();

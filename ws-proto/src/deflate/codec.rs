@@ -230,13 +230,20 @@ impl PerMessageDeflate {
             }
         }
         if fin {
-            if !out[start..].ends_with(&TAIL) {
+            if out.len() == start {
+                // Nothing was pending since the last sync flush (an empty message after
+                // another one): zlib writes no second marker. The stream is byte-aligned, so
+                // an empty stored block header, 0x00, is the whole message (RFC 7692 section
+                // 7.2.3.6); the receiver's appended tail completes it.
+                out.push(0x00);
+            } else if !out[start..].ends_with(&TAIL) {
                 out.truncate(start);
                 return Err(DeflateError::Backend(BackendError::Unsupported(
                     "the compressor's sync flush did not end with 00 00 ff ff",
                 )));
+            } else {
+                out.truncate(out.len() - TAIL.len());
             }
-            out.truncate(out.len() - TAIL.len());
             if self.outgoing_reset {
                 if self.release_idle_state {
                     self.compressor = None;
