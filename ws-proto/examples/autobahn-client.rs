@@ -11,8 +11,9 @@ mod blocking;
 use std::error::Error;
 use std::net::TcpStream;
 
+use ws_proto::deflate::{client_accept, client_offer, DeflateConfig, PerMessageDeflate};
 use ws_proto::handshake::{ClientHandshake, ClientOutcome, ClientRequest, HandshakeLimits};
-use ws_proto::{Config, Connection, Message};
+use ws_proto::{Config, Connection, Message, Role};
 
 /// `ws://host:port/prefix` split into the address to dial, the Host header and the path prefix.
 fn parse_url(url: &str) -> Result<(String, String, String), Box<dyn Error>> {
@@ -38,7 +39,10 @@ fn session(base: &str, path: &str, echo: bool) -> Result<Vec<String>, Box<dyn Er
     let mut stream = TcpStream::connect(&addr)?;
     stream.set_nodelay(true)?;
     let clock = blocking::Clock::new();
-    let request = ClientRequest::new(host, format!("{prefix}{path}"), blocking::random_key());
+    // Offer permessage-deflate (Autobahn 12.x and 13.x).
+    let deflate_config = DeflateConfig::default();
+    let request = ClientRequest::new(host, format!("{prefix}{path}"), blocking::random_key())
+        .extensions(client_offer(&deflate_config));
     let mut handshake = ClientHandshake::new(&request, HandshakeLimits::default())?;
     let mut out = Vec::new();
     handshake.write_request(&mut out);
@@ -58,6 +62,13 @@ fn session(base: &str, path: &str, echo: bool) -> Result<Vec<String>, Box<dyn Er
         }
     };
     let mut conn = Connection::client(clock.now(), Config::default(), blocking::mask_source());
+    if let Some(params) = client_accept(accepted.extensions(), &deflate_config)? {
+        conn.enable_deflate(PerMessageDeflate::new(
+            &params,
+            Role::Client,
+            &deflate_config,
+        ));
+    }
     let mut texts = Vec::new();
     blocking::run(&mut stream, &mut conn, &clock, accepted.leftover(), |m| {
         if let Message::Text(t) = &m {

@@ -12,8 +12,9 @@ pub mod blocking;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
+use ws_proto::deflate::{server_accept, DeflateConfig, PerMessageDeflate};
 use ws_proto::handshake::{Accept, HandshakeLimits, ServerHandshake};
-use ws_proto::{Config, Connection};
+use ws_proto::{Config, Connection, Role};
 
 /// Accept connections forever, serving each on its own thread.
 pub fn serve(listener: TcpListener) -> io::Result<()> {
@@ -50,12 +51,26 @@ fn handle(mut stream: TcpStream) -> io::Result<()> {
             }
         }
     };
+    // permessage-deflate: accept the first offer we can honour (Autobahn 12.x and 13.x).
+    let deflate_config = DeflateConfig::default();
+    let deflate = server_accept(request.extensions(), &deflate_config);
+    let accept = Accept {
+        extensions: deflate.as_ref().map(|(_, answer)| answer.as_str()),
+        ..Accept::default()
+    };
     let mut out = Vec::new();
     request
-        .accept(&Accept::default(), &mut out)
+        .accept(&accept, &mut out)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
     stream.write_all(&out)?;
     let mut conn = Connection::server(clock.now(), Config::default());
+    if let Some((params, _)) = deflate {
+        conn.enable_deflate(PerMessageDeflate::new(
+            &params,
+            Role::Server,
+            &deflate_config,
+        ));
+    }
     blocking::run(&mut stream, &mut conn, &clock, request.leftover(), Some)?;
     Ok(())
 }

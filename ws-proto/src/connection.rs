@@ -16,7 +16,7 @@
 use crate::close::{parse_close_payload, CloseCode, MAX_REASON_LEN};
 use crate::config::{Config, MessageMode};
 use crate::error::{ProtocolError, SendError};
-use crate::frame::{FrameHeader, Opcode, Status, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::frame::{FrameHeader, Opcode, Status, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1};
 use crate::mask::{apply_mask, extend_unmasked};
 use crate::mask_source::{MaskSource, NoMasks};
 use crate::message::{Chunk, Event, Message, MessageKind, Text};
@@ -85,6 +85,15 @@ pub struct Connection {
     size_hint: usize,
     /// RSV bits an extension negotiated for the first frame of a data message.
     pub(crate) allowed_rsv: u8,
+    /// permessage-deflate, when negotiated.
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::PerMessageDeflate>,
+    /// Inflated bytes of the current compressed message not yet handed out.
+    #[cfg(feature = "deflate")]
+    inflated: Vec<u8>,
+    /// Unmasked compressed bytes on their way to the decompressor.
+    #[cfg(feature = "deflate")]
+    scratch: Vec<u8>,
 
     // --- writer ---
     /// Segments queued before `out` (large payloads shared, not copied), in order.
@@ -124,6 +133,11 @@ struct MessageInProgress {
     size: usize,
     /// Whether a chunk of this message was already emitted (streaming mode).
     started: bool,
+    /// The first frame had RSV1: the payload is DEFLATE data (permessage-deflate).
+    compressed: bool,
+    /// Inflated bytes so far (compressed messages).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    inflated_size: usize,
 }
 
 impl core::fmt::Debug for Connection {
@@ -165,6 +179,12 @@ impl Connection {
             utf8_valid: 0,
             size_hint: 0,
             allowed_rsv: 0,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            #[cfg(feature = "deflate")]
+            inflated: Vec::new(),
+            #[cfg(feature = "deflate")]
+            scratch: Vec::new(),
             queue: VecDeque::new(),
             queued: 0,
             out: Vec::new(),
@@ -174,6 +194,16 @@ impl Connection {
             last_ping: now,
             events: VecDeque::new(),
         }
+    }
+
+    /// Use permessage-deflate as negotiated in the handshake (see [`crate::deflate`]): incoming
+    /// messages with RSV1 are inflated, with [`Config::max_message_size`] applied to the
+    /// inflated size as it grows; outgoing messages at or above the codec's threshold are
+    /// compressed. Call it right after creating the connection, before any input.
+    #[cfg(feature = "deflate")]
+    pub fn enable_deflate(&mut self, codec: crate::deflate::PerMessageDeflate) {
+        self.deflate = Some(codec);
+        self.allowed_rsv = RSV1;
     }
 
     // ----- getters -----
@@ -235,6 +265,14 @@ impl Connection {
             Message::Text(t) => (Opcode::Text, t.into_bytes()),
             Message::Binary(b) => (Opcode::Binary, b),
         };
+        #[cfg(feature = "deflate")]
+        if self
+            .deflate
+            .as_ref()
+            .is_some_and(|d| d.should_compress(payload.len()))
+        {
+            return self.send_compressed(opcode, &payload);
+        }
         if self.role == Role::Server
             && payload.len() >= SHARED_PAYLOAD_MIN
             && self.config.max_send_frame.is_none()
@@ -252,7 +290,7 @@ impl Connection {
             self.push_segment(payload);
             return Ok(());
         }
-        self.write_data(opcode, &payload, true)
+        self.write_data(opcode, &payload, true, 0)
     }
 
     /// Queue one piece of a message as one frame: the first call starts a message of `kind`,
@@ -548,6 +586,8 @@ impl Connection {
                     fragments: 0,
                     size: 0,
                     started: false,
+                    compressed: h.rsv & RSV1 != 0,
+                    inflated_size: 0,
                 }),
             };
             msg.fragments += 1;
@@ -588,6 +628,9 @@ impl Connection {
                 apply_mask(dst, key, frame.offset);
             }
             self.control_len += n;
+        } else if self.msg.as_ref().is_some_and(|m| m.compressed) {
+            #[cfg(feature = "deflate")]
+            self.read_compressed(frame, payload)?;
         } else {
             let text = self
                 .msg
@@ -614,7 +657,7 @@ impl Connection {
                 }
                 offset = offset.wrapping_add(block.len());
                 if text {
-                    self.validate_utf8()?;
+                    validate_utf8(&self.msg_buf, &mut self.utf8_valid)?;
                 }
             }
             if let Some(msg) = self.msg.as_mut() {
@@ -630,24 +673,70 @@ impl Connection {
         Ok(())
     }
 
-    /// Extend the validated prefix of the message buffer over the new bytes. An incomplete code
-    /// point at the end waits for more bytes; anything that can never become valid fails now.
-    #[inline]
-    fn validate_utf8(&mut self) -> Result<(), ProtocolError> {
-        let pending = &self.msg_buf[self.utf8_valid..];
-        // Validate up to the last code point boundary with the fast validator, then check that
-        // the incomplete tail (at most 3 bytes) is a prefix of some valid code point, so that
-        // e.g. F4 90 fails at once instead of when the frame ends.
-        let complete = complete_prefix_len(pending);
-        if simdutf8::basic::from_utf8(&pending[..complete]).is_err() {
-            return Err(ProtocolError::InvalidUtf8);
+    /// Inflate the next compressed bytes of the current message (permessage-deflate), with
+    /// the message-size limit applied to the inflated size as it grows.
+    #[cfg(feature = "deflate")]
+    fn read_compressed(
+        &mut self,
+        frame: FrameInProgress,
+        payload: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let (Some(codec), Some(msg)) = (self.deflate.as_mut(), self.msg.as_mut()) else {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        };
+        self.scratch.clear();
+        self.scratch.extend_from_slice(payload);
+        if let Some(key) = frame.mask {
+            apply_mask(&mut self.scratch, key, frame.offset);
         }
-        if let Err(e) = simdutf8::compat::from_utf8(&pending[complete..]) {
-            if e.error_len().is_some() {
+        let limit = self.config.max_message_size;
+        let before = self.inflated.len();
+        codec
+            .decompress(
+                &self.scratch,
+                &mut self.inflated,
+                limit.saturating_sub(msg.inflated_size),
+            )
+            .map_err(|e| deflate_error(e, limit))?;
+        msg.inflated_size += self.inflated.len() - before;
+        msg.size += payload.len();
+        if msg.kind == MessageKind::Text {
+            validate_utf8(&self.inflated, &mut self.utf8_valid)?;
+        }
+        Ok(())
+    }
+
+    /// The compressed message ended: flush the decompressor and hand the message out.
+    #[cfg(feature = "deflate")]
+    fn end_compressed_message(&mut self) -> Result<(), ProtocolError> {
+        let (Some(codec), Some(msg)) = (self.deflate.as_mut(), self.msg.as_mut()) else {
+            return Ok(());
+        };
+        let limit = self.config.max_message_size;
+        let before = self.inflated.len();
+        codec
+            .finish_message(&mut self.inflated, limit.saturating_sub(msg.inflated_size))
+            .map_err(|e| deflate_error(e, limit))?;
+        msg.inflated_size += self.inflated.len() - before;
+        let kind = msg.kind;
+        if kind == MessageKind::Text {
+            validate_utf8(&self.inflated, &mut self.utf8_valid)?;
+            if self.utf8_valid != self.inflated.len() {
                 return Err(ProtocolError::InvalidUtf8);
             }
         }
-        self.utf8_valid += complete;
+        match self.config.mode {
+            MessageMode::Assembled => {
+                let data = Bytes::from(core::mem::take(&mut self.inflated));
+                self.utf8_valid = 0;
+                self.msg = None;
+                self.events.push_back(Event::Message(match kind {
+                    MessageKind::Text => Message::Text(Text::from_validated(data)),
+                    MessageKind::Binary => Message::Binary(data),
+                }));
+            }
+            MessageMode::Streaming => self.emit_chunk(true),
+        }
         Ok(())
     }
 
@@ -685,6 +774,10 @@ impl Connection {
         let Some(msg) = self.msg else {
             return Ok(());
         };
+        #[cfg(feature = "deflate")]
+        if msg.compressed {
+            return self.end_compressed_message();
+        }
         if msg.kind == MessageKind::Text && self.utf8_valid != self.msg_buf.len() {
             // The message ended inside a code point.
             return Err(ProtocolError::InvalidUtf8);
@@ -713,14 +806,23 @@ impl Connection {
         let Some(msg) = self.msg.as_mut() else {
             return;
         };
+        let compressed = msg.compressed;
         let ready = match msg.kind {
             MessageKind::Text => self.utf8_valid,
+            MessageKind::Binary if compressed => self.inflated_len(),
             MessageKind::Binary => self.msg_buf.len(),
         };
         if ready == 0 && !last {
             return;
         }
-        let data = self.msg_buf.split_to(ready).freeze();
+        let data = if compressed {
+            self.take_inflated(ready)
+        } else {
+            self.msg_buf.split_to(ready).freeze()
+        };
+        let Some(msg) = self.msg.as_mut() else {
+            return;
+        };
         self.utf8_valid = 0;
         let first = !msg.started;
         msg.started = true;
@@ -734,6 +836,29 @@ impl Connection {
             first,
             last,
         }));
+    }
+
+    #[cfg(feature = "deflate")]
+    fn inflated_len(&self) -> usize {
+        self.inflated.len()
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn inflated_len(&self) -> usize {
+        0
+    }
+
+    /// The first `n` inflated bytes, removed from the buffer (streaming mode).
+    #[cfg(feature = "deflate")]
+    fn take_inflated(&mut self, n: usize) -> Bytes {
+        let data = Bytes::copy_from_slice(&self.inflated[..n]);
+        self.inflated.drain(..n);
+        data
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn take_inflated(&mut self, _n: usize) -> Bytes {
+        Bytes::new()
     }
 
     // ----- writing -----
@@ -758,8 +883,40 @@ impl Connection {
         Ok(())
     }
 
-    /// Queue a data message as one frame, or several of `max_send_frame` bytes.
-    fn write_data(&mut self, opcode: Opcode, payload: &[u8], fin: bool) -> Result<(), SendError> {
+    /// Compress a whole message and queue it with RSV1 on its first frame. The room check
+    /// comes first, so a refused send leaves the compression context untouched.
+    #[cfg(feature = "deflate")]
+    fn send_compressed(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+        // DEFLATE grows incompressible data by at most 5 bytes per 16 KiB stored block.
+        let bound = payload.len() + payload.len() / 1024 + 64;
+        self.check_room(
+            bound
+                + MAX_HEADER_LEN
+                    * (1 + bound / self.config.max_send_frame.unwrap_or(usize::MAX).max(1)),
+        )?;
+        let Some(codec) = self.deflate.as_mut() else {
+            return Err(SendError::CompressionFailed);
+        };
+        let mut compressed = core::mem::take(&mut self.scratch);
+        compressed.clear();
+        let result = codec.compress(payload, &mut compressed);
+        let sent = match result {
+            Ok(()) => self.write_data(opcode, &compressed, true, RSV1),
+            Err(_) => Err(SendError::CompressionFailed),
+        };
+        self.scratch = compressed;
+        sent
+    }
+
+    /// Queue a data message as one frame, or several of `max_send_frame` bytes; `rsv` goes on
+    /// the first frame only.
+    fn write_data(
+        &mut self,
+        opcode: Opcode,
+        payload: &[u8],
+        fin: bool,
+        rsv: u8,
+    ) -> Result<(), SendError> {
         let frame_size = self
             .config
             .max_send_frame
@@ -767,14 +924,16 @@ impl Connection {
         let frames = frame_size.map_or(1, |n| payload.len().div_ceil(n));
         self.check_room(payload.len() + frames * MAX_HEADER_LEN)?;
         match frame_size {
-            None => self.write_frame(opcode, fin, 0, payload),
+            None => self.write_frame(opcode, fin, rsv, payload),
             Some(size) => {
                 let mut op = opcode;
+                let mut rsv = rsv;
                 let mut chunks = payload.chunks(size).peekable();
                 while let Some(chunk) = chunks.next() {
                     let last = chunks.peek().is_none();
-                    self.write_frame(op, fin && last, 0, chunk);
+                    self.write_frame(op, fin && last, rsv, chunk);
                     op = Opcode::Continuation;
+                    rsv = 0;
                 }
             }
         }
@@ -842,6 +1001,40 @@ impl Connection {
         self.frame = None;
         self.msg_buf.clear();
         self.utf8_valid = 0;
+        #[cfg(feature = "deflate")]
+        self.inflated.clear();
+    }
+}
+
+/// Extend the validated prefix `buf[..*valid]` over the new bytes. An incomplete code point at
+/// the end waits for more bytes; anything that can never become valid fails now.
+#[inline]
+fn validate_utf8(buf: &[u8], valid: &mut usize) -> Result<(), ProtocolError> {
+    let pending = &buf[*valid..];
+    // Validate up to the last code point boundary with the fast validator, then check that
+    // the incomplete tail (at most 3 bytes) is a prefix of some valid code point, so that
+    // e.g. F4 90 fails at once instead of when the frame ends.
+    let complete = complete_prefix_len(pending);
+    if simdutf8::basic::from_utf8(&pending[..complete]).is_err() {
+        return Err(ProtocolError::InvalidUtf8);
+    }
+    if let Err(e) = simdutf8::compat::from_utf8(&pending[complete..]) {
+        if e.error_len().is_some() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+    }
+    *valid += complete;
+    Ok(())
+}
+
+/// The protocol error for a failed decompression.
+#[cfg(feature = "deflate")]
+fn deflate_error(e: crate::deflate::DeflateError, limit: usize) -> ProtocolError {
+    use crate::deflate::DeflateError;
+    match e {
+        DeflateError::MessageTooBig { .. } => ProtocolError::MessageTooLarge { limit },
+        e if e.close_code() == 1011 => ProtocolError::DecompressionFailed,
+        _ => ProtocolError::InvalidCompressedData,
     }
 }
 

@@ -45,8 +45,10 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: usize,
     },
-    /// A compressed message could not be decompressed.
-    Compression,
+    /// A compressed message is not valid DEFLATE data (or ends inside a block): close 1007.
+    InvalidCompressedData,
+    /// Decompression failed for a local reason (e.g. out of memory): close 1011.
+    DecompressionFailed,
 }
 
 impl ProtocolError {
@@ -54,7 +56,10 @@ impl ProtocolError {
     /// size limits, 1002 for every other violation.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
+            ProtocolError::DecompressionFailed => CloseCode::INTERNAL_ERROR,
             ProtocolError::FrameTooLarge { .. }
             | ProtocolError::MessageTooLarge { .. }
             | ProtocolError::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
@@ -107,9 +112,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooManyFragments { limit } => {
                 write!(f, "message has more than max_fragments ({limit}) frames")
             }
-            ProtocolError::Compression => {
-                f.write_str("compressed message could not be decompressed")
+            ProtocolError::InvalidCompressedData => {
+                f.write_str("compressed message is not valid DEFLATE data")
             }
+            ProtocolError::DecompressionFailed => f.write_str("decompression failed"),
         }
     }
 }
@@ -141,6 +147,8 @@ pub enum SendError {
     MessageInProgress,
     /// `send_chunk` continued a message that was never started.
     NoMessageInProgress,
+    /// The message could not be compressed (the compressor failed); nothing was queued.
+    CompressionFailed,
 }
 
 impl fmt::Display for SendError {
@@ -162,6 +170,7 @@ impl fmt::Display for SendError {
             }
             SendError::MessageInProgress => f.write_str("a streamed message is in progress"),
             SendError::NoMessageInProgress => f.write_str("no streamed message is in progress"),
+            SendError::CompressionFailed => f.write_str("the message could not be compressed"),
         }
     }
 }

@@ -1,0 +1,287 @@
+//! permessage-deflate inside the connection: RSV1 per message, the message limit applied to
+//! the inflated size, bombs, truncation, RSV1 where it is not allowed, and random message
+//! sequences under every parameter combination.
+#![cfg(feature = "deflate")]
+
+mod support;
+
+use support::*;
+use ws_proto::deflate::{
+    client_accept, client_offer, server_accept, DeflateConfig, PerMessageDeflate,
+};
+use ws_proto::frame::Opcode;
+use ws_proto::handshake::parse_extension_list;
+use ws_proto::{
+    Config, Connection, Event, Instant, Message, MessageMode, ProtocolError, Role, SeededMasks,
+};
+
+/// Negotiate as a real handshake would and return a client and server with deflate enabled.
+fn negotiated(client_cfg: &DeflateConfig, server_cfg: &DeflateConfig, server_conn: Config) -> Pair {
+    let offer = client_offer(client_cfg);
+    let (server_params, answer) = server_accept(&parse_extension_list(&offer).unwrap(), server_cfg)
+        .expect("server accepts the offer");
+    let client_params = client_accept(&parse_extension_list(&answer).unwrap(), client_cfg)
+        .unwrap()
+        .expect("client accepts the answer");
+    let mut pair = Pair::new(Config::default(), server_conn);
+    pair.client.enable_deflate(PerMessageDeflate::new(
+        &client_params,
+        Role::Client,
+        client_cfg,
+    ));
+    pair.server.enable_deflate(PerMessageDeflate::new(
+        &server_params,
+        Role::Server,
+        server_cfg,
+    ));
+    pair
+}
+
+fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn compressed_echo_sets_rsv1_only_on_large_data_messages() {
+    let cfg = DeflateConfig::default();
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let text = "compress me ".repeat(200);
+    p.client.send(p.now, Message::text(&text)).unwrap();
+    p.client.send(p.now, Message::text("tiny")).unwrap();
+    p.client.ping(p.now, b"ping").unwrap();
+    let wire = drain_transmit(&mut p.client);
+    let frames = parse_frames(&wire);
+    assert_eq!(frames[0].rsv, 0b100, "a large message is compressed");
+    assert!(frames[0].payload.len() < text.len() / 5);
+    assert_eq!(frames[1].rsv, 0, "under the threshold: sent as is");
+    assert_eq!(
+        (frames[2].opcode, frames[2].rsv),
+        (Opcode::Ping, 0),
+        "control frames never compressed"
+    );
+    p.server.handle_input(p.now, &wire).unwrap();
+    let got = messages(&drain_events(&mut p.server));
+    assert_eq!(got, vec![Message::text(&text), Message::text("tiny")]);
+}
+
+#[test]
+fn fragmented_compressed_messages_with_interleaved_control_frames() {
+    let cfg = DeflateConfig::default();
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    // The server splits its compressed output into 7-byte frames; pings go in between.
+    let mut server = Connection::server(
+        Instant::ZERO,
+        Config {
+            max_send_frame: Some(7),
+            ..Config::default()
+        },
+    );
+    std::mem::swap(&mut server, &mut p.server);
+    // Re-enable deflate on the new server with the same agreement.
+    let offer = client_offer(&cfg);
+    let (params, _) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
+    p.server
+        .enable_deflate(PerMessageDeflate::new(&params, Role::Server, &cfg));
+    let text = "fragmented and compressed ".repeat(50);
+    p.server.send(p.now, Message::text(&text)).unwrap();
+    let wire = drain_transmit(&mut p.server);
+    let frames = parse_frames(&wire);
+    assert!(frames.len() > 3);
+    assert_eq!(frames[0].rsv, 0b100);
+    assert!(frames[1..]
+        .iter()
+        .all(|f| f.rsv == 0 && f.opcode == Opcode::Continuation));
+    // Interleave a ping after every frame.
+    let mut interleaved = Vec::new();
+    for f in &frames {
+        interleaved.extend(raw_frame(
+            f.fin,
+            f.rsv,
+            f.opcode.as_u8(),
+            &f.payload,
+            None,
+            Len::Minimal,
+        ));
+        interleaved.extend(server_frame(true, 9, b"x"));
+    }
+    for chunk in [1usize, 3, 1000] {
+        let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(1));
+        let client_params = {
+            let (_, answer) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
+            client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
+                .unwrap()
+                .unwrap()
+        };
+        client.enable_deflate(PerMessageDeflate::new(&client_params, Role::Client, &cfg));
+        for piece in interleaved.chunks(chunk) {
+            client.handle_input(Instant::ZERO, piece).unwrap();
+        }
+        let events = drain_events(&mut client);
+        assert_eq!(
+            messages(&events),
+            vec![Message::text(&text)],
+            "chunk {chunk}"
+        );
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, Event::Ping(_)))
+                .count(),
+            frames.len()
+        );
+    }
+}
+
+#[test]
+fn deflate_bomb_fails_fast_with_1009_and_bounded_memory() {
+    // 8 MiB of zeros compresses to a few KiB; the server's limit is 1 MiB.
+    let cfg = DeflateConfig::default();
+    let limit = 1 << 20;
+    let mut p = negotiated(
+        &cfg,
+        &cfg,
+        Config {
+            max_message_size: limit,
+            ..Config::default()
+        },
+    );
+    let mut client_side = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(2));
+    let offer = client_offer(&cfg);
+    let (_, answer) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
+    let params = client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
+        .unwrap()
+        .unwrap();
+    client_side.enable_deflate(PerMessageDeflate::new(&params, Role::Client, &cfg));
+    client_side
+        .send(Instant::ZERO, Message::binary(vec![0u8; 8 << 20]))
+        .unwrap();
+    let bomb = drain_transmit(&mut client_side);
+    assert!(bomb.len() < 64 * 1024, "bomb is {} bytes", bomb.len());
+    let err = p.server.handle_input(p.now, &bomb).unwrap_err();
+    assert_eq!(err, ProtocolError::MessageTooLarge { limit });
+    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1009));
+}
+
+#[test]
+fn truncated_and_corrupt_compressed_data_close_with_1007() {
+    let cfg = DeflateConfig::default();
+    // Invalid DEFLATE block type (BTYPE = 11).
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let bad = raw_frame(
+        true,
+        4,
+        2,
+        &[0xFF, 0xFF, 0xFF],
+        Some([1, 2, 3, 4]),
+        Len::Minimal,
+    );
+    assert_eq!(
+        p.server.handle_input(p.now, &bad),
+        Err(ProtocolError::InvalidCompressedData)
+    );
+    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1007));
+}
+
+#[test]
+fn rsv1_on_control_or_continuation_frames_is_a_protocol_error() {
+    let cfg = DeflateConfig::default();
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let ping = raw_frame(true, 4, 9, b"", Some([0; 4]), Len::Minimal);
+    assert_eq!(
+        p.server.handle_input(p.now, &ping),
+        Err(ProtocolError::ReservedBits(4))
+    );
+    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1002));
+
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let mut input = raw_frame(false, 0, 2, b"ab", Some([0; 4]), Len::Minimal);
+    input.extend(raw_frame(true, 4, 0, b"cd", Some([0; 4]), Len::Minimal));
+    assert_eq!(
+        p.server.handle_input(p.now, &input),
+        Err(ProtocolError::ReservedBits(4))
+    );
+
+    // RSV1 without negotiation.
+    let mut plain = Connection::server(Instant::ZERO, Config::default());
+    let compressed = raw_frame(true, 4, 1, b"x", Some([0; 4]), Len::Minimal);
+    assert_eq!(
+        plain.handle_input(Instant::ZERO, &compressed),
+        Err(ProtocolError::ReservedBits(4))
+    );
+}
+
+#[test]
+fn streaming_mode_inflates_into_chunks() {
+    let cfg = DeflateConfig::default();
+    let mut p = negotiated(
+        &cfg,
+        &cfg,
+        Config {
+            mode: MessageMode::Streaming,
+            ..Config::default()
+        },
+    );
+    p.chunk = 13;
+    let text = "streamed é 😀 ".repeat(400);
+    p.client.send(p.now, Message::text(&text)).unwrap();
+    p.drive();
+    let mut got = Vec::new();
+    let mut chunks = 0;
+    for e in &p.server_events {
+        if let Event::Chunk(c) = e {
+            assert!(std::str::from_utf8(&c.data).is_ok());
+            got.extend_from_slice(&c.data);
+            chunks += 1;
+        }
+    }
+    assert_eq!(got, text.as_bytes());
+    assert!(chunks > 2);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+        /// Random message sequences round-trip through a compressing client and server pair,
+        /// for every combination of context takeover and window bits, in both directions.
+        #[test]
+        fn random_messages_roundtrip_under_every_parameter_set(
+            client_bits in 9u8..=15, server_bits in 9u8..=15,
+            client_nct in any::<bool>(), server_nct in any::<bool>(),
+            chunk in 1usize..2000,
+            msgs in proptest::collection::vec(
+                prop_oneof![
+                    "[a-e ]{0,300}".prop_map(|s| Message::text(&s)),
+                    proptest::collection::vec(0u8..4, 0..600).prop_map(Message::binary),
+                ], 1..12)
+        ) {
+            let client_cfg = DeflateConfig {
+                max_window_bits: client_bits,
+                peer_max_window_bits: server_bits,
+                no_context_takeover: client_nct,
+                peer_no_context_takeover: server_nct,
+                threshold: 16,
+                ..DeflateConfig::default()
+            };
+            let server_cfg = DeflateConfig { threshold: 16, ..DeflateConfig::default() };
+            let mut p = negotiated(&client_cfg, &server_cfg, Config::default());
+            p.chunk = chunk;
+            for m in &msgs {
+                p.client.send(p.now, m.clone()).unwrap();
+                p.server.send(p.now, m.clone()).unwrap();
+            }
+            p.drive();
+            prop_assert_eq!(messages(&p.server_events), msgs.clone());
+            prop_assert_eq!(messages(&p.client_events), msgs);
+        }
+    }
+}
