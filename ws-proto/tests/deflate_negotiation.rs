@@ -43,7 +43,8 @@ fn server_picks_the_first_acceptable_offer() {
         ..DeflateConfig::default()
     };
     #[rustfmt::skip]
-    let cases: &[(&str, &DeflateConfig, Option<(DeflateParams, &str)>)] = &[
+    type Case<'a> = (&'a str, &'a DeflateConfig, Option<(DeflateParams, &'a str)>);
+    let cases: &[Case] = &[
         ("permessage-deflate", &d, Some((p(false, false, 15, 15), "permessage-deflate"))),
         ("PerMessage-Deflate", &d, Some((p(false, false, 15, 15), "permessage-deflate"))),
         ("", &d, None),
@@ -116,7 +117,8 @@ fn client_validates_the_answer_against_its_offers() {
     };
     use NegotiationError as E;
     #[rustfmt::skip]
-    let cases: &[(&str, &DeflateConfig, Result<Option<DeflateParams>, NegotiationError>)] = &[
+    type Case<'a> = (&'a str, &'a DeflateConfig, Result<Option<DeflateParams>, NegotiationError>);
+    let cases: &[Case] = &[
         ("", &d, Ok(None)),
         ("foo", &d, Ok(None)),
         ("permessage-deflate", &d, Ok(Some(p(false, false, 15, 15)))),
