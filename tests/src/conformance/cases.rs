@@ -1476,6 +1476,29 @@ mod tests {
     }
 
     #[test]
+    fn split_cases_split_where_they_say() {
+        let cases = all_cases();
+        let c = cases.iter().find(|c| c.id == "6.2.2").unwrap().build();
+        let Step::Send { frames, .. } = &c.steps[0] else {
+            panic!("6.2.2 sends frames")
+        };
+        // Each fragment is valid UTF-8 on its own: the split is on a code point boundary.
+        assert_eq!(frames.len(), 2);
+        assert!(frames
+            .iter()
+            .all(|f| core::str::from_utf8(&f.payload).is_ok()));
+        let c = cases.iter().find(|c| c.id == "6.2.3").unwrap().build();
+        let Step::Send { frames, .. } = &c.steps[0] else {
+            panic!("6.2.3 sends frames")
+        };
+        // Fragments of one octet: some split a code point.
+        assert!(frames.iter().all(|f| f.payload.len() == 1));
+        assert!(frames
+            .iter()
+            .any(|f| core::str::from_utf8(&f.payload).is_err()));
+    }
+
+    #[test]
     fn fragments_cover_data_and_mark_fin_on_last() {
         let d: Vec<u8> = (0..200u8).collect();
         let fr = fragments(OP_BINARY, &d, 64);
