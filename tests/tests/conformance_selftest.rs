@@ -184,3 +184,47 @@ fn readme_lists_every_case_with_its_description_and_expectation() {
         );
     }
 }
+
+#[test]
+fn fuzzing_server_case_info_status_and_cases_not_run() {
+    use tungstenite::Message;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        tests::conformance::serve_for_client(&listener, &CaseFilter::parse("1.1.2,2.1"))
+    });
+    // One text message, then the server closes.
+    let fetch = |path: &str| -> String {
+        let (mut ws, _) = tungstenite::connect(format!("{base}{path}")).unwrap();
+        let mut text = String::new();
+        while let Ok(m) = ws.read() {
+            if let Message::Text(t) = m {
+                text = t.to_string();
+            }
+        }
+        text
+    };
+    assert_eq!(fetch("/getCaseCount"), "2");
+    assert!(fetch("/getCaseInfo?case=2").starts_with(r#"{"id": "2.1", "description": "#));
+    assert_eq!(
+        fetch("/getCaseStatus?case=1&agent=t"),
+        r#"{"behavior": "UNKNOWN"}"#
+    );
+    // Run case 1 only, echoing.
+    let (mut ws, _) = tungstenite::connect(format!("{base}/runCase?case=1&agent=t")).unwrap();
+    while let Ok(m) = ws.read() {
+        if m.is_text() || m.is_binary() {
+            ws.send(m).unwrap();
+        }
+    }
+    assert_eq!(
+        fetch("/getCaseStatus?case=1&agent=t"),
+        r#"{"behavior": "OK"}"#
+    );
+    fetch("/updateReports?agent=t");
+    let report = server.join().unwrap();
+    assert_eq!(report.target, "client \"t\"");
+    assert_eq!(report.outcome("1.1.2"), Some(Outcome::Ok), "{report}");
+    assert_eq!(report.outcome("2.1"), Some(Outcome::Failed));
+    assert_eq!(report.get("2.1").unwrap().notes, ["not run by the client"]);
+}

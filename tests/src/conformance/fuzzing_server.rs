@@ -4,7 +4,10 @@
 //! - `GET /getCaseCount`: one text message with the number of cases, then a normal close;
 //! - `GET /runCase?case=N&agent=A`: plays case N (1-based) against the client, which echoes
 //!   every message;
-//! - `GET /updateReports?agent=A`: a normal close; the run ends and the report is returned.
+//! - `GET /updateReports?agent=A`: a normal close; the run ends and the report is returned;
+//! - `GET /getCaseInfo?case=N` and `GET /getCaseStatus?case=N&agent=A`: one text message
+//!   with a JSON object (`{"id": .., "description": ..}`, `{"behavior": ..}`), then a normal
+//!   close, for testee clients that log them.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,6 +23,8 @@ use super::runner::{run_case, Config, Role};
 #[derive(Debug, PartialEq, Eq)]
 enum Request {
     CaseCount,
+    CaseInfo(usize),
+    CaseStatus(usize),
     RunCase(usize, String),
     UpdateReports(String),
     Other(String),
@@ -49,6 +54,22 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn parse_target(target: &str) -> Request {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let param = |name: &str| {
@@ -65,6 +86,11 @@ fn parse_target(target: &str) -> Request {
             None => Request::Other(target.to_string()),
         },
         "/updateReports" => Request::UpdateReports(param("agent").unwrap_or_default()),
+        "/getCaseInfo" | "/getCaseStatus" => match param("case").and_then(|c| c.parse().ok()) {
+            Some(n) if path == "/getCaseInfo" => Request::CaseInfo(n),
+            Some(n) => Request::CaseStatus(n),
+            None => Request::Other(target.to_string()),
+        },
         _ => Request::Other(target.to_string()),
     }
 }
@@ -180,7 +206,38 @@ pub fn serve(
                 );
                 break;
             }
-            Request::RunCase(..) | Request::Other(_) => finish(
+            Request::CaseInfo(n) if (1..=cases.len()).contains(&n) => {
+                let c = &cases[n - 1];
+                let json = format!(
+                    "{{\"id\": {}, \"description\": {}}}",
+                    json_string(&c.id),
+                    json_string(&c.description)
+                );
+                finish(
+                    stream,
+                    accepted.rest,
+                    &[Frame::text(json), Frame::close(1000, b"")],
+                    config.close_wait,
+                )
+            }
+            Request::CaseStatus(n) if (1..=cases.len()).contains(&n) => {
+                let behavior = results[n - 1]
+                    .as_ref()
+                    .map_or("UNKNOWN", |r| r.outcome.label());
+                finish(
+                    stream,
+                    accepted.rest,
+                    &[
+                        Frame::text(format!("{{\"behavior\": \"{behavior}\"}}")),
+                        Frame::close(1000, b""),
+                    ],
+                    config.close_wait,
+                )
+            }
+            Request::RunCase(..)
+            | Request::CaseInfo(_)
+            | Request::CaseStatus(_)
+            | Request::Other(_) => finish(
                 stream,
                 accepted.rest,
                 &[Frame::close(1008, b"unknown case or path")],
@@ -224,6 +281,12 @@ mod tests {
             Request::UpdateReports("a".into())
         );
         assert!(matches!(parse_target("/runCase?case=x"), Request::Other(_)));
+        assert_eq!(parse_target("/getCaseInfo?case=3"), Request::CaseInfo(3));
+        assert_eq!(
+            parse_target("/getCaseStatus?case=4&agent=a"),
+            Request::CaseStatus(4)
+        );
+        assert_eq!(json_string("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }
