@@ -175,8 +175,13 @@ impl Parser {
     }
 
     /// The stream ended: an unfinished event (and an unfinished line) is discarded (rule 14),
-    /// and the parser is ready for a new stream. The last event ID is kept, and the next
-    /// stream's ID buffer starts from it (as browsers do across reconnections).
+    /// and the parser is ready for a new stream (a BOM may start it again).
+    ///
+    /// The last event ID is kept, and the next stream's ID buffer starts from it, not empty:
+    /// otherwise the first id-less event after a reconnection would blank the last event ID
+    /// and the next reconnection would resume from nothing (Chromium's parser is likewise
+    /// created with the EventSource's last event ID). An `id` of an undispatched event is
+    /// forgotten. Within one stream, behaviour is exactly the spec's.
     pub fn handle_eof(&mut self) {
         self.line.clear();
         self.pending_lf = false;
