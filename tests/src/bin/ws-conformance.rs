@@ -36,6 +36,7 @@ options:
   --case-timeout SECS  time limit of a case in sections 1-7 and 10 (default 10)
   --fail-fast-pause-ms MS
                        pause between the parts of the 6.4.x cases (default 1000)
+  --json PATH          also write the report as JSON to PATH
   --list               print the selected cases and exit
   -h, --help           this text";
 
@@ -56,6 +57,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     let mut strict = true;
     let mut list = false;
     let mut serve = None;
+    let mut json = None;
     let mut url = None;
     let mut idle = Duration::from_secs(300);
     let mut config = Config::default();
@@ -72,6 +74,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--quick" => quick = true,
             "--lenient" => strict = false,
             "--list" => list = true,
+            "--json" => json = Some(value("--json")?),
             "--serve" => serve = Some(value("--serve")?),
             "--idle-timeout" => idle = Duration::from_secs(secs(&value("--idle-timeout")?)?),
             "--case-timeout" => {
@@ -142,6 +145,9 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
         (None, None) => return Err("give a ws:// URL or --serve HOST:PORT".into()),
     };
     println!("{}", report.summary());
+    if let Some(path) = json {
+        std::fs::write(&path, report.to_json()).map_err(|e| format!("cannot write {path}: {e}"))?;
+    }
     let failures = report.failures(strict);
     if failures.is_empty() {
         println!(

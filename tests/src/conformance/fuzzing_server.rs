@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::cases::CaseEntry;
 use super::frame::{parse_header, Frame, OP_CLOSE};
 use super::handshake::{accept, Nonce};
-use super::report::{CaseResult, Report};
+use super::report::{json_string, CaseResult, Report};
 use super::runner::{run_case, Config, Role};
 
 /// What a request path asks for.
@@ -52,22 +52,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn parse_target(target: &str) -> Request {

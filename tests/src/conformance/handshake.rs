@@ -154,14 +154,23 @@ pub fn connect(
     timeout: Duration,
 ) -> Result<(TcpStream, Vec<u8>), String> {
     use std::net::ToSocketAddrs;
-    let addr = url
+    let addrs: Vec<_> = url
         .authority
         .to_socket_addrs()
         .map_err(|e| format!("{}: {e}", url.authority))?
-        .next()
-        .ok_or_else(|| format!("{}: no address", url.authority))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| format!("connect to {addr} failed: {e}"))?;
+        .collect();
+    let mut last_err = format!("{}: no address", url.authority);
+    let mut connected = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                connected = Some(s);
+                break;
+            }
+            Err(e) => last_err = format!("connect to {addr} failed: {e}"),
+        }
+    }
+    let mut stream = connected.ok_or(last_err)?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let mut raw = [0u8; 16];
     raw[..8].copy_from_slice(&nonce.next_u64().to_le_bytes());

@@ -138,6 +138,32 @@ impl Report {
             self.count(Outcome::Unimplemented),
         )
     }
+    /// The report as JSON: `{"target": .., "results": [{"id", "outcome", "close",
+    /// "millis", "description", "notes"}, ..]}`.
+    pub fn to_json(&self) -> String {
+        let mut out = format!(
+            "{{\"target\": {}, \"results\": [",
+            json_string(&self.target)
+        );
+        for (i, r) in self.results.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let notes: Vec<String> = r.notes.iter().map(|n| json_string(n)).collect();
+            out.push_str(&format!(
+                "\n  {{\"id\": {}, \"outcome\": \"{}\", \"close\": {}, \"millis\": {:.3}, \
+                 \"description\": {}, \"notes\": [{}]}}",
+                json_string(&r.id),
+                r.outcome.label(),
+                json_string(&r.close),
+                r.elapsed.as_secs_f64() * 1000.0,
+                json_string(&r.description),
+                notes.join(", ")
+            ));
+        }
+        out.push_str("\n]}\n");
+        out
+    }
     /// A table row for one result.
     pub fn row(r: &CaseResult) -> String {
         let mut line = format!(
@@ -172,5 +198,46 @@ impl core::fmt::Display for Report {
             writeln!(f, "{}", Report::row(r))?;
         }
         writeln!(f, "{}", self.summary())
+    }
+}
+
+/// A JSON string literal.
+pub(crate) fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_profiles() {
+        let mut ok = CaseResult::failed("1.1.1", "a \"quoted\" one", "x".into());
+        ok.outcome = Outcome::Ok;
+        let mut ns = CaseResult::failed("6.4.3", "d", "late\n".into());
+        ns.outcome = Outcome::NonStrict;
+        let r = Report {
+            target: "t".into(),
+            results: vec![ok, ns],
+        };
+        assert!(!r.passed(true) && r.passed(false));
+        assert_eq!(r.ids_with(Outcome::NonStrict), ["6.4.3"]);
+        let j = r.to_json();
+        assert!(j.starts_with(r#"{"target": "t", "results": ["#), "{j}");
+        assert!(j.contains(r#""id": "1.1.1", "outcome": "OK""#), "{j}");
+        assert!(j.contains(r#""description": "a \"quoted\" one""#), "{j}");
+        assert!(j.contains(r#""notes": ["late\u000a"]"#), "{j}");
+        assert!(!Report::default().passed(false));
     }
 }
