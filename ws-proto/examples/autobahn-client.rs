@@ -11,9 +11,10 @@ mod blocking;
 use std::error::Error;
 use std::net::TcpStream;
 
+#[cfg(feature = "deflate")]
 use ws_proto::deflate::{client_accept, client_offer, DeflateConfig, PerMessageDeflate};
 use ws_proto::handshake::{ClientHandshake, ClientOutcome, ClientRequest, HandshakeLimits};
-use ws_proto::{Config, Connection, Message, Role};
+use ws_proto::{Config, Connection, Message};
 
 /// `ws://host:port/prefix` split into the address to dial, the Host header and the path prefix.
 fn parse_url(url: &str) -> Result<(String, String, String), Box<dyn Error>> {
@@ -39,10 +40,13 @@ fn session(base: &str, path: &str, echo: bool) -> Result<Vec<String>, Box<dyn Er
     let mut stream = TcpStream::connect(&addr)?;
     stream.set_nodelay(true)?;
     let clock = blocking::Clock::new();
-    // Offer permessage-deflate (Autobahn 12.x and 13.x).
+    // Offer permessage-deflate (with the `deflate` feature, on by default), for Autobahn
+    // 12.x and 13.x.
+    #[cfg(feature = "deflate")]
     let deflate_config = DeflateConfig::default();
-    let request = ClientRequest::new(host, format!("{prefix}{path}"), blocking::random_key())
-        .extensions(client_offer(&deflate_config));
+    let request = ClientRequest::new(host, format!("{prefix}{path}"), blocking::random_key());
+    #[cfg(feature = "deflate")]
+    let request = request.extensions(client_offer(&deflate_config));
     let mut handshake = ClientHandshake::new(&request, HandshakeLimits::default())?;
     let mut out = Vec::new();
     handshake.write_request(&mut out);
@@ -62,10 +66,11 @@ fn session(base: &str, path: &str, echo: bool) -> Result<Vec<String>, Box<dyn Er
         }
     };
     let mut conn = Connection::client(clock.now(), Config::default(), blocking::mask_source());
+    #[cfg(feature = "deflate")]
     if let Some(params) = client_accept(accepted.extensions(), &deflate_config)? {
         conn.enable_deflate(PerMessageDeflate::new(
             &params,
-            Role::Client,
+            ws_proto::Role::Client,
             &deflate_config,
         ));
     }

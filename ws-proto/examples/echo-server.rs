@@ -12,9 +12,10 @@ pub mod blocking;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
+#[cfg(feature = "deflate")]
 use ws_proto::deflate::{server_accept, DeflateConfig, PerMessageDeflate};
 use ws_proto::handshake::{Accept, HandshakeLimits, ServerHandshake};
-use ws_proto::{Config, Connection, Role};
+use ws_proto::{Config, Connection};
 
 /// Accept connections forever, serving each on its own thread.
 pub fn serve(listener: TcpListener) -> io::Result<()> {
@@ -51,11 +52,18 @@ fn handle(mut stream: TcpStream) -> io::Result<()> {
             }
         }
     };
-    // permessage-deflate: accept the first offer we can honour (Autobahn 12.x and 13.x).
+    // permessage-deflate (with the `deflate` feature, on by default): accept the first offer
+    // we can honour, for Autobahn 12.x and 13.x.
+    #[cfg(feature = "deflate")]
     let deflate_config = DeflateConfig::default();
+    #[cfg(feature = "deflate")]
     let deflate = server_accept(request.extensions(), &deflate_config);
+    #[cfg(feature = "deflate")]
+    let extensions = deflate.as_ref().map(|(_, answer)| answer.as_str());
+    #[cfg(not(feature = "deflate"))]
+    let extensions = None;
     let accept = Accept {
-        extensions: deflate.as_ref().map(|(_, answer)| answer.as_str()),
+        extensions,
         ..Accept::default()
     };
     let mut out = Vec::new();
@@ -64,10 +72,11 @@ fn handle(mut stream: TcpStream) -> io::Result<()> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
     stream.write_all(&out)?;
     let mut conn = Connection::server(clock.now(), Config::default());
+    #[cfg(feature = "deflate")]
     if let Some((params, _)) = deflate {
         conn.enable_deflate(PerMessageDeflate::new(
             &params,
-            Role::Server,
+            ws_proto::Role::Server,
             &deflate_config,
         ));
     }

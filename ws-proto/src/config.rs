@@ -51,6 +51,10 @@ pub struct Config {
     /// Split outgoing messages into frames of at most this many payload bytes. Default: no
     /// splitting.
     pub max_send_frame: Option<usize>,
+    /// permessage-deflate: inflate at most about this many bytes per call to `handle_input` or
+    /// `handle_timeout`, so one message cannot monopolise a thread; the rest waits
+    /// ([`crate::Connection::has_pending_work`]). Default: 1 MiB.
+    pub inflate_step: usize,
 }
 
 impl Default for Config {
@@ -64,6 +68,7 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             keepalive: None,
             max_send_frame: None,
+            inflate_step: 1 << 20,
         }
     }
 }

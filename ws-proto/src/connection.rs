@@ -91,9 +91,18 @@ pub struct Connection {
     /// Inflated bytes of the current compressed message not yet handed out.
     #[cfg(feature = "deflate")]
     inflated: Vec<u8>,
-    /// Unmasked compressed bytes on their way to the decompressor.
+    /// Unmasked compressed bytes on their way to the decompressor; `scratch[scratch_pos..]`
+    /// is still to inflate when a step ran out of budget.
     #[cfg(feature = "deflate")]
     scratch: Vec<u8>,
+    #[cfg(feature = "deflate")]
+    scratch_pos: usize,
+    /// Inflating stopped at the step budget; the rest waits for the next call.
+    stalled: bool,
+    /// Bytes that may still be inflated in the current call.
+    step_budget: usize,
+    /// Received bytes not parsed yet because a step ran out of budget.
+    pending_input: Vec<u8>,
 
     // --- writer ---
     /// Segments queued before `out` (large payloads shared, not copied), in order.
@@ -185,6 +194,11 @@ impl Connection {
             inflated: Vec::new(),
             #[cfg(feature = "deflate")]
             scratch: Vec::new(),
+            #[cfg(feature = "deflate")]
+            scratch_pos: 0,
+            stalled: false,
+            step_budget: usize::MAX,
+            pending_input: Vec::new(),
             queue: VecDeque::new(),
             queued: 0,
             out: Vec::new(),
@@ -243,13 +257,41 @@ impl Connection {
         if !input.is_empty() {
             self.last_input = now;
         }
-        match self.read(input) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.fail(now, &e);
-                Err(e)
-            }
+        self.process(now, input)
+    }
+
+    /// Whether work is left over from an earlier input: inflating a compressed message stops
+    /// after [`Config::inflate_step`] bytes so that one message cannot monopolise a thread.
+    /// While it is true, [`poll_timeout`](Self::poll_timeout) returns an instant already
+    /// past, and [`handle_timeout`](Self::handle_timeout) does the next step; a driver should
+    /// stop reading until it is false.
+    pub fn has_pending_work(&self) -> bool {
+        self.phase.reads() && (self.stalled || !self.pending_input.is_empty())
+    }
+
+    /// Parse `input` after whatever earlier input is still waiting, within one step budget.
+    pub(crate) fn process(&mut self, now: Instant, input: &[u8]) -> Result<(), ProtocolError> {
+        self.step_budget = self.config.inflate_step.max(1);
+        let result = if self.pending_input.is_empty() {
+            self.read(input).map(|used| {
+                if used < input.len() {
+                    self.pending_input.extend_from_slice(&input[used..]);
+                }
+            })
+        } else {
+            let mut buf = core::mem::take(&mut self.pending_input);
+            buf.extend_from_slice(input);
+            self.read(&buf).map(|used| {
+                buf.drain(..used);
+                self.pending_input = buf;
+            })
+        };
+        if let Err(e) = &result {
+            self.pending_input.clear();
+            self.stalled = false;
+            self.fail(now, e);
         }
+        result
     }
 
     // ----- mutators -----
@@ -439,7 +481,21 @@ impl Connection {
 
     // ----- reading -----
 
-    fn read(&mut self, mut input: &[u8]) -> Result<(), ProtocolError> {
+    /// Parse as much of `input` as the step budget allows; returns how many bytes were used
+    /// (all of them unless inflating stalled).
+    fn read(&mut self, mut input: &[u8]) -> Result<usize, ProtocolError> {
+        let total = input.len();
+        #[cfg(feature = "deflate")]
+        if self.stalled {
+            if !self.inflate_pending()? {
+                self.emit_partial();
+                return Ok(0);
+            }
+            self.stalled = false;
+            if self.frame.is_some_and(|f| f.remaining == 0) {
+                self.end_frame()?;
+            }
+        }
         while !input.is_empty() && self.phase.reads() {
             input = self.read_small_messages(input)?;
             if input.is_empty() {
@@ -453,11 +509,19 @@ impl Connection {
             let (payload, rest) = input.split_at(n);
             input = rest;
             self.read_payload(frame, payload)?;
+            if self.stalled {
+                break;
+            }
         }
+        self.emit_partial();
+        Ok(total - input.len())
+    }
+
+    /// Streaming mode: hand out what has arrived of a message still in progress.
+    fn emit_partial(&mut self) {
         if self.config.mode == MessageMode::Streaming && self.frame.is_some() {
             self.emit_chunk(false);
         }
-        Ok(())
     }
 
     /// Fast path for the most common input: whole single-frame messages with a 7-bit length,
@@ -630,7 +694,15 @@ impl Connection {
             self.control_len += n;
         } else if self.msg.as_ref().is_some_and(|m| m.compressed) {
             #[cfg(feature = "deflate")]
-            self.read_compressed(frame, payload)?;
+            if !self.read_compressed(frame, payload)? {
+                // Out of step budget: the rest of this payload waits in `scratch`, and the
+                // frame ends (if this was its last byte) once it is inflated.
+                frame.offset = frame.offset.wrapping_add(n);
+                frame.remaining -= n as u64;
+                self.frame = Some(frame);
+                self.stalled = true;
+                return Ok(());
+            }
         } else {
             let text = self
                 .msg
@@ -674,36 +746,54 @@ impl Connection {
     }
 
     /// Inflate the next compressed bytes of the current message (permessage-deflate), with
-    /// the message-size limit applied to the inflated size as it grows.
+    /// the message-size limit applied to the inflated size as it grows. Returns false when the
+    /// step budget ran out before all of `payload` was inflated.
     #[cfg(feature = "deflate")]
     fn read_compressed(
         &mut self,
         frame: FrameInProgress,
         payload: &[u8],
-    ) -> Result<(), ProtocolError> {
-        let (Some(codec), Some(msg)) = (self.deflate.as_mut(), self.msg.as_mut()) else {
-            return Err(ProtocolError::ReservedBits(RSV1));
-        };
+    ) -> Result<bool, ProtocolError> {
         self.scratch.clear();
+        self.scratch_pos = 0;
         self.scratch.extend_from_slice(payload);
         if let Some(key) = frame.mask {
             apply_mask(&mut self.scratch, key, frame.offset);
         }
+        if let Some(msg) = self.msg.as_mut() {
+            msg.size += payload.len();
+        }
+        self.inflate_pending()
+    }
+
+    /// Inflate `scratch[scratch_pos..]` within the step budget; true when all of it is done.
+    #[cfg(feature = "deflate")]
+    fn inflate_pending(&mut self) -> Result<bool, ProtocolError> {
+        let (Some(codec), Some(msg)) = (self.deflate.as_mut(), self.msg.as_mut()) else {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        };
+        let input = &self.scratch[self.scratch_pos..];
+        if input.is_empty() {
+            return Ok(true);
+        }
         let limit = self.config.max_message_size;
         let before = self.inflated.len();
-        codec
-            .decompress(
-                &self.scratch,
+        let progress = codec
+            .decompress_step(
+                input,
                 &mut self.inflated,
                 limit.saturating_sub(msg.inflated_size),
+                self.step_budget,
             )
             .map_err(|e| deflate_error(e, limit))?;
-        msg.inflated_size += self.inflated.len() - before;
-        msg.size += payload.len();
+        let produced = self.inflated.len() - before;
+        msg.inflated_size += produced;
+        self.step_budget = self.step_budget.saturating_sub(produced);
+        self.scratch_pos += progress.consumed;
         if msg.kind == MessageKind::Text {
             validate_utf8(&self.inflated, &mut self.utf8_valid)?;
         }
-        Ok(())
+        Ok(progress.done)
     }
 
     /// The compressed message ended: flush the decompressor and hand the message out.
@@ -1003,6 +1093,8 @@ impl Connection {
         self.utf8_valid = 0;
         #[cfg(feature = "deflate")]
         self.inflated.clear();
+        self.stalled = false;
+        self.pending_input.clear();
     }
 }
 

@@ -127,6 +127,10 @@ impl Connection {
 
     /// The next instant at which [`Connection::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.has_pending_work() {
+            // Work is waiting (see `has_pending_work`): due at once.
+            return Some(self.last_input);
+        }
         match &self.phase {
             Phase::Finished => None,
             Phase::CloseSent { deadline } | Phase::AwaitingEof { deadline, .. } => Some(*deadline),
@@ -143,6 +147,11 @@ impl Connection {
 
     /// Timers: the close handshake's deadline and keepalive. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.has_pending_work() {
+            // The error, if any, is reported through the queued Close and `Closed` event.
+            let _ = self.process(now, &[]);
+            return;
+        }
         match &self.phase {
             Phase::Finished => {}
             Phase::CloseSent { deadline } => {

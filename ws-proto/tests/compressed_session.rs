@@ -285,3 +285,83 @@ mod props {
         }
     }
 }
+
+/// A client connection with deflate on, and the bytes it sends for `messages`.
+fn compressed_wire(messages: &[Message]) -> Vec<u8> {
+    let cfg = DeflateConfig::default();
+    let offer = client_offer(&cfg);
+    let (_, answer) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
+    let params = client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
+        .unwrap()
+        .unwrap();
+    let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(3));
+    client.enable_deflate(PerMessageDeflate::new(&params, Role::Client, &cfg));
+    for m in messages {
+        client.send(Instant::ZERO, m.clone()).unwrap();
+    }
+    drain_transmit(&mut client)
+}
+
+#[test]
+fn inflating_runs_in_bounded_steps_and_keeps_order() {
+    let cfg = DeflateConfig::default();
+    let server_cfg = Config {
+        inflate_step: 1 << 20,
+        max_message_size: 16 << 20,
+        ..Config::default()
+    };
+    let mut p = negotiated(&cfg, &cfg, server_cfg);
+    let big = Message::binary(vec![7u8; 8 << 20]);
+    let wire = compressed_wire(&[big.clone(), Message::text("after")]);
+    assert!(wire.len() < 64 * 1024);
+    let (first, second) = wire.split_at(wire.len() / 2);
+    p.server.handle_input(p.now, first).unwrap();
+    assert!(
+        p.server.has_pending_work(),
+        "one call inflates at most about 1 MiB"
+    );
+    assert!(drain_events(&mut p.server).is_empty());
+    // Input that arrives meanwhile waits its turn.
+    p.server.handle_input(p.now, second).unwrap();
+    let mut steps = 1;
+    let mut events = Vec::new();
+    while p.server.has_pending_work() {
+        assert!(
+            p.server.poll_timeout().unwrap() <= p.now,
+            "pending work is due at once"
+        );
+        p.server.handle_timeout(p.now);
+        events.extend(drain_events(&mut p.server));
+        steps += 1;
+        assert!(steps < 100);
+    }
+    // About 1 MiB per step (a step may overshoot by the codec's 32 KiB output chunk).
+    assert!(steps >= 6, "8 MiB took {steps} steps");
+    assert_eq!(messages(&events), vec![big, Message::text("after")]);
+}
+
+#[test]
+fn a_bomb_fed_in_steps_still_fails_with_1009() {
+    let cfg = DeflateConfig::default();
+    let limit = 4 << 20;
+    let server_cfg = Config {
+        inflate_step: 1 << 20,
+        max_message_size: limit,
+        ..Config::default()
+    };
+    let mut p = negotiated(&cfg, &cfg, server_cfg);
+    let wire = compressed_wire(&[Message::binary(vec![0u8; 16 << 20])]);
+    p.server.handle_input(p.now, &wire).unwrap();
+    let mut steps = 0;
+    while p.server.has_pending_work() {
+        p.server.handle_timeout(p.now);
+        steps += 1;
+        assert!(steps < 100);
+    }
+    assert!(p.server.is_finished());
+    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1009));
+    assert!(
+        (3..=6).contains(&steps),
+        "{steps} steps to reach a 4 MiB limit"
+    );
+}
