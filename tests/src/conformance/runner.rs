@@ -2,7 +2,7 @@
 //! implementation under test does.
 //!
 //! Two threads per case: a reader that parses the peer's frames (strictly) and reports
-//! [`Observed`] items over a channel, and the case thread that writes the script, answers
+//! `Observed` items over a channel, and the case thread that writes the script, answers
 //! the peer's close and ping frames, and runs the closing handshake. Every wait has a
 //! deadline, so a peer that hangs makes the case fail, never the suite hang.
 
