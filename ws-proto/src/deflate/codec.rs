@@ -234,7 +234,7 @@ impl PerMessageDeflate {
                 // Nothing was pending since the last sync flush (an empty message after
                 // another one): zlib writes no second marker. The stream is byte-aligned, so
                 // an empty stored block header, 0x00, is the whole message (RFC 7692 section
-                // 7.2.3.6); the receiver's appended tail completes it.
+                // 7.2.1); the receiver's appended tail completes it.
                 out.push(0x00);
             } else if !out[start..].ends_with(&TAIL) {
                 out.truncate(start);
