@@ -228,7 +228,9 @@ fn reject_status(reason: RejectReason) -> u16 {
 }
 
 fn base_headers() -> Vec<(&'static str, String)> {
-    alloc::vec![("cache-control", "no-store".to_string())]
+    let mut headers = Vec::with_capacity(4);
+    headers.push(("cache-control", "no-store".to_string()));
+    headers
 }
 
 /// Appends one message line.
@@ -255,6 +257,8 @@ pub fn render_response(outcome: &Outcome) -> HttpResponse {
     let status = match outcome {
         Outcome::Batch { messages, next } => {
             headers.push((CURSOR_HEADER, next.to_string()));
+            // Payload plus the line framing; escapes may grow it a little more.
+            body.reserve(messages.iter().map(|m| m.data.len() + 32).sum());
             for m in messages {
                 write_message(&mut body, m);
             }

@@ -167,6 +167,8 @@ impl Hub {
                     c.waiters.insert(id);
                 }
                 if let Some(s) = self.sessions.get_mut(session) {
+                    // Most clients hold one poll: avoid Vec's default growth to 4 slots.
+                    s.held.reserve_exact(1);
                     s.held.push((channel, id));
                 }
             }
