@@ -86,6 +86,9 @@ fn hold_all(hub: &mut Hub, channel: &ChannelName, ids: &[ClientId], now: Instant
         .collect()
 }
 
+/// A naive response: poll id and `(seq, copied payload)` pairs.
+type NaiveResponse = (u64, Vec<(u64, Vec<u8>)>);
+
 /// The naive baseline: waiters in a Vec, a payload copy per response.
 struct NaiveHub {
     waiters: Vec<(u64, u64)>, // (poll id, cursor seq)
@@ -93,7 +96,7 @@ struct NaiveHub {
 }
 
 impl NaiveHub {
-    fn publish(&mut self, data: &[u8]) -> Vec<(u64, Vec<(u64, Vec<u8>)>)> {
+    fn publish(&mut self, data: &[u8]) -> Vec<NaiveResponse> {
         self.history.push(data.to_vec());
         let head = self.history.len() as u64;
         let mut out = Vec::new();
