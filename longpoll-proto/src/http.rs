@@ -389,7 +389,10 @@ pub fn parse_poll_response<'a>(
                 _ => EmptyReason::Timeout,
             },
         }),
-        409 | 410 if reason == Some(if status == 409 { "gap" } else { "reset" }) => {
+        409 | 410 => {
+            if reason != Some(if status == 409 { "gap" } else { "reset" }) {
+                return Err(HttpError::UnknownReason);
+            }
             if body.len() > limits.max_body_bytes {
                 return Err(HttpError::BodyTooLarge {
                     max: limits.max_body_bytes,

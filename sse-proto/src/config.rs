@@ -65,8 +65,8 @@ pub struct ClientConfig {
     pub jitter_percent: u8,
     /// How long a connection must stay open before the failure count resets. Default 10 s.
     pub healthy_period: Duration,
-    /// If set, a connection on which no byte arrives for this long is considered dead and is
-    /// replaced. Default `None` (browsers have none). A server sending keep-alive comments every
+    /// If set, a connection on which no byte arrives for this long (counting from the request,
+    /// so it also bounds the wait for the response head) is considered dead and is replaced. Default `None` (browsers have none). A server sending keep-alive comments every
     /// 15 s pairs well with 45 s here.
     pub idle_timeout: Option<Duration>,
     /// Reconnect after the server ends the stream cleanly. Default `true` (the browser's

@@ -486,7 +486,7 @@ fn empty_compressed_payload_is_the_empty_message() {
         &DeflateConfig::default(),
     );
     assert_eq!(inflate_message(&mut server, &[], 1, 10).unwrap(), b"");
-    // Our compressor sends the single byte 0x00 for an empty message (RFC 7692 section 7.2.3.6).
+    // Our compressor sends the single byte 0x00 for an empty message (RFC 7692 section 7.2.1).
     let mut client = PerMessageDeflate::new(
         &DeflateParams::default(),
         Role::Client,

@@ -234,7 +234,7 @@ impl PerMessageDeflate {
                 // Nothing was pending since the last sync flush (an empty message after
                 // another one): zlib writes no second marker. The stream is byte-aligned, so
                 // an empty stored block header, 0x00, is the whole message (RFC 7692 section
-                // 7.2.3.6); the receiver's appended tail completes it.
+                // 7.2.1); the receiver's appended tail completes it.
                 out.push(0x00);
             } else if !out[start..].ends_with(&TAIL) {
                 out.truncate(start);
@@ -463,4 +463,66 @@ fn reserve_bounded(out: &mut Vec<u8>, additional: usize, cap: usize) {
         .max(needed)
         .min(cap.max(needed));
     out.reserve_exact(target - out.len());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codec_is_send() {
+        fn send<T: Send>() {}
+        send::<PerMessageDeflate>();
+    }
+
+    #[test]
+    fn reserve_bounded_grows_geometrically_up_to_the_cap() {
+        // (len, capacity, additional, cap) → capacity at least needed, at most max(cap, needed)
+        let cases = [
+            (0, 0, 10, 100),
+            (90, 90, 20, 100),
+            (10, 10, 5, 1000),
+            (0, 0, 500, 100),
+        ];
+        for (len, cap0, additional, cap) in cases {
+            let mut v = Vec::with_capacity(cap0);
+            v.resize(len, 0u8);
+            reserve_bounded(&mut v, additional, cap);
+            let needed = len + additional;
+            assert!(v.capacity() >= needed, "{len} {cap0} {additional} {cap}");
+            assert!(
+                v.capacity() <= cap.max(needed).max(cap0),
+                "{}",
+                v.capacity()
+            );
+        }
+        // Amortised: 1000 one-chunk growths cost about log2 reallocations, not 1000.
+        let mut v: Vec<u8> = Vec::new();
+        let mut reallocations = 0;
+        for _ in 0..1000 {
+            let before = v.capacity();
+            reserve_bounded(&mut v, 1024, usize::MAX);
+            v.resize(v.len() + 1024, 0);
+            reallocations += usize::from(v.capacity() != before);
+        }
+        assert!(reallocations <= 12, "{reallocations}");
+    }
+
+    #[test]
+    fn role_picks_the_directions() {
+        let p = DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: false,
+            server_max_window_bits: 10,
+            client_max_window_bits: 12,
+        };
+        assert_eq!(p.outgoing(Role::Client), (12, false));
+        assert_eq!(p.incoming(Role::Client), (10, true));
+        assert_eq!(p.outgoing(Role::Server), (10, true));
+        assert_eq!(p.incoming(Role::Server), (12, false));
+        let c = PerMessageDeflate::new(&p, Role::Client, &DeflateConfig::default());
+        assert_eq!(c.compressor_settings().window_bits, 12);
+        let s = PerMessageDeflate::new(&p, Role::Server, &DeflateConfig::default());
+        assert_eq!(s.compressor_settings().window_bits, 10);
+    }
 }
