@@ -55,12 +55,16 @@
 //! pump(&mut server, &mut client, now);
 //! assert_eq!(client.poll_event(), Some(Event::Message(Message::text("hello"))));
 //!
-//! // Close handshake: the server echoes the Close automatically and finishes (it closes the
-//! // transport first); the client finishes when it sees the transport close.
+//! // Close handshake. The peer's Close takes effect when the server takes the events before
+//! // it (so it can still answer them): it echoes the Close automatically and finishes (a
+//! // server closes the transport first). The client finishes when the transport closes.
 //! client.close(now, CloseCode::NORMAL, "bye")?;
 //! pump(&mut client, &mut server, now);
-//! pump(&mut server, &mut client, now);
+//! while let Some(event) = server.poll_event() {
+//!     assert!(matches!(event, Event::CloseReceived(_) | Event::Closed(_)));
+//! }
 //! assert!(server.is_finished());
+//! pump(&mut server, &mut client, now);
 //! client.handle_eof(now);
 //! assert!(client.is_finished());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
