@@ -120,7 +120,21 @@ pub struct Connection {
     // --- timers and outputs ---
     pub(crate) last_input: Instant,
     pub(crate) last_ping: Instant,
-    pub(crate) events: VecDeque<Event>,
+    pub(crate) events: VecDeque<Queued>,
+    /// A Close frame or a protocol violation was read: nothing more is read. Its transition
+    /// is queued behind the events before it.
+    pub(crate) stop_reading: bool,
+}
+
+/// An entry of the event queue: an event for the application, or a transition that waits
+/// until the events queued before it were taken.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Event(Event),
+    /// The peer's valid Close frame.
+    PeerClose(Option<crate::close::CloseFrame>),
+    /// The peer broke the protocol.
+    Fail(ProtocolError),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -207,6 +221,7 @@ impl Connection {
             last_input: now,
             last_ping: now,
             events: VecDeque::new(),
+            stop_reading: false,
         }
     }
 
@@ -251,7 +266,7 @@ impl Connection {
     /// error says what was wrong, a Close with its [`ProtocolError::close_code`] is queued, and
     /// input is ignored from then on. Input after the connection finished is ignored.
     pub fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<(), ProtocolError> {
-        if !self.phase.reads() {
+        if !self.reads() {
             return Ok(());
         }
         if !input.is_empty() {
@@ -266,11 +281,11 @@ impl Connection {
     /// past, and [`handle_timeout`](Self::handle_timeout) does the next step; a driver should
     /// stop reading until it is false.
     pub fn has_pending_work(&self) -> bool {
-        self.phase.reads() && (self.stalled || !self.pending_input.is_empty())
+        self.reads() && (self.stalled || !self.pending_input.is_empty())
     }
 
     /// Parse `input` after whatever earlier input is still waiting, within one step budget.
-    pub(crate) fn process(&mut self, now: Instant, input: &[u8]) -> Result<(), ProtocolError> {
+    pub(crate) fn process(&mut self, _now: Instant, input: &[u8]) -> Result<(), ProtocolError> {
         self.step_budget = self.config.inflate_step.max(1);
         let result = if self.pending_input.is_empty() {
             self.read(input).map(|used| {
@@ -287,11 +302,18 @@ impl Connection {
             })
         };
         if let Err(e) = &result {
+            // Stop reading now; the Close goes out once the events before it were taken.
             self.pending_input.clear();
             self.stalled = false;
-            self.fail(now, e);
+            self.stop_reading = true;
+            self.events.push_back(Queued::Fail(e.clone()));
         }
         result
+    }
+
+    /// Whether received bytes are still read.
+    fn reads(&self) -> bool {
+        self.phase.reads() && !self.stop_reading
     }
 
     // ----- mutators -----
@@ -475,8 +497,23 @@ impl Connection {
     }
 
     /// The next event for the application.
+    ///
+    /// A Close from the peer, or a protocol violation, takes effect when the events before it
+    /// have been taken: the application can still answer messages that arrived before it (an
+    /// echo goes out before the Close). So after `poll_event` returns `None`, drain
+    /// `poll_transmit` again.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        loop {
+            match self.events.pop_front()? {
+                Queued::Event(e) => return Some(e),
+                Queued::PeerClose(frame) => self.on_peer_close(frame),
+                Queued::Fail(error) => self.fail(&error),
+            }
+        }
+    }
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.events.push_back(Queued::Event(event));
     }
 
     // ----- reading -----
@@ -496,7 +533,7 @@ impl Connection {
                 self.end_frame()?;
             }
         }
-        while !input.is_empty() && self.phase.reads() {
+        while !input.is_empty() && self.reads() {
             input = self.read_small_messages(input)?;
             if input.is_empty() {
                 break;
@@ -571,7 +608,7 @@ impl Connection {
                     Message::Text(Text::from_validated(data))
                 }
             };
-            self.events.push_back(Event::Message(message));
+            self.emit(Event::Message(message));
             input = &input[header_len + len..];
         }
         Ok(input)
@@ -820,7 +857,7 @@ impl Connection {
                 let data = Bytes::from(core::mem::take(&mut self.inflated));
                 self.utf8_valid = 0;
                 self.msg = None;
-                self.events.push_back(Event::Message(match kind {
+                self.emit(Event::Message(match kind {
                     MessageKind::Text => Message::Text(Text::from_validated(data)),
                     MessageKind::Binary => Message::Binary(data),
                 }));
@@ -840,19 +877,20 @@ impl Connection {
                 let n = self.control_len;
                 let payload = self.control;
                 self.queue_pong(&payload[..n]);
-                self.events
-                    .push_back(Event::Ping(Bytes::copy_from_slice(&payload[..n])));
+                self.emit(Event::Ping(Bytes::copy_from_slice(&payload[..n])));
                 Ok(())
             }
             Opcode::Pong => {
                 let pong = Bytes::copy_from_slice(&self.control[..self.control_len]);
-                self.events.push_back(Event::Pong(pong));
+                self.emit(Event::Pong(pong));
                 Ok(())
             }
             Opcode::Close => {
                 let close = parse_close_payload(&self.control[..self.control_len])
                     .map_err(ProtocolError::InvalidClose)?;
-                self.on_peer_close(close);
+                // Nothing after a Close is read; it takes effect behind the events before it.
+                self.stop_reading = true;
+                self.events.push_back(Queued::PeerClose(close));
                 Ok(())
             }
             _ if frame.fin => self.end_message(),
@@ -880,7 +918,7 @@ impl Connection {
                 let data = self.msg_buf.split().freeze();
                 self.utf8_valid = 0;
                 self.msg = None;
-                self.events.push_back(Event::Message(match msg.kind {
+                self.emit(Event::Message(match msg.kind {
                     MessageKind::Text => Message::Text(Text::from_validated(data)),
                     MessageKind::Binary => Message::Binary(data),
                 }));
@@ -920,7 +958,7 @@ impl Connection {
         if last {
             self.msg = None;
         }
-        self.events.push_back(Event::Chunk(Chunk {
+        self.emit(Event::Chunk(Chunk {
             kind,
             data,
             first,

@@ -67,7 +67,7 @@ impl Connection {
         }
     }
 
-    /// A valid Close frame arrived.
+    /// A valid Close frame arrived (applied when the events before it were taken).
     pub(crate) fn on_peer_close(&mut self, frame: Option<CloseFrame>) {
         let closed = Closed {
             code: frame.as_ref().map_or(CloseCode::NO_STATUS, |f| f.code),
@@ -82,7 +82,7 @@ impl Connection {
             self.write_close(frame.as_ref().map(|f| f.code), "");
         }
         self.discard_partial_message();
-        self.events.push_back(Event::CloseReceived(frame));
+        self.emit(Event::CloseReceived(frame));
         let deadline = match &self.phase {
             Phase::CloseSent { deadline } => *deadline,
             // The echo starts the wait for the transport close from "now"; the last input
@@ -95,8 +95,9 @@ impl Connection {
         }
     }
 
-    /// The peer broke the protocol: queue our Close with the error's code and stop.
-    pub(crate) fn fail(&mut self, _now: Instant, error: &ProtocolError) {
+    /// The peer broke the protocol: queue our Close with the error's code and stop (applied
+    /// when the events before it were taken).
+    pub(crate) fn fail(&mut self, error: &ProtocolError) {
         let code = error.close_code();
         if matches!(self.phase, Phase::Open) {
             self.write_close(Some(code), "");
@@ -198,6 +199,6 @@ impl Connection {
 
     fn finish(&mut self, closed: Closed) {
         self.phase = Phase::Finished;
-        self.events.push_back(Event::Closed(closed));
+        self.emit(Event::Closed(closed));
     }
 }

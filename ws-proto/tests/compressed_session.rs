@@ -165,7 +165,10 @@ fn deflate_bomb_fails_fast_with_1009_and_bounded_memory() {
     assert!(bomb.len() < 64 * 1024, "bomb is {} bytes", bomb.len());
     let err = p.server.handle_input(p.now, &bomb).unwrap_err();
     assert_eq!(err, ProtocolError::MessageTooLarge { limit });
-    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1009));
+    assert_eq!(
+        sent_close_code(&drain_events_then_transmit(&mut p.server).1),
+        Some(1009)
+    );
 }
 
 #[test]
@@ -185,7 +188,10 @@ fn truncated_and_corrupt_compressed_data_close_with_1007() {
         p.server.handle_input(p.now, &bad),
         Err(ProtocolError::InvalidCompressedData)
     );
-    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1007));
+    assert_eq!(
+        sent_close_code(&drain_events_then_transmit(&mut p.server).1),
+        Some(1007)
+    );
 }
 
 #[test]
@@ -197,7 +203,10 @@ fn rsv1_on_control_or_continuation_frames_is_a_protocol_error() {
         p.server.handle_input(p.now, &ping),
         Err(ProtocolError::ReservedBits(4))
     );
-    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1002));
+    assert_eq!(
+        sent_close_code(&drain_events_then_transmit(&mut p.server).1),
+        Some(1002)
+    );
 
     let mut p = negotiated(&cfg, &cfg, Config::default());
     let mut input = raw_frame(false, 0, 2, b"ab", Some([0; 4]), Len::Minimal);
@@ -358,8 +367,11 @@ fn a_bomb_fed_in_steps_still_fails_with_1009() {
         steps += 1;
         assert!(steps < 100);
     }
+    assert_eq!(
+        sent_close_code(&drain_events_then_transmit(&mut p.server).1),
+        Some(1009)
+    );
     assert!(p.server.is_finished());
-    assert_eq!(sent_close_code(&drain_transmit(&mut p.server)), Some(1009));
     assert!(
         (3..=6).contains(&steps),
         "{steps} steps to reach a 4 MiB limit"

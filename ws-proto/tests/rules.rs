@@ -33,12 +33,14 @@ fn run(role: Role, config: &Config, pieces: &[&[u8]]) -> Outcome {
             error = Some(e);
         }
     }
+    // Events first: a Close or a failure takes effect once the events before it are taken.
+    let events = drain_events(&mut conn);
     let mut sent = parse_frames(&drain_transmit(&mut conn));
     for f in &mut sent {
         f.masked = false; // mask keys differ between runs only in the key, already removed
     }
     Outcome {
-        events: drain_events(&mut conn),
+        events,
         error,
         sent,
         finished: conn.is_finished(),
@@ -399,7 +401,10 @@ fn invalid_utf8_fails_inside_a_partial_frame() {
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     let err = conn.handle_input(Instant::ZERO, &frame[..8 + 10]);
     assert_eq!(err, Err(ProtocolError::InvalidUtf8));
-    assert_eq!(sent_close_code(&drain_transmit(&mut conn)), Some(1007));
+    assert_eq!(
+        sent_close_code(&drain_events_then_transmit(&mut conn).1),
+        Some(1007)
+    );
 
     // A code point that can never complete (F4 90 is above U+10FFFF) fails at its second byte.
     let frame = client_frame(true, 1, &[b'x', 0xF4, 0x90, 0x80, 0x80]);

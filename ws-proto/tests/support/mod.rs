@@ -123,6 +123,13 @@ pub fn drain_events(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
+/// Take every event, then everything transmitted (a Close or failure is applied when the
+/// events before it are taken, so events come first).
+pub fn drain_events_then_transmit(conn: &mut Connection) -> (Vec<Event>, Vec<u8>) {
+    let events = drain_events(conn);
+    (events, drain_transmit(conn))
+}
+
 /// The close code of the last frame transmitted, if it is a Close with a code.
 pub fn sent_close_code(bytes: &[u8]) -> Option<u16> {
     let last = parse_frames(bytes).pop()?;
