@@ -311,11 +311,7 @@ fn decompress_step_bounds_each_call() {
             .decompress_step(input, &mut out, usize::MAX, step)
             .unwrap();
         assert_eq!(out.len() - before, p.produced);
-        assert!(
-            p.produced <= step + PerMessageDeflate::INFLATE_CHUNK,
-            "{}",
-            p.produced
-        );
+        assert!(p.produced <= step, "{}", p.produced);
         input = &input[p.consumed..];
         steps += 1;
         if p.done {
@@ -324,6 +320,31 @@ fn decompress_step_bounds_each_call() {
     }
     assert_eq!(out.len(), 40_000 * 258 + 1);
     assert!(steps >= 39, "{steps} steps");
+
+    // A step as large as the limit still sees that the message is too big.
+    let mut server = PerMessageDeflate::new(
+        &DeflateParams::default(),
+        Role::Server,
+        &DeflateConfig::default(),
+    );
+    let mut out = Vec::new();
+    let limit = 1 << 20;
+    assert_eq!(
+        server.decompress_step(&wire, &mut out, limit, limit),
+        Err(DeflateError::MessageTooBig { max_output: limit })
+    );
+    assert_eq!(out.len(), limit);
+    // A smaller step stops at the step.
+    let mut server = PerMessageDeflate::new(
+        &DeflateParams::default(),
+        Role::Server,
+        &DeflateConfig::default(),
+    );
+    let mut out = Vec::new();
+    let p = server
+        .decompress_step(&wire, &mut out, limit, limit - 1)
+        .unwrap();
+    assert_eq!((out.len(), p.done), (limit - 1, false));
 }
 
 #[test]
@@ -496,4 +517,63 @@ fn empty_compressed_payload_is_the_empty_message() {
     client.compress(b"", &mut wire).unwrap();
     assert_eq!(wire, [0x00]);
     assert_eq!(inflate_message(&mut server, &wire, 1, 10).unwrap(), b"");
+}
+
+#[test]
+fn split_at_every_position_byte_by_byte_and_in_tiny_steps() {
+    let p = DeflateParams::default();
+    let config = DeflateConfig::default();
+    let msgs = [text(11, 2000), text(12, 300), text(11, 2000)];
+    let mut c = PerMessageDeflate::new(&p, Role::Client, &config);
+    let wires: Vec<Vec<u8>> = msgs
+        .iter()
+        .map(|m| {
+            let mut w = Vec::new();
+            c.compress(m, &mut w).unwrap();
+            w
+        })
+        .collect();
+    // Context takeover: the third message refers to the first, so every split is replayed on
+    // a decompressor that saw the earlier messages whole.
+    for (i, wire) in wires.iter().enumerate() {
+        for split in 0..=wire.len() {
+            let mut s = PerMessageDeflate::new(&p, Role::Server, &config);
+            for (m, w) in msgs.iter().zip(&wires).take(i) {
+                assert!(inflate_message(&mut s, w, usize::MAX, 1 << 20).unwrap() == *m);
+            }
+            let mut out = Vec::new();
+            s.decompress(&wire[..split], &mut out, 1 << 20).unwrap();
+            let room = (1 << 20) - out.len();
+            s.decompress(&wire[split..], &mut out, room).unwrap();
+            let room = (1 << 20) - out.len();
+            s.finish_message(&mut out, room).unwrap();
+            assert!(out == msgs[i], "message {i} split at {split}");
+        }
+    }
+    // One byte at a time.
+    let mut s = PerMessageDeflate::new(&p, Role::Server, &config);
+    for (m, w) in msgs.iter().zip(&wires) {
+        assert!(inflate_message(&mut s, w, 1, 1 << 20).unwrap() == *m);
+    }
+    // Steps of at most one byte of output budget each.
+    let mut s = PerMessageDeflate::new(&p, Role::Server, &config);
+    for (m, w) in msgs.iter().zip(&wires) {
+        let (mut out, mut input, mut calls) = (Vec::new(), &w[..], 0);
+        loop {
+            let room = (1 << 20) - out.len();
+            let step = s.decompress_step(input, &mut out, room, 1).unwrap();
+            input = &input[step.consumed..];
+            calls += 1;
+            if step.done {
+                break;
+            }
+        }
+        let room = (1 << 20) - out.len();
+        s.finish_message(&mut out, room).unwrap();
+        assert!(out == *m);
+        assert!(
+            calls >= m.len(),
+            "one byte of output per step: {calls} calls"
+        );
+    }
 }

@@ -275,9 +275,9 @@ impl PerMessageDeflate {
         Ok(())
     }
 
-    /// One bounded step of [`decompress`](Self::decompress): stops once about `max_step`
-    /// bytes were inflated (at most `max_step + INFLATE_CHUNK`), so a driver can interleave
-    /// other connections. [`Progress::done`] says all of `input` was consumed and inflated;
+    /// One bounded step of [`decompress`](Self::decompress): appends at most
+    /// `max(max_step, 1)` bytes (and `max_output`), so a driver can interleave other
+    /// connections; the work is proportional to that plus the input consumed. [`Progress::done`] says all of `input` was consumed and inflated;
     /// otherwise call again with `input[consumed..]` and `max_output - produced`.
     pub fn decompress_step(
         &mut self,
@@ -378,9 +378,17 @@ impl PerMessageDeflate {
         let mut consumed = 0;
         let mut produced = 0;
         loop {
-            let allowed = max_output.saturating_sub(produced).saturating_add(1);
             let want = (input.len() - consumed).saturating_mul(4).max(1024);
-            let room = want.min(Self::INFLATE_CHUNK).min(allowed);
+            let limit_left = max_output.saturating_sub(produced);
+            let budget_left = max_step.saturating_sub(produced);
+            let bound = if budget_left >= limit_left {
+                // The limit comes first: one byte more than it allows shows the message is
+                // too big (that byte is never kept).
+                limit_left.saturating_add(1)
+            } else {
+                budget_left.max(1)
+            };
+            let room = want.min(Self::INFLATE_CHUNK).min(bound);
             let at = out.len();
             reserve_bounded(out, room, base.saturating_add(max_output).saturating_add(1));
             out.resize(at + room, 0);
@@ -424,7 +432,8 @@ impl PerMessageDeflate {
                 // No progress with input left and room to write: the backend is stuck.
                 return Err(DeflateError::InvalidData);
             }
-            if produced >= max_step {
+            // When the limit is no larger than the step, the limit ends the call instead.
+            if produced >= max_step && max_step < max_output {
                 return Ok(Progress {
                     consumed,
                     produced,
