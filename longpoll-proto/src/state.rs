@@ -294,44 +294,46 @@ impl Hub {
         let waiters = core::mem::take(&mut state.waiters);
         let mut still_held = alloc::collections::BTreeSet::new();
         // Waiters usually share one cursor (the head when they were held): reuse its answer.
-        let mut last: Option<(Cursor, Read)> = None;
+        let mut last: Option<(Cursor, Outcome)> = None;
         for id in waiters {
-            let Some(cursor) = self.polls.get(&id).map(|h| h.cursor) else {
+            let Some(held) = self.polls.remove(&id) else {
                 continue;
             };
-            let read = match &last {
-                Some((c, read)) if *c == cursor => read.clone(),
+            let outcome = match &last {
+                Some((c, outcome)) if *c == held.cursor => outcome.clone(),
                 _ => {
                     let Some(state) = self.channels.get(channel) else {
-                        return;
-                    };
-                    let read = state.channel.read(Some(cursor), max_messages, max_bytes);
-                    last = Some((cursor, read.clone()));
-                    read
-                }
-            };
-            match read {
-                Read::Answer(outcome) => {
-                    let Some(held) = self.polls.remove(&id) else {
+                        self.polls.insert(id, held);
                         continue;
                     };
-                    self.deadlines.remove(&(held.deadline, id));
-                    let mut idle = false;
-                    if let Some(s) = self.sessions.get_mut(held.session) {
-                        if let Some(i) = s.held.iter().position(|h| h.1 == id) {
-                            s.held.swap_remove(i);
+                    match state
+                        .channel
+                        .read(Some(held.cursor), max_messages, max_bytes)
+                    {
+                        Read::Answer(outcome) => {
+                            last = Some((held.cursor, outcome.clone()));
+                            outcome
                         }
-                        idle = s.held.is_empty();
+                        Read::Hold(_) => {
+                            self.polls.insert(id, held);
+                            still_held.insert(id);
+                            continue;
+                        }
                     }
-                    if idle {
-                        self.session_idle_check(now, held.session);
-                    }
-                    self.responses.push_back(Response { poll: id, outcome });
                 }
-                Read::Hold(_) => {
-                    still_held.insert(id);
+            };
+            self.deadlines.remove(&(held.deadline, id));
+            let mut idle = false;
+            if let Some(s) = self.sessions.get_mut(held.session) {
+                if let Some(i) = s.held.iter().position(|h| h.1 == id) {
+                    s.held.swap_remove(i);
                 }
+                idle = s.held.is_empty();
             }
+            if idle {
+                self.session_idle_check(now, held.session);
+            }
+            self.responses.push_back(Response { poll: id, outcome });
         }
         if let Some(state) = self.channels.get_mut(channel) {
             state.waiters = still_held;
