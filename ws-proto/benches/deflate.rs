@@ -1,13 +1,14 @@
 //! permessage-deflate: compressed echo throughput and ratio on text-like payloads, ours
-//! against soketto 0.8's permessage-deflate extension (flate2 over C zlib) in the same run.
+//! against peers with the same settings, in the same run.
 //!
 //! Echo = client compresses → server inflates → server compresses → client inflates, per
-//! message, codec level (no framing). soketto always uses level 1 ("fast") and no context
-//! takeover with fresh zlib state per message; "ours, same settings" matches that, "ours,
-//! defaults" is level 6 with context takeover. Throughput is payload MB/s of whole echoes
-//! (best of 5 runs); ratio is compressed bytes / payload bytes (smaller is better).
+//! message, codec level (no framing). Peers: soketto 0.8's permessage-deflate extension
+//! (flate2 over C zlib; always level 1, no context takeover, fresh zlib state per message),
+//! and flate2 over C zlib with context takeover at levels 6 and 1 (what a takeover-capable
+//! peer such as yawc does). Throughput is payload MB/s of whole echoes, best of 5 runs; ratio
+//! is compressed bytes / payload bytes (smaller is better).
 //!
-//!     cargo bench -p ws-proto --features deflate --bench deflate
+//!     cargo bench -p ws-proto --bench deflate
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -212,12 +213,12 @@ fn flate2_takeover(msgs: &[Vec<u8>], level: u32) -> usize {
 
 fn main() {
     let runs = 5;
-    println!("permessage-deflate compressed echo (codec level), best of {runs} runs");
+    println!("permessage-deflate compressed echo (codec level), best of {runs} runs; MB/s of payload, ratio = compressed/original");
     println!(
-        "{:<10} {:<34} {:>10} {:>8} {:>16}",
-        "payload", "implementation", "MB/s", "ratio", "vs soketto (MB/s)"
+        "{:<8} {:<38} {:>9} {:>9} {:>7} {:>9} {:>9}",
+        "payload", "settings (peer)", "ours MB/s", "peer MB/s", "speed", "ours ratio", "peer ratio"
     );
-    let same = DeflateConfig {
+    let level1 = DeflateConfig {
         level: 1,
         ..DeflateConfig::default()
     };
@@ -226,6 +227,7 @@ fn main() {
         client_no_context_takeover: true,
         ..DeflateParams::default()
     };
+    let takeover = DeflateParams::default();
     let defaults = DeflateConfig::default();
     for (label, size, count) in [
         ("1 KiB", 1024, 2000),
@@ -235,38 +237,33 @@ fn main() {
         let msgs = corpus(size, count);
         let bytes: usize = msgs.iter().map(Vec::len).sum();
         let mbs = |o: &Outcome| (2 * bytes) as f64 / o.best.as_secs_f64() / 1e6;
-        let peer = best_of(runs, || soketto(&msgs));
         let rows = [
-            ("soketto 0.8 (C zlib, level 1, nct)", &peer),
             (
-                "ours, same settings (level 1, nct)",
-                &best_of(runs, || ours(&msgs, nct, &same)),
+                "level 1, no takeover (soketto 0.8)",
+                best_of(runs, || ours(&msgs, nct, &level1)),
+                best_of(runs, || soketto(&msgs)),
             ),
             (
-                "flate2/C zlib, level 6, takeover",
-                &best_of(runs, || flate2_takeover(&msgs, 6)),
+                "level 6, takeover (flate2 + C zlib)",
+                best_of(runs, || ours(&msgs, takeover, &defaults)),
+                best_of(runs, || flate2_takeover(&msgs, 6)),
             ),
             (
-                "ours, defaults (level 6, takeover)",
-                &best_of(runs, || ours(&msgs, DeflateParams::default(), &defaults)),
-            ),
-            (
-                "flate2/C zlib, level 1, takeover",
-                &best_of(runs, || flate2_takeover(&msgs, 1)),
-            ),
-            (
-                "ours, level 1, takeover",
-                &best_of(runs, || ours(&msgs, DeflateParams::default(), &same)),
+                "level 1, takeover (flate2 + C zlib)",
+                best_of(runs, || ours(&msgs, takeover, &level1)),
+                best_of(runs, || flate2_takeover(&msgs, 1)),
             ),
         ];
-        for (name, o) in rows {
+        for (name, us, peer) in rows {
             println!(
-                "{:<10} {:<34} {:>10.1} {:>8.3} {:>15.2}x",
+                "{:<8} {:<38} {:>9.1} {:>9.1} {:>6.2}x {:>9.3} {:>9.3}",
                 label,
                 name,
-                mbs(o),
-                o.compressed as f64 / bytes as f64,
-                mbs(o) / mbs(&peer)
+                mbs(&us),
+                mbs(&peer),
+                mbs(&us) / mbs(&peer),
+                us.compressed as f64 / bytes as f64,
+                peer.compressed as f64 / bytes as f64,
             );
         }
     }
