@@ -390,6 +390,37 @@ fn mask_bench(runs: usize) {
             reps
         }));
     }
+    // Unmasking while copying into a message buffer, against copying then unmasking.
+    let src = vec![0x5Au8; 64 * 1024];
+    let mut fused = Vec::new();
+    let mut two_pass = Vec::new();
+    for _ in 0..runs {
+        fused.push(time(&mut || {
+            for _ in 0..reps {
+                let mut dst = bytes::BytesMut::with_capacity(src.len());
+                ws_proto::mask::extend_unmasked(&mut dst, black_box(&src), key, 0);
+                black_box(&dst);
+            }
+            reps
+        }));
+        two_pass.push(time(&mut || {
+            for _ in 0..reps {
+                let mut dst = bytes::BytesMut::with_capacity(src.len());
+                dst.extend_from_slice(black_box(&src));
+                ws_proto::mask::apply_mask(&mut dst, key, 0);
+                black_box(&dst);
+            }
+            reps
+        }));
+    }
+    let (f, t) = (median(fused), median(two_pass));
+    let bytes = (src.len() * reps) as f64;
+    println!(
+        "unmask 64 KiB while copying: {:.1} GB/s; copy then unmask: {:.1} GB/s (x{:.2})",
+        bytes / f / 1e9,
+        bytes / t / 1e9,
+        t / f
+    );
     let bytes = (buf.len() * reps) as f64;
     let (w, b) = (median(word), median(bytewise));
     println!(
