@@ -106,7 +106,9 @@ pub enum FrameError {
     LengthTopBitSet,
     /// A control frame without FIN.
     FragmentedControlFrame,
-    /// A control frame whose payload is over 125 bytes.
+    /// A control frame whose payload is over 125 bytes. It holds the 7-bit length field
+    /// (126 or 127: an extended length, which a control frame may not have), so the error is
+    /// the same however the header is split.
     ControlFrameTooLong(u64),
 }
 
@@ -166,12 +168,14 @@ impl FrameHeader {
             127 => 8,
             _ => 0,
         };
+        // Control-frame rules are judged from the first two bytes, before any extended length
+        // (a control frame may not have one), so the error is the same however the input is
+        // split and comes as early as possible.
+        if opcode.is_control() {
+            check_control(fin, u64::from(len7))?;
+        }
         let header_len = 2 + ext + if masked { 4 } else { 0 };
         if buf.len() < header_len {
-            // Control-frame rules can already be judged; fail as early as possible.
-            if opcode.is_control() {
-                check_control(fin, len7 as u64, ext)?;
-            }
             return Ok(Status::Partial);
         }
         let payload_len = match ext {
@@ -196,9 +200,6 @@ impl FrameHeader {
                 n
             }
         };
-        if opcode.is_control() {
-            check_control(fin, payload_len, ext)?;
-        }
         let mask = if masked {
             let m = 2 + ext;
             Some([buf[m], buf[m + 1], buf[m + 2], buf[m + 3]])
@@ -267,13 +268,15 @@ impl FrameHeader {
     }
 }
 
+/// `len7` is the 7-bit length field: 126 and 127 announce an extended length, which a control
+/// frame may never have.
 #[inline]
-fn check_control(fin: bool, len: u64, ext: usize) -> Result<(), FrameError> {
+fn check_control(fin: bool, len7: u64) -> Result<(), FrameError> {
     if !fin {
         return Err(FrameError::FragmentedControlFrame);
     }
-    if ext != 0 || len > MAX_CONTROL_PAYLOAD as u64 {
-        return Err(FrameError::ControlFrameTooLong(len));
+    if len7 > MAX_CONTROL_PAYLOAD as u64 {
+        return Err(FrameError::ControlFrameTooLong(len7));
     }
     Ok(())
 }
