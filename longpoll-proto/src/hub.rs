@@ -47,6 +47,7 @@ pub struct PollRequest {
 }
 
 pub(crate) struct ChannelState {
+    pub(crate) name: ChannelName,
     pub(crate) channel: Channel,
     /// Held polls on this channel.
     pub(crate) waiters: BTreeSet<PollId>,
@@ -276,6 +277,7 @@ impl Hub {
             return None;
         }
         let key = self.channels.insert(ChannelState {
+            name: name.clone(),
             channel: Channel::new(self.epoch, self.config.channel),
             waiters: BTreeSet::new(),
             flush_at: None,

@@ -3,7 +3,7 @@
 //!
 //! Invariant: a key handed out by `insert` stays valid until `remove`; removed keys are
 //! reused. Callers never keep a key past `remove` (the hub only removes a session with no
-//! held polls, and never removes channels).
+//! held polls, and a channel with no held poll, no acknowledgement and no pending flush).
 
 use alloc::vec::Vec;
 

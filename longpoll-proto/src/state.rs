@@ -91,6 +91,36 @@ impl Hub {
             self.session_idle_check(now, session);
             return;
         };
+        self.poll_on_channel(now, id, request, session, channel);
+        self.drop_channel_if_unused(channel);
+    }
+
+    /// A channel that was never published to, has no held poll and no bookkeeping is
+    /// removed: recreating it later gives the same answers (same epoch, head 0), so polls
+    /// for made-up channel names cannot fill `max_channels`.
+    pub(crate) fn drop_channel_if_unused(&mut self, key: u32) {
+        let unused = self.channels.get(key).is_some_and(|c| {
+            c.waiters.is_empty()
+                && c.acks.is_empty()
+                && c.flush_at.is_none()
+                && c.channel.head().seq.0 == 0
+                && c.channel.epoch() == self.epoch
+        });
+        if unused {
+            if let Some(state) = self.channels.remove(key) {
+                self.channel_index.remove(&state.name);
+            }
+        }
+    }
+
+    fn poll_on_channel(
+        &mut self,
+        now: Instant,
+        id: PollId,
+        request: PollRequest,
+        session: u32,
+        channel: u32,
+    ) {
         // A second poll on the same channel from the same client.
         let older = self
             .sessions
@@ -196,6 +226,7 @@ impl Hub {
         match self.forget(id) {
             Some(held) => {
                 self.session_idle_check(now, held.session);
+                self.drop_channel_if_unused(held.channel);
                 true
             }
             None => false,
@@ -227,6 +258,7 @@ impl Hub {
                     },
                 });
                 self.session_idle_check(now, held.session);
+                self.drop_channel_if_unused(held.channel);
             }
         }
         while let Some(&(at, key)) = self.expiries.first() {

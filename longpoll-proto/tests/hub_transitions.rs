@@ -405,6 +405,10 @@ fn limits_refuse_with_their_own_reason() {
     config.max_channels = 1;
     let mut hub = Hub::new(config, Epoch(1));
     hub.handle_poll(ms(0), req("a", "c", None));
+    assert_eq!(
+        hub.publish(ms(0), &ch("other"), Bytes::new()),
+        Err(PublishError::TooManyChannels { max_channels: 1 })
+    );
     let cases = [
         (req("b", "c", None), RejectReason::TooManyPolls),
         (req("z", "c", None), RejectReason::TooManySessions),
@@ -420,10 +424,6 @@ fn limits_refuse_with_their_own_reason() {
         assert_eq!(out.last().unwrap().poll, p);
         assert_eq!(out.last().unwrap().outcome, Outcome::Rejected { reason });
     }
-    assert_eq!(
-        hub.publish(ms(0), &ch("other"), Bytes::new()),
-        Err(PublishError::TooManyChannels { max_channels: 1 })
-    );
 }
 
 #[test]
@@ -452,4 +452,44 @@ fn upstream_sends_keep_the_session_and_deduplicate() {
     assert!(hub.has_session(&a));
     hub.handle_timeout(ms(61_000));
     assert!(!hub.has_session(&a));
+}
+
+#[test]
+fn polls_for_made_up_channels_do_not_fill_max_channels() {
+    let mut config = HubConfig::default();
+    config.max_channels = 2;
+    let mut hub = Hub::new(config, Epoch(1));
+    hub.publish(ms(0), &ch("real"), Bytes::from_static(b"x"))
+        .unwrap();
+    for i in 0..10 {
+        let p = hub.handle_poll(ms(0), req("a", &format!("junk{i}"), None));
+        assert!(hub.is_held(p));
+        assert_eq!(hub.channels(), 2);
+        assert!(hub.handle_abort(ms(0), p));
+        assert_eq!(
+            hub.channels(),
+            1,
+            "an unused, never-published channel is dropped"
+        );
+    }
+    // Timed-out and immediately answered polls drop it too; answers are unchanged.
+    hub.handle_poll(ms(0), req("a", "junk", Some(Cursor::new(1, 3))));
+    assert_eq!(
+        drain(&mut hub)[0].outcome,
+        Outcome::Rejected {
+            reason: RejectReason::CursorAhead
+        }
+    );
+    hub.handle_poll(ms(0), req("a", "junk", Some(Cursor::new(1, 0))));
+    hub.handle_timeout(ms(30_000));
+    assert_eq!(
+        drain(&mut hub)[0].outcome,
+        Outcome::Empty {
+            cursor: Cursor::new(1, 0),
+            reason: EmptyReason::Timeout
+        }
+    );
+    assert_eq!(hub.channels(), 1);
+    // A channel with history is kept.
+    assert!(hub.channel(&ch("real")).is_some());
 }
