@@ -79,9 +79,9 @@ fn server_picks_the_first_acceptable_offer() {
             Some((p(false, false, 11, 15), "permessage-deflate; server_max_window_bits=11"))),
         ("permessage-deflate; server_max_window_bits=9", &small_own,
             Some((p(false, false, 9, 15), "permessage-deflate; server_max_window_bits=9"))),
-        // server_max_window_bits=8 cannot be honoured: declined, the next offer is taken.
+        // server_max_window_bits=8 is accepted: we then send uncompressed.
         ("permessage-deflate; server_max_window_bits=8, permessage-deflate", &d,
-            Some((p(false, false, 15, 15), "permessage-deflate"))),
+            Some((p(false, false, 8, 15), "permessage-deflate; server_max_window_bits=8"))),
         // A client window of 8 is fine for us to inflate.
         ("permessage-deflate; client_max_window_bits=8", &small_peer,
             Some((p(false, false, 15, 8), "permessage-deflate; client_max_window_bits=8"))),
@@ -129,7 +129,8 @@ fn client_validates_the_answer_against_its_offers() {
         // The value is required in a response.
         ("permessage-deflate; client_max_window_bits", &d,
             Err(E::InvalidParameterValue { name: "client_max_window_bits".into() })),
-        ("permessage-deflate; client_max_window_bits=8", &d, Err(E::UnsupportedWindowBits { bits: 8 })),
+        // An 8-bit window for us: accepted, and the codec never compresses.
+        ("permessage-deflate; client_max_window_bits=8", &d, Ok(Some(p(false, false, 15, 8)))),
         ("permessage-deflate; server_max_window_bits=7", &d,
             Err(E::InvalidParameterValue { name: "server_max_window_bits".into() })),
         ("permessage-deflate; mystery", &d, Err(E::UnknownParameter { name: "mystery".into() })),

@@ -127,12 +127,6 @@ pub enum NegotiationError {
     /// `client_max_window_bits` when we did not offer it, a window larger than we asked for,
     /// or no `server_no_context_takeover` when we required it).
     NotOffered,
-    /// The server asks us to compress with `client_max_window_bits=8`, which no zlib-family
-    /// compressor can produce (it silently uses 9).
-    UnsupportedWindowBits {
-        /// The window bits asked for.
-        bits: u8,
-    },
 }
 
 impl fmt::Display for NegotiationError {
@@ -158,9 +152,6 @@ impl fmt::Display for NegotiationError {
             }
             Self::NotOffered => {
                 f.write_str("the server's permessage-deflate response matches none of our offers")
-            }
-            Self::UnsupportedWindowBits { bits } => {
-                write!(f, "cannot compress with client_max_window_bits={bits}")
             }
         }
     }

@@ -16,9 +16,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
-use super::config::{
-    clamp_bits, DeflateConfig, DeflateOffer, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS,
-};
+use super::config::{clamp_bits, DeflateConfig, DeflateOffer, DeflateParams, MAX_WINDOW_BITS};
 use super::error::NegotiationError;
 use crate::handshake::ExtensionOffer;
 
@@ -211,13 +209,12 @@ pub fn client_accept(
         .iter()
         .find(|o| accepts(o, &resp))
         .ok_or(NegotiationError::NotOffered)?;
+    // An 8-bit window is accepted: zlib-family compressors cannot produce one, so the codec
+    // then sends every message uncompressed, which RFC 7692 allows.
     let client_bits = resp
         .client_max_window_bits
         .flatten()
         .unwrap_or(MAX_WINDOW_BITS);
-    if client_bits < MIN_WINDOW_BITS {
-        return Err(NegotiationError::UnsupportedWindowBits { bits: client_bits });
-    }
     Ok(Some(DeflateParams {
         server_no_context_takeover: resp.server_no_context_takeover,
         // Our own offer to drop the context binds us even if the server did not echo it.
@@ -233,10 +230,10 @@ pub fn client_accept(
 /// `Sec-WebSocket-Extensions` element to answer with. `None`: decline (answer without the
 /// extension).
 ///
-/// An offer is declined if a parameter is unknown, repeated or invalid, if it asks for
-/// `server_max_window_bits=8` (zlib-family compressors cannot honour it), or if
+/// An offer is declined if a parameter is unknown, repeated or invalid, or if
 /// `config.peer_max_window_bits < 15` and it lacks `client_max_window_bits` (the client could
-/// not limit its window).
+/// not limit its window). An offer of `server_max_window_bits=8` is accepted, and then we send
+/// every message uncompressed (zlib-family compressors cannot produce an 8-bit window).
 ///
 /// ```
 /// use ws_proto::deflate::{server_accept, DeflateConfig};
@@ -258,8 +255,10 @@ pub fn server_accept(
         let Ok(offer) = parse_params(ext) else {
             continue;
         };
+        // `server_max_window_bits=8` is accepted although no zlib-family compressor can
+        // honour it: the codec then sends every message uncompressed (RFC 7692 lets a sender
+        // choose per message), so a peer asking for 8 still gets a working extension.
         let server_bits = match offer.server_max_window_bits {
-            Some(asked) if asked < MIN_WINDOW_BITS => continue,
             Some(asked) => asked.min(own_max),
             None => own_max,
         };
