@@ -28,8 +28,25 @@
 //! allocated on the first message in its direction. With
 //! `no_context_takeover` for a direction and [`DeflateConfig::release_idle_state`], that
 //! direction's state is freed after each message, so a server can trade ratio for memory: an
-//! idle connection then holds no DEFLATE memory at all. Inflating needs at most
-//! [`PerMessageDeflate::INFLATE_CHUNK`] bytes of output space beyond the caller's limit.
+//! idle connection then holds no DEFLATE memory at all; a smaller `mem_level` shrinks the
+//! compressor too. The inflated output grows geometrically but its capacity never passes the
+//! caller's limit plus one byte (the byte that shows "too big"), whatever a bomb would
+//! inflate to.
+//!
+//! # Behaviour worth knowing
+//!
+//! - An agreed window of 8 bits for what we send (allowed by RFC 7692, impossible for
+//!   zlib-family compressors) is accepted, and then every message goes uncompressed.
+//! - A message cut in the middle of a DEFLATE block is always detected when the sender has no
+//!   context takeover (an empty final block fed after the tail must end the stream); with
+//!   context takeover only when the tail decodes as data (about 96% of cut positions in
+//!   `tests/deflate_codec.rs`), since the stream must go on.
+//! - A final block (BFINAL) ends the peer's DEFLATE stream: the next message starts a new
+//!   one, and anything but the tail after it in the same message is an error.
+//! - `no_std`: zlib-rs 0.6's `rust-allocator` feature allocates through `std::alloc`, so
+//!   zlib-rs links `std`: the `deflate` feature builds without ws-proto's `std` feature on any
+//!   target that has `std`, not yet on a bare-metal one (plug in another
+//!   [`DeflateBackend`] there).
 //!
 //! # Example
 //!
