@@ -148,6 +148,7 @@ for T, sizes in [
     ("ws_pair", [64, 128, 256, 512, 1024, 2048]),
     ("sse_roundtrip", [32, 64, 128, 256, 512]),
     ("longpoll_hub", [64, 128, 256, 512, 1024, 2048]),
+    ("ws_inflate_limits", [32, 64, 128, 256, 512, 1024]),
 ]:
     for size in sizes:
         write(T, "random-%d" % size, bytes(rng.randrange(256) for _ in range(size)))
