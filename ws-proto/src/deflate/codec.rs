@@ -5,10 +5,10 @@
 //! - Outgoing: a message is compressed with a sync flush and its `00 00 ff ff` tail removed;
 //!   with no context takeover for our direction the compressor is reset after the message.
 //! - Incoming: the output a call appends is bounded by its `max_output` (the caller's remaining
-//!   message-size budget) *as it is inflated*, in chunks of at most
-//!   [`PerMessageDeflate::INFLATE_CHUNK`] bytes, so a deflate bomb costs at most
-//!   `max_output + INFLATE_CHUNK` bytes and time proportional to that, never to what the bomb
-//!   would inflate to.
+//!   message-size budget) *as it is inflated*, in pieces of at most
+//!   [`PerMessageDeflate::INFLATE_CHUNK`] bytes, with the buffer's capacity capped at
+//!   `max_output + 1` more bytes: a deflate bomb costs memory and time proportional to the
+//!   limit, never to what the bomb would inflate to.
 //! - After any error the codec is poisoned: every later call returns the same error (the
 //!   connection must be failed with [`DeflateError::close_code`]).
 
@@ -85,8 +85,8 @@ impl core::fmt::Debug for PerMessageDeflate {
 }
 
 impl PerMessageDeflate {
-    /// The largest piece of output space one inflate call is given: the memory a deflate bomb
-    /// can cost beyond the caller's `max_output`.
+    /// The largest piece of output one backend call may write: the granularity at which
+    /// inflating checks the limit and the step budget.
     pub const INFLATE_CHUNK: usize = 32 * 1024;
 
     /// A codec for `role` under the agreed `params`, with the default [`ZlibRsBackend`].
