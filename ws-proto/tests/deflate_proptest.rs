@@ -114,3 +114,63 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes, cut into arbitrary frames, under an arbitrary limit and step: an
+    /// error or some output, never a panic, never more than the limit, and a poisoned codec
+    /// after an error.
+    #[test]
+    fn arbitrary_input_never_panics_and_respects_the_limit(
+        data in prop::collection::vec(any::<u8>(), 0..600),
+        frame in 1usize..64,
+        limit in 0usize..5000,
+        step in 1usize..3000,
+        nct in any::<bool>(),
+        // A valid compressed prefix makes the decoder go deeper before the garbage.
+        valid_prefix in any::<bool>(),
+    ) {
+        let params = DeflateParams {
+            client_no_context_takeover: nct,
+            ..DeflateParams::default()
+        };
+        let mut input = Vec::new();
+        if valid_prefix {
+            let mut c = PerMessageDeflate::new(&params, Role::Client, &DeflateConfig::default());
+            c.compress(&bytes(&Payload::Text { seed: 3, len: 3000 }, &[]), &mut input).unwrap();
+        }
+        input.extend_from_slice(&data);
+        let mut s = PerMessageDeflate::new(&params, Role::Server, &DeflateConfig::default());
+        let mut out = Vec::new();
+        let mut failed = None;
+        'frames: for chunk in input.chunks(frame) {
+            let mut rest = chunk;
+            loop {
+                let room = limit - out.len();
+                match s.decompress_step(rest, &mut out, room, step) {
+                    Ok(p) => {
+                        rest = &rest[p.consumed..];
+                        if p.done {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break 'frames;
+                    }
+                }
+                prop_assert!(out.len() <= limit);
+            }
+        }
+        if failed.is_none() {
+            let room = limit - out.len();
+            failed = s.finish_message(&mut out, room).err();
+        }
+        prop_assert!(out.len() <= limit);
+        if let Some(e) = failed {
+            prop_assert!([1007, 1009, 1011].contains(&e.close_code()));
+            prop_assert_eq!(s.decompress(b"x", &mut out, 10), Err(e));
+        }
+    }
+}
