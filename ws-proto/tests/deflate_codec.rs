@@ -573,3 +573,62 @@ fn split_at_every_position_byte_by_byte_and_in_tiny_steps() {
         );
     }
 }
+
+/// The examples of RFC 7692 section 7.2.3, each fed whole and one byte per frame.
+#[test]
+fn rfc7692_examples_inflate() {
+    let p = DeflateParams::default();
+    let config = DeflateConfig::default();
+    let hello = b"Hello".to_vec();
+    // 7.2.3.1: one compressed DEFLATE block.
+    let one_block = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    // 7.2.3.2: the second "Hello" refers to the first through the shared window.
+    let shared = [0xf2, 0x00, 0x11, 0x00, 0x00];
+    // 7.2.3.3: a block with no compression.
+    let stored = [
+        0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+    ];
+    // 7.2.3.4: BFINAL set, then the 0x00 left of the appended empty stored block.
+    let final_block = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    // 7.2.3.5: two DEFLATE blocks in one message.
+    let two_blocks = [
+        0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+    ];
+    for frame in [usize::MAX, 1] {
+        let mut s = PerMessageDeflate::new(&p, Role::Server, &config);
+        assert_eq!(
+            inflate_message(&mut s, &one_block, frame, 100).unwrap(),
+            hello
+        );
+        assert_eq!(inflate_message(&mut s, &shared, frame, 100).unwrap(), hello);
+        for wire in [
+            &stored[..],
+            &two_blocks,
+            &final_block,
+            &one_block,
+            &final_block,
+            &stored,
+        ] {
+            assert_eq!(
+                inflate_message(&mut s, wire, frame, 100).unwrap(),
+                hello,
+                "{wire:02x?}"
+            );
+        }
+        // After a final block only an empty stored block may follow.
+        let mut s = PerMessageDeflate::new(&p, Role::Server, &config);
+        let mut with_block = final_block[..7].to_vec();
+        with_block.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff]);
+        assert_eq!(
+            inflate_message(&mut s, &with_block, frame, 100).unwrap(),
+            hello
+        );
+        let mut s = PerMessageDeflate::new(&p, Role::Server, &config);
+        let mut junk = final_block.to_vec();
+        junk.push(0x01);
+        assert_eq!(
+            inflate_message(&mut s, &junk, frame, 100),
+            Err(DeflateError::TrailingData)
+        );
+    }
+}

@@ -38,8 +38,14 @@ enum Incoming {
     /// Compressed bytes arrived, the DEFLATE stream goes on.
     Active,
     /// The message contained a final block (BFINAL): the stream is over until the message ends.
-    Ended,
+    /// `trailer` bytes of an empty stored block followed it (RFC 7692 section 7.2.3.4: a
+    /// sender appends one after its final block and removes the last four bytes, leaving
+    /// `0x00`).
+    Ended { trailer: u8 },
 }
+
+/// An empty, non-final stored block: all that may follow a final block in a message.
+const EMPTY_STORED_BLOCK: [u8; 5] = [0x00, 0x00, 0x00, 0xff, 0xff];
 
 /// permessage-deflate for one connection: compresses outgoing messages and inflates incoming
 /// ones under the agreed [`DeflateParams`].
@@ -295,7 +301,11 @@ impl PerMessageDeflate {
             });
         }
         let result = match self.incoming {
-            Incoming::Ended => Err(DeflateError::TrailingData),
+            Incoming::Ended { .. } => self.after_final_block(input).map(|()| Progress {
+                consumed: input.len(),
+                produced: 0,
+                done: true,
+            }),
             Incoming::Idle | Incoming::Active => {
                 self.incoming = Incoming::Active;
                 self.inflate(input, out, max_output, max_step, false)
@@ -328,18 +338,18 @@ impl PerMessageDeflate {
             // An empty compressed payload is the empty message.
             Incoming::Idle => Ok(()),
             // The stream is over: the next message starts a new one, whatever the agreement.
-            Incoming::Ended => self.reset_decompressor(),
+            Incoming::Ended { .. } => self.reset_decompressor(),
             Incoming::Active => {
                 let p = self.inflate(&TAIL, out, max_output, usize::MAX, true)?;
                 if p.produced != 0 {
                     return Err(DeflateError::TruncatedMessage);
                 }
-                if self.incoming == Incoming::Ended {
+                if matches!(self.incoming, Incoming::Ended { .. }) {
                     return self.reset_decompressor();
                 }
                 if self.incoming_reset {
                     let p = self.inflate(&FINAL_EMPTY_BLOCK, out, max_output, usize::MAX, true)?;
-                    if p.produced != 0 || self.incoming != Incoming::Ended {
+                    if p.produced != 0 || !matches!(self.incoming, Incoming::Ended { .. }) {
                         return Err(DeflateError::TruncatedMessage);
                     }
                     self.reset_decompressor()?;
@@ -408,11 +418,9 @@ impl PerMessageDeflate {
                 return Err(DeflateError::MessageTooBig { max_output });
             }
             if p.done {
-                self.incoming = Incoming::Ended;
-                // Only an empty sync marker may follow the peer's final block.
-                let rest = &input[consumed..];
-                if !ours && !rest.is_empty() && rest != TAIL.as_slice() {
-                    return Err(DeflateError::TrailingData);
+                self.incoming = Incoming::Ended { trailer: 0 };
+                if !ours {
+                    self.after_final_block(&input[consumed..])?;
                 }
                 return Ok(Progress {
                     consumed: input.len(),
@@ -441,6 +449,21 @@ impl PerMessageDeflate {
                 });
             }
         }
+    }
+
+    /// Bytes of the peer's message after its final block: only an empty stored block (or a
+    /// prefix of one) may come.
+    fn after_final_block(&mut self, bytes: &[u8]) -> Result<(), DeflateError> {
+        let Incoming::Ended { trailer } = &mut self.incoming else {
+            return Ok(());
+        };
+        for &b in bytes {
+            if EMPTY_STORED_BLOCK.get(usize::from(*trailer)) != Some(&b) {
+                return Err(DeflateError::TrailingData);
+            }
+            *trailer += 1;
+        }
+        Ok(())
     }
 
     fn check_failed(&self) -> Result<(), DeflateError> {
