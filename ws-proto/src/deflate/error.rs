@@ -50,8 +50,8 @@ pub enum DeflateError {
     /// The message ended (FIN) in the middle of a DEFLATE block, so its end could not be
     /// decoded: close with 1007.
     TruncatedMessage,
-    /// Compressed bytes arrived after the final DEFLATE block (BFINAL) of the message and its
-    /// empty tail: close with 1007.
+    /// Bytes other than an empty stored block arrived after the final DEFLATE block (BFINAL)
+    /// of the message: close with 1007.
     TrailingData,
     /// The backend failed for a reason that is not the peer's data (for example it could not
     /// allocate): close with 1011.

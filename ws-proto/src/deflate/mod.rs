@@ -42,7 +42,7 @@
 //!   context takeover only when the tail decodes as data (about 96% of cut positions in
 //!   `tests/deflate_codec.rs`), since the stream must go on.
 //! - A final block (BFINAL) ends the peer's DEFLATE stream: the next message starts a new
-//!   one, and anything but the tail after it in the same message is an error.
+//!   one, and anything but an empty stored block after it in the same message is an error.
 //! - `no_std`: zlib-rs 0.6's `rust-allocator` feature allocates through `std::alloc`, so
 //!   zlib-rs links `std`: the `deflate` feature builds without ws-proto's `std` feature on any
 //!   target that has `std`, not yet on a bare-metal one (plug in another
