@@ -6,6 +6,10 @@
 //! 6.4.4) only once the whole frame is in: NON-STRICT. Everything else it does right. These
 //! tests pin that down, which shows the suite passes a good implementation and still tells
 //! strict from non-strict behaviour.
+//!
+//! tokio-tungstenite does not negotiate permessage-deflate: every case of sections 12-13 is
+//! UNIMPLEMENTED (never FAILED), which does not fail a run unless compression is required
+//! (`--require-compression`).
 
 mod conformance_support;
 
@@ -28,7 +32,9 @@ fn check_tungstenite_report(report: &Report) {
         .results
         .iter()
         .filter(|r| {
-            let want = if KNOWN_NON_STRICT.contains(&r.id.as_str()) {
+            let want = if r.id.starts_with("12.") || r.id.starts_with("13.") {
+                Outcome::Unimplemented
+            } else if KNOWN_NON_STRICT.contains(&r.id.as_str()) {
                 Outcome::NonStrict
             } else if INFORMATIONAL.contains(&r.id.as_str()) {
                 Outcome::Informational
@@ -54,6 +60,15 @@ fn check_tungstenite_report(report: &Report) {
     assert_eq!(strict_failures, KNOWN_NON_STRICT);
     assert!(!report.passed(true));
     assert!(report.passed(false));
+    // Sections 12-13 ran (reduced) and were declined; requiring compression fails them.
+    let unimplemented = report.ids_with(Outcome::Unimplemented);
+    assert_eq!(unimplemented.len(), (5 + 7) * 3, "{}", report.summary());
+    assert!(!report.passed_requiring_compression(false));
+    for id in unimplemented {
+        let r = report.get(id).unwrap();
+        assert!(r.notes[0].contains("declined") || r.notes[0].contains("offered no extension"));
+        assert!(r.close.ends_with("1000 clean"), "{}", Report::row(r));
+    }
     for id in KNOWN_NON_STRICT {
         let r = report.get(id).unwrap();
         assert!(
@@ -146,6 +161,45 @@ fn binary_reports_non_strict_cases_of_a_tungstenite_server_and_exits_non_zero() 
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn binary_reports_declined_compression_as_unimplemented_not_a_failure_by_default() {
+    let addr = start_tungstenite_echo_server();
+    let url = format!("ws://{addr}");
+    let run = |extra: &[&str]| {
+        let mut args = vec![url.as_str(), "--cases", "12.1.1,13.3.2,1.1.1"];
+        args.extend_from_slice(extra);
+        let out = bin().args(&args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(&[]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("3 cases: 1 OK, 0 NON-STRICT, 0 FAILED, 0 INFORMATIONAL, 2 UNIMPLEMENTED"),
+        "{stdout}"
+    );
+    for id in ["12.1.1", "13.3.2"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(id) && l.contains("UNIMPLEMENTED")),
+            "{id}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("PASS (strict profile; 2 UNIMPLEMENTED"),
+        "{stdout}"
+    );
+    let (code, stdout) = run(&["--require-compression"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL (strict, compression required profile): 2 case(s): 12.1.1 13.3.2"),
+        "{stdout}"
     );
 }
 

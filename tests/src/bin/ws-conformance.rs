@@ -6,6 +6,8 @@
 //! ws-conformance --list                            # print the case table
 //! ```
 //! Exit status: 0 when every case passes the profile, 1 when any fails, 2 on usage errors.
+//! UNIMPLEMENTED (permessage-deflate declined, sections 12-13) fails only with
+//! `--require-compression`.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -21,7 +23,7 @@ usage: ws-conformance [OPTIONS] ws://HOST:PORT[/PATH]
        ws-conformance [OPTIONS] --serve HOST:PORT
        ws-conformance [OPTIONS] --list
 
-Runs the WebSocket conformance suite (Autobahn testsuite sections 1-7, 9, 10).
+Runs the WebSocket conformance suite (Autobahn testsuite sections 1-7, 9, 10, 12, 13).
 With a URL the suite is the client: the server under test must echo every message.
 With --serve the suite is an Autobahn-compatible fuzzing server
 (/getCaseCount, /runCase?case=N&agent=A, /updateReports) for a testee client;
@@ -30,8 +32,11 @@ the table is printed when the client requests /updateReports.
 options:
   --cases PATTERNS     only these cases (comma-separated: 6, 6.4, 6.4.1, 6.4.*)
   --exclude PATTERNS   skip these cases
-  --quick              section 9 reduced to a fast subset (the default runs all of it)
+  --quick              sections 9, 12 and 13 reduced to a fast subset (default: all)
   --lenient            NON-STRICT outcomes do not fail the run (default: strict profile)
+  --require-compression
+                       UNIMPLEMENTED (permessage-deflate declined in 12.x/13.x) fails
+                       the run (default: reported, not a failure)
   --idle-timeout SECS  --serve: give up after SECS without a connection (default 300)
   --case-timeout SECS  time limit of a case in sections 1-7 and 10 (default 10)
   --fail-fast-pause-ms MS
@@ -55,6 +60,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     let mut exclude = Vec::new();
     let mut quick = false;
     let mut strict = true;
+    let mut require_compression = false;
     let mut list = false;
     let mut serve = None;
     let mut json = None;
@@ -73,6 +79,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             "--exclude" => exclude.push(value("--exclude")?),
             "--quick" => quick = true,
             "--lenient" => strict = false,
+            "--require-compression" => require_compression = true,
             "--list" => list = true,
             "--json" => json = Some(value("--json")?),
             "--serve" => serve = Some(value("--serve")?),
@@ -148,18 +155,28 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     if let Some(path) = json {
         std::fs::write(&path, report.to_json()).map_err(|e| format!("cannot write {path}: {e}"))?;
     }
-    let failures = report.failures(strict);
+    let failures = report.failures_requiring_compression(strict, require_compression);
+    let profile = match (strict, require_compression) {
+        (true, false) => "strict",
+        (false, false) => "lenient",
+        (true, true) => "strict, compression required",
+        (false, true) => "lenient, compression required",
+    };
     if failures.is_empty() {
-        println!(
-            "PASS ({} profile)",
-            if strict { "strict" } else { "lenient" }
-        );
+        let unimplemented = report.count(tests::conformance::Outcome::Unimplemented);
+        if unimplemented > 0 {
+            println!(
+                "PASS ({profile} profile; {unimplemented} UNIMPLEMENTED case(s): the peer \
+                 declined permessage-deflate, not a failure without --require-compression)"
+            );
+        } else {
+            println!("PASS ({profile} profile)");
+        }
         Ok(ExitCode::SUCCESS)
     } else {
         let ids: Vec<&str> = failures.iter().map(|r| r.id.as_str()).collect();
         println!(
-            "FAIL ({} profile): {} case(s): {}",
-            if strict { "strict" } else { "lenient" },
+            "FAIL ({profile} profile): {} case(s): {}",
             ids.len(),
             ids.join(" ")
         );

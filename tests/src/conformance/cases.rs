@@ -1,19 +1,20 @@
-//! The case table: sections 1-7, 9 and 10 of the reference suite's case list, written from
-//! RFC 6455 and the published case descriptions.
+//! The case table: sections 1-7, 9, 10, 12 and 13 of the reference suite's case list,
+//! written from RFC 6455, RFC 7692 and the published case descriptions.
 //!
 //! A [`Case`] is data: a script of [`Step`]s the suite plays and an [`Expect`]ation it judges
 //! against. Nothing here touches a socket, so the table is unit-tested on its own and the
 //! same table drives both roles (suite as client against a server under test, suite as
 //! server against a client under test).
 //!
-//! Adding sections 12-13 (permessage-deflate): give the [`Case`] an `offer` (the
-//! `Sec-WebSocket-Extensions` value to offer or accept), let [`Step::Send`] carry compressed
-//! frames (RSV1 set, payload deflated by the suite) and add a `section12()` builder below;
-//! [`Outcome::Unimplemented`](super::Outcome::Unimplemented) is reserved for a peer that
-//! declines the extension.
+//! Sections 12-13 (permessage-deflate): a [`Case`] with a [`Case::deflate`] negotiation offers
+//! (suite as client) or accepts (suite as server) the extension, and its
+//! [`Step::SendCompressed`] messages are deflated by the suite at send time with the
+//! parameters agreed; a peer that declines the extension makes the case
+//! [`Outcome::Unimplemented`](super::Outcome::Unimplemented).
 
 use std::time::Duration;
 
+use super::deflate::{AcceptPolicy, Negotiation, Offer};
 use super::frame::{Frame, OP_BINARY, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT};
 
 /// Short pause between fragments in cases that interleave pings (5.19, 5.20).
@@ -51,6 +52,16 @@ pub enum Step {
         from: usize,
         /// One past the last payload byte of this part.
         to: usize,
+    },
+    /// Send one message compressed with the agreed permessage-deflate parameters (RSV1 on
+    /// the first frame), split into frames of at most `frag` compressed bytes (0 = one frame).
+    SendCompressed {
+        /// `OP_TEXT` or `OP_BINARY`.
+        opcode: u8,
+        /// The uncompressed message.
+        data: Vec<u8>,
+        /// Largest frame payload (0 = no fragmentation).
+        frag: usize,
     },
     /// Wait, collecting what the peer sends; ends early if the peer closes.
     Pause(Duration),
@@ -226,8 +237,10 @@ pub struct Case {
     pub steps: Vec<Step>,
     /// How the result is judged.
     pub expect: Expect,
-    /// Section 9: reports its time; gets the longer time limit.
+    /// Section 9, 12 and 13: reports its time; gets the longer time limit.
     pub performance: bool,
+    /// Sections 12-13: the permessage-deflate negotiation (`None`: no extension).
+    pub deflate: Option<Negotiation>,
 }
 
 impl Case {
@@ -276,6 +289,18 @@ impl CaseEntry {
             make: std::sync::Arc::new(make),
         }
     }
+    fn lazy_compression(
+        id: String,
+        description: String,
+        make: impl Fn() -> Case + Send + Sync + 'static,
+    ) -> CaseEntry {
+        CaseEntry {
+            expectation: "echo of every message, inflated when compressed (timed); suite \
+                          closes, clean close 1000; UNIMPLEMENTED if the extension is declined"
+                .into(),
+            ..CaseEntry::lazy(id, description, make)
+        }
+    }
     /// Builds the case (its script and expectation).
     pub fn build(&self) -> Case {
         (self.make)()
@@ -299,6 +324,7 @@ fn case(id: &str, description: impl Into<String>, steps: Vec<Step>, expect: Expe
         steps,
         expect,
         performance: false,
+        deflate: None,
     }
 }
 
@@ -371,6 +397,8 @@ pub fn all_cases() -> Vec<CaseEntry> {
     }
     v.extend(section9());
     v.extend(section10().into_iter().map(CaseEntry::eager));
+    v.extend(section12());
+    v.extend(section13());
     v
 }
 
@@ -1258,6 +1286,7 @@ fn section9() -> Vec<CaseEntry> {
             steps,
             expect,
             performance: true,
+            deflate: None,
         }
     }
     let mut v = Vec::new();
@@ -1374,6 +1403,398 @@ fn section10() -> Vec<Case> {
     )]
 }
 
+/// A deterministic generator for the compression corpora.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) as u32
+    }
+    fn below(&mut self, n: usize) -> usize {
+        self.next() as usize % n
+    }
+}
+
+/// One payload corpus of sections 12-13: the reference uses five files; the suite generates
+/// payloads of the same kinds (deterministically, so every run sends the same bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corpus {
+    /// JSON records (ASCII, sent as text).
+    Json,
+    /// A 512x512 8-bit grey bitmap with a BMP header: smooth gradients and noise (binary).
+    Bitmap,
+    /// Human-readable German verse with umlauts (UTF-8, sent as binary as in the reference).
+    Prose,
+    /// An HTML page (ASCII, sent as text).
+    Html,
+    /// A PDF-like file: mostly incompressible stream data between short ASCII objects (binary).
+    Pdf,
+}
+
+impl Corpus {
+    /// The subsection title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Corpus::Json => "JSON data (text)",
+            Corpus::Bitmap => "bitmap picture (binary)",
+            Corpus::Prose => "human-readable German text (binary)",
+            Corpus::Html => "HTML page (text)",
+            Corpus::Pdf => "PDF-like, mostly incompressible data (binary)",
+        }
+    }
+    fn opcode(self) -> u8 {
+        match self {
+            Corpus::Json | Corpus::Html => OP_TEXT,
+            _ => OP_BINARY,
+        }
+    }
+    /// The corpus bytes (generated once per process).
+    pub fn data(self) -> &'static [u8] {
+        use std::sync::OnceLock;
+        static CELLS: [OnceLock<Vec<u8>>; 5] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        CELLS[self as usize].get_or_init(|| self.generate())
+    }
+    fn generate(self) -> Vec<u8> {
+        let mut r = Lcg(0x5EED_0000 + self as u64);
+        let mut v = Vec::new();
+        const NAMES: [&str; 8] = [
+            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+        ];
+        const WORDS: [&str; 16] = [
+            "Habe",
+            "nun,",
+            "ach!",
+            "Philosophie,",
+            "Juristerei",
+            "und",
+            "Medizin,",
+            "Theologie",
+            "durchaus",
+            "studiert,",
+            "mit",
+            "heißem",
+            "Bemühn.",
+            "Da",
+            "steh",
+            "ich Tor,",
+        ];
+        match self {
+            Corpus::Json => {
+                v.extend_from_slice(b"[\n");
+                while v.len() < 192 * 1024 {
+                    let s = format!(
+                        "  {{\"id\": {}, \"name\": \"{}_{}\", \"score\": {}.{}, \"active\": {}, \
+                         \"tags\": [\"{}\", \"{}\"], \"location\": {{\"lat\": {}.{:04}, \
+                         \"lon\": -{}.{:04}}}}},\n",
+                        r.below(1_000_000),
+                        NAMES[r.below(8)],
+                        r.below(100),
+                        r.below(100),
+                        r.below(10),
+                        r.below(2) == 0,
+                        NAMES[r.below(8)],
+                        WORDS[r.below(16)].trim_end_matches([',', '.', '!']),
+                        r.below(90),
+                        r.below(10_000),
+                        r.below(180),
+                        r.below(10_000),
+                    );
+                    v.extend_from_slice(s.replace('ß', "ss").replace('ü', "ue").as_bytes());
+                }
+                v.extend_from_slice(b"]\n");
+            }
+            Corpus::Bitmap => {
+                v.extend_from_slice(b"BM");
+                v.extend_from_slice(&[0u8; 52]);
+                for i in 0..256u32 {
+                    let g = i as u8;
+                    v.extend_from_slice(&[g, g, g, 0]);
+                }
+                for y in 0..512usize {
+                    for x in 0..512usize {
+                        let base = ((x * 3 + y * 5) / 8 + (x * y) / 2048) as u8;
+                        let noise = (r.next() % 8) as u8;
+                        v.push(base.wrapping_add(noise));
+                    }
+                }
+            }
+            Corpus::Prose => {
+                let mut line = 0;
+                while v.len() < 216 * 1024 {
+                    let n = 4 + r.below(6);
+                    let words: Vec<&str> = (0..n).map(|_| WORDS[r.below(16)]).collect();
+                    line += 1;
+                    let speaker = if line % 7 == 0 { "\nFAUST:\n" } else { "" };
+                    v.extend_from_slice(format!("{speaker}{}\n", words.join(" ")).as_bytes());
+                }
+            }
+            Corpus::Html => {
+                v.extend_from_slice(
+                    b"<!DOCTYPE html>\n<html><head><title>Report</title></head>\n<body>\n",
+                );
+                while v.len() < 256 * 1024 {
+                    let s = format!(
+                        "<div class=\"row {}\"><a href=\"/item/{}\">{} {}</a><span \
+                         style=\"color:#{:06x}\">{}</span></div>\n",
+                        NAMES[r.below(8)],
+                        r.below(100_000),
+                        NAMES[r.below(8)],
+                        r.below(1000),
+                        r.next() & 0xFF_FFFF,
+                        WORDS[r.below(16)]
+                            .replace('ß', "&szlig;")
+                            .replace('ü', "&uuml;"),
+                    );
+                    v.extend_from_slice(s.as_bytes());
+                }
+                v.extend_from_slice(b"</body></html>\n");
+            }
+            Corpus::Pdf => {
+                v.extend_from_slice(b"%PDF-1.4\n");
+                let mut obj = 1;
+                while v.len() < 1024 * 1024 {
+                    let n = 2000 + r.below(30_000);
+                    v.extend_from_slice(
+                        format!("{obj} 0 obj\n<< /Length {n} /Filter /FlateDecode >>\nstream\n")
+                            .as_bytes(),
+                    );
+                    for _ in 0..n {
+                        v.push(r.next() as u8);
+                    }
+                    v.extend_from_slice(b"\nendstream\nendobj\n");
+                    obj += 1;
+                }
+            }
+        }
+        v
+    }
+}
+
+/// (message size, fragment size or 0) of the 18 cases of each subsection of 12 and 13, as in
+/// the reference.
+const COMPRESSION_SIZES: [(usize, usize); 18] = [
+    (16, 0),
+    (64, 0),
+    (256, 0),
+    (1024, 0),
+    (4096, 0),
+    (8192, 0),
+    (16384, 0),
+    (32768, 0),
+    (65536, 0),
+    (131072, 0),
+    (8192, 256),
+    (16384, 256),
+    (32768, 256),
+    (65536, 256),
+    (131072, 256),
+    (131072, 1024),
+    (131072, 4096),
+    (131072, 32768),
+];
+
+/// Messages per case: the reference sends 1000 of every size; the suite sends 1000 up to
+/// 1 KiB and 1 MiB in total above (at least 8), which keeps a full run in minutes.
+pub fn compression_message_count(size: usize) -> usize {
+    ((1 << 20) / size.max(1)).clamp(8, 1000)
+}
+
+/// Cases 12.x.y and 13.x.y that `CaseFilter::quick()` keeps: y = 2 (1000 messages of 64
+/// bytes), 9 (16 messages of 64 KiB) and 13 (32 messages of 32 KiB in 256-byte frames).
+pub const QUICK_COMPRESSION_CASES: [usize; 3] = [2, 9, 13];
+
+fn compression_cases(
+    id_prefix: &str,
+    corpus: Corpus,
+    negotiation: &Negotiation,
+    params: &str,
+) -> Vec<CaseEntry> {
+    let mut v = Vec::new();
+    for (i, (size, frag)) in COMPRESSION_SIZES.into_iter().enumerate() {
+        let id = format!("{id_prefix}.{}", i + 1);
+        let count = compression_message_count(size);
+        let frag_desc = if frag == 0 {
+            "in one frame".to_string()
+        } else {
+            format!("in frames of {frag} compressed bytes")
+        };
+        let desc = format!(
+            "Send {count} compressed messages of {size} bytes ({}), {frag_desc}, one at a \
+             time, each after the previous echo; {params}.",
+            corpus.title()
+        );
+        let negotiation = negotiation.clone();
+        v.push(CaseEntry::lazy_compression(
+            id.clone(),
+            desc.clone(),
+            move || {
+                let data = corpus.data();
+                let op = corpus.opcode();
+                let mut steps = Vec::with_capacity(2 * count);
+                let mut events = Vec::with_capacity(count);
+                let mut at = 0usize;
+                for m in 0..count {
+                    let msg: Vec<u8> = (0..size).map(|k| data[(at + k) % data.len()]).collect();
+                    at = (at + size) % data.len();
+                    steps.push(Step::SendCompressed {
+                        opcode: op,
+                        data: msg.clone(),
+                        frag,
+                    });
+                    steps.push(Step::Await {
+                        events: m + 1,
+                        max: Duration::from_secs(10),
+                    });
+                    events.push(if op == OP_TEXT {
+                        Ev::Text(msg)
+                    } else {
+                        Ev::Binary(msg)
+                    });
+                }
+                Case {
+                    id: id.clone(),
+                    description: desc.clone(),
+                    steps,
+                    expect: Expect::echo(events),
+                    performance: true,
+                    deflate: Some(negotiation.clone()),
+                }
+            },
+        ));
+    }
+    v
+}
+
+/// The corpora of section 12, in the reference's order.
+pub const SECTION12_CORPORA: [Corpus; 5] = [
+    Corpus::Json,
+    Corpus::Bitmap,
+    Corpus::Prose,
+    Corpus::Html,
+    Corpus::Pdf,
+];
+
+/// 12: compression with the default parameters, five kinds of payload.
+fn section12() -> Vec<CaseEntry> {
+    let mut v = Vec::new();
+    for (j, corpus) in SECTION12_CORPORA.into_iter().enumerate() {
+        v.extend(compression_cases(
+            &format!("12.{}", j + 1),
+            corpus,
+            &Negotiation::default_params(),
+            "default parameters",
+        ));
+    }
+    v
+}
+
+/// The negotiations of 13.1-13.7 (the reference's, with window 9 where it once used 8, which
+/// zlib cannot do): the suite as client offers `client_max_window_bits` plus the requests
+/// shown; as server it answers with the requests shown.
+pub fn section13_negotiations() -> Vec<(Negotiation, String)> {
+    let offer = |nct: bool, bits: Option<u8>| Offer {
+        server_no_context_takeover: nct,
+        server_max_window_bits: bits,
+    };
+    let accept = |nct: bool, bits: Option<u8>| AcceptPolicy {
+        client_no_context_takeover: nct,
+        client_max_window_bits: bits,
+    };
+    let sets: [(Vec<Offer>, Vec<AcceptPolicy>); 7] = [
+        (vec![offer(false, None)], vec![accept(false, None)]),
+        (vec![offer(true, None)], vec![accept(true, None)]),
+        (vec![offer(false, Some(9))], vec![accept(false, Some(9))]),
+        (vec![offer(false, Some(15))], vec![accept(false, Some(15))]),
+        (vec![offer(true, Some(9))], vec![accept(true, Some(9))]),
+        (vec![offer(true, Some(15))], vec![accept(true, Some(15))]),
+        (
+            vec![offer(true, Some(9)), offer(true, None), offer(false, None)],
+            vec![
+                accept(true, Some(9)),
+                accept(true, None),
+                accept(false, None),
+            ],
+        ),
+    ];
+    sets.into_iter()
+        .map(|(offers, accept)| {
+            let alternatives = |v: Vec<Vec<String>>| {
+                v.into_iter()
+                    .map(|p| {
+                        if p.is_empty() {
+                            "(nothing more)".to_string()
+                        } else {
+                            format!("({})", p.join("; "))
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            };
+            let o = alternatives(
+                offers
+                    .iter()
+                    .map(|o| {
+                        let mut p = Vec::new();
+                        if o.server_no_context_takeover {
+                            p.push("server_no_context_takeover".to_string());
+                        }
+                        if let Some(b) = o.server_max_window_bits {
+                            p.push(format!("server_max_window_bits={b}"));
+                        }
+                        p
+                    })
+                    .collect(),
+            );
+            let a = alternatives(
+                accept
+                    .iter()
+                    .map(|a| {
+                        let mut p = Vec::new();
+                        if a.client_no_context_takeover {
+                            p.push("client_no_context_takeover".to_string());
+                        }
+                        if let Some(b) = a.client_max_window_bits {
+                            p.push(format!("client_max_window_bits={b}"));
+                        }
+                        p
+                    })
+                    .collect(),
+            );
+            (
+                Negotiation { offers, accept },
+                format!(
+                    "suite as client offers client_max_window_bits plus {o}, \
+                     as server answers with {a}"
+                ),
+            )
+        })
+        .collect()
+}
+
+/// 13: compression with different parameters (JSON payload).
+fn section13() -> Vec<CaseEntry> {
+    let mut v = Vec::new();
+    for (j, (negotiation, params)) in section13_negotiations().into_iter().enumerate() {
+        v.extend(compression_cases(
+            &format!("13.{}", j + 1),
+            Corpus::Json,
+            &negotiation,
+            &params,
+        ));
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1395,7 +1816,10 @@ mod tests {
         let sections: Vec<&str> = cases.iter().map(CaseEntry::section).collect();
         let mut dedup = sections.clone();
         dedup.dedup();
-        assert_eq!(dedup, ["1", "2", "3", "4", "5", "6", "7", "9", "10"]);
+        assert_eq!(
+            dedup,
+            ["1", "2", "3", "4", "5", "6", "7", "9", "10", "12", "13"]
+        );
     }
 
     #[test]
@@ -1420,6 +1844,47 @@ mod tests {
         assert_eq!(count("7.9"), 9);
         assert_eq!(count("9.3"), 9);
         assert_eq!(count("9.7"), 6);
+        assert_eq!(count("12"), 5 * 18);
+        assert_eq!(count("13"), 7 * 18);
+        assert_eq!(count("13.7"), 18);
+    }
+
+    #[test]
+    fn compression_cases_send_corpus_slices_with_their_negotiation() {
+        let cases = all_cases();
+        let find = |id: &str| cases.iter().find(|c| c.id == id).unwrap().build();
+        for corpus in SECTION12_CORPORA {
+            let d = corpus.data();
+            assert!(d.len() > 180 * 1024, "{corpus:?}");
+            if corpus.opcode() == OP_TEXT {
+                assert!(d.is_ascii(), "{corpus:?}: slices must stay valid UTF-8");
+            }
+        }
+        let c = find("12.2.18");
+        assert_eq!(c.deflate, Some(Negotiation::default_params()));
+        let msgs: Vec<(&Vec<u8>, usize)> = c
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::SendCompressed { data, frag, opcode } => {
+                    assert_eq!(*opcode, OP_BINARY);
+                    Some((data, *frag))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(msgs.len(), compression_message_count(131072));
+        assert!(msgs.iter().all(|(d, f)| d.len() == 131072 && *f == 32768));
+        assert_eq!(msgs[0].0[..], Corpus::Bitmap.data()[..131072]);
+        assert_eq!(c.expect.ok.len(), msgs.len());
+        let c = find("13.5.1");
+        assert_eq!(c.steps.len(), 2000);
+        let n = c.deflate.unwrap();
+        assert_eq!(n.offers[0].server_max_window_bits, Some(9));
+        assert!(n.offers[0].server_no_context_takeover);
+        assert_eq!(n.accept[0].client_max_window_bits, Some(9));
+        assert_eq!(find("13.7.3").deflate.unwrap().offers.len(), 3);
+        assert!(find("1.1.1").deflate.is_none());
     }
 
     #[test]

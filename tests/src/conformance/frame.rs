@@ -168,7 +168,8 @@ pub struct Header {
 /// Why a frame sent by the implementation under test breaks RFC 6455.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FrameViolation {
-    /// RSV bits set although no extension was negotiated.
+    /// RSV bits set although no extension was negotiated (or RSV1 on a frame other than the
+    /// first of a data message with permessage-deflate).
     ReservedBits(u8),
     /// Opcode 3-7 or 11-15.
     ReservedOpcode(u8),
@@ -216,6 +217,16 @@ impl core::fmt::Display for FrameViolation {
 /// Returns `Ok(None)` when more bytes are needed. `expect_masked` is true when the peer is a
 /// client (its frames must be masked).
 pub fn parse_header(buf: &[u8], expect_masked: bool) -> Result<Option<Header>, FrameViolation> {
+    parse_header_ext(buf, expect_masked, false)
+}
+
+/// Like [`parse_header`]; with `rsv1_allowed` (permessage-deflate negotiated) RSV1 may be set
+/// on the first frame of a data message (the caller checks that it is the first).
+pub fn parse_header_ext(
+    buf: &[u8],
+    expect_masked: bool,
+    rsv1_allowed: bool,
+) -> Result<Option<Header>, FrameViolation> {
     if buf.len() < 2 {
         return Ok(None);
     }
@@ -252,7 +263,8 @@ pub fn parse_header(buf: &[u8], expect_masked: bool) -> Result<Option<Header>, F
         }
         n => (n, 2),
     };
-    if rsv != 0 {
+    let rsv1_ok = rsv1_allowed && rsv == 4 && matches!(opcode, OP_TEXT | OP_BINARY);
+    if rsv != 0 && !rsv1_ok {
         return Err(FrameViolation::ReservedBits(rsv));
     }
     if matches!(opcode, 3..=7 | 11..=15) {
@@ -374,6 +386,23 @@ mod tests {
         assert_eq!(c.to_bytes(None), vec![0x88, 4, 0x03, 0xE8, b'o', b'k']);
         assert!(c.is_close());
         assert!(!Frame::close_empty().rsv(7).is_close());
+    }
+
+    #[test]
+    fn rsv1_only_on_data_frames_when_negotiated() {
+        assert_eq!(
+            parse_header_ext(&[0xC1, 0x00], false, false),
+            Err(FrameViolation::ReservedBits(4))
+        );
+        assert!(parse_header_ext(&[0xC1, 0x00], false, true)
+            .unwrap()
+            .is_some());
+        assert!(parse_header_ext(&[0xC2, 0x00], false, true)
+            .unwrap()
+            .is_some());
+        for bad in [[0xC9u8, 0x00], [0x40, 0x00], [0xE1, 0x00], [0xD1, 0x00]] {
+            assert!(parse_header_ext(&bad, false, true).is_err(), "{bad:x?}");
+        }
     }
 
     #[test]

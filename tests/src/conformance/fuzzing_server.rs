@@ -13,11 +13,13 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::cases::Case;
 use super::cases::CaseEntry;
+use super::deflate::{choose_answer, Agreed};
 use super::frame::{parse_header, Frame, OP_CLOSE};
-use super::handshake::{accept, Nonce};
+use super::handshake::{accept_with, Nonce};
 use super::report::{json_string, CaseResult, Report};
-use super::runner::{run_case, Config, Role};
+use super::runner::{run_case_with, run_declined, Config, Role};
 
 /// What a request path asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -148,7 +150,29 @@ pub fn serve(
         };
         last = Instant::now();
         let _ = stream.set_nonblocking(false);
-        let accepted = match accept(&mut stream, config.handshake_timeout) {
+        // A compression case decides the extension answer from the client's offer.
+        let mut running: Option<(Case, Option<Agreed>)> = None;
+        let accepted = accept_with(
+            &mut stream,
+            config.handshake_timeout,
+            &mut |target, offer| {
+                let Request::RunCase(n, _) = parse_target(target) else {
+                    return None;
+                };
+                let case = cases.get(n.checked_sub(1)?)?.build();
+                let chosen = case
+                    .deflate
+                    .as_ref()
+                    .and_then(|neg| choose_answer(neg, offer));
+                let (answer, agreed) = match chosen {
+                    Some((a, p)) => (Some(a), Some(p)),
+                    None => (None, None),
+                };
+                running = Some((case, agreed));
+                answer
+            },
+        );
+        let accepted = match accepted {
             Ok(a) => a,
             Err(_) => continue,
         };
@@ -166,15 +190,43 @@ pub fn serve(
                 if agent.is_empty() {
                     agent = a;
                 }
-                let case = cases[n - 1].build();
-                let r = run_case(
-                    stream,
-                    accepted.rest,
-                    Role::Server,
-                    &case,
-                    config,
-                    nonce.mask_key(),
-                );
+                let (case, agreed) = running
+                    .take()
+                    .unwrap_or_else(|| (cases[n - 1].build(), None));
+                let key = nonce.mask_key();
+                let r = match (&case.deflate, agreed) {
+                    (Some(_), None) => run_declined(
+                        stream,
+                        accepted.rest,
+                        Role::Server,
+                        &case,
+                        config,
+                        key,
+                        match &accepted.offered {
+                            Some(o) => format!(
+                                "the client's offer {o:?} has no permessage-deflate offer \
+                                 this case accepts"
+                            ),
+                            None => "the client offered no extension".to_string(),
+                        },
+                    ),
+                    (_, agreed) => {
+                        let mut r = run_case_with(
+                            stream,
+                            accepted.rest,
+                            Role::Server,
+                            &case,
+                            config,
+                            key,
+                            agreed.as_ref(),
+                        );
+                        if let Some(a) = agreed {
+                            r.notes
+                                .push(format!("permessage-deflate: {}", a.describe()));
+                        }
+                        r
+                    }
+                };
                 progress(&r);
                 results[n - 1] = Some(r);
             }

@@ -1,5 +1,6 @@
 //! The opening handshake (RFC 6455 section 4), minimal on purpose: the suite offers no
-//! subprotocol and no extension, and checks what the implementation under test answers.
+//! subprotocol, offers or accepts an extension only when a case asks for it (sections 12-13:
+//! permessage-deflate), and checks what the implementation under test answers.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -146,6 +147,16 @@ fn has_token(value: Option<&str>, token: &str) -> bool {
     value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
+/// All values of a header, joined by `, ` (RFC 9110 section 5.3).
+fn header_all(hs: &[(String, String)], name: &str) -> Option<String> {
+    let v: Vec<&str> = hs
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    (!v.is_empty()).then(|| v.join(", "))
+}
+
 /// Connects to `url` and performs the client handshake. Returns the stream and the bytes
 /// already received after the 101 response.
 pub fn connect(
@@ -153,6 +164,18 @@ pub fn connect(
     nonce: &mut Nonce,
     timeout: Duration,
 ) -> Result<(TcpStream, Vec<u8>), String> {
+    connect_with(url, nonce, timeout, None).map(|(s, rest, _)| (s, rest))
+}
+
+/// Like [`connect`], offering the extensions `offer` (a `Sec-WebSocket-Extensions` value).
+/// Also returns the server's `Sec-WebSocket-Extensions` answer, for the caller to check
+/// against the offer (without an offer, any answer is an error here).
+pub fn connect_with(
+    url: &WsUrl,
+    nonce: &mut Nonce,
+    timeout: Duration,
+    offer: Option<&str>,
+) -> Result<(TcpStream, Vec<u8>, Option<String>), String> {
     use std::net::ToSocketAddrs;
     let addrs: Vec<_> = url
         .authority
@@ -178,9 +201,13 @@ pub fn connect(
     let key = base64::engine::general_purpose::STANDARD.encode(raw);
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{}\
          User-Agent: ws-conformance\r\n\r\n",
-        url.path, url.authority
+        url.path,
+        url.authority,
+        offer
+            .map(|o| format!("Sec-WebSocket-Extensions: {o}\r\n"))
+            .unwrap_or_default()
     );
     stream
         .write_all(req.as_bytes())
@@ -204,7 +231,8 @@ pub fn connect(
         Some(v) => return Err(format!("wrong Sec-WebSocket-Accept {v:?}, want {want:?}")),
         None => return Err("response lacks Sec-WebSocket-Accept".into()),
     }
-    if let Some(ext) = header(&hs, "sec-websocket-extensions") {
+    let extensions = header_all(&hs, "sec-websocket-extensions");
+    if let (Some(ext), None) = (&extensions, offer) {
         return Err(format!(
             "server selected extension {ext:?} that was not offered"
         ));
@@ -214,7 +242,7 @@ pub fn connect(
             "server selected subprotocol {p:?} that was not offered"
         ));
     }
-    Ok((stream, rest))
+    Ok((stream, rest, extensions))
 }
 
 /// An accepted opening handshake, server side.
@@ -224,10 +252,24 @@ pub struct Accepted {
     pub target: String,
     /// Bytes received after the request head (the client's first frames).
     pub rest: Vec<u8>,
+    /// The client's `Sec-WebSocket-Extensions` offer, if any.
+    pub offered: Option<String>,
+    /// The `Sec-WebSocket-Extensions` value the suite answered, if any.
+    pub answered: Option<String>,
 }
 
 /// Reads a client's opening handshake on `stream` and answers 101 (or 400 and an error).
 pub fn accept(stream: &mut TcpStream, timeout: Duration) -> Result<Accepted, String> {
+    accept_with(stream, timeout, &mut |_, _| None)
+}
+
+/// Like [`accept`]; `answer(target, offered_extensions)` chooses the
+/// `Sec-WebSocket-Extensions` answer (`None` = none) before the 101 is written.
+pub fn accept_with(
+    stream: &mut TcpStream,
+    timeout: Duration,
+    answer: &mut dyn FnMut(&str, Option<&str>) -> Option<String>,
+) -> Result<Accepted, String> {
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let (head, rest) = read_head(stream, timeout)?;
     let line = head.lines().next().unwrap_or("");
@@ -258,17 +300,26 @@ pub fn accept(stream: &mut TcpStream, timeout: Duration) -> Result<Accepted, Str
         );
         return Err(p);
     }
+    let target = target.unwrap_or("/").to_string();
+    let offered = header_all(&hs, "sec-websocket-extensions");
+    let answered = answer(&target, offered.as_deref());
     let resp = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\nServer: ws-conformance\r\n\r\n",
-        accept_key(key.as_deref().unwrap_or(""))
+         Sec-WebSocket-Accept: {}\r\n{}Server: ws-conformance\r\n\r\n",
+        accept_key(key.as_deref().unwrap_or("")),
+        answered
+            .as_deref()
+            .map(|a| format!("Sec-WebSocket-Extensions: {a}\r\n"))
+            .unwrap_or_default()
     );
     stream
         .write_all(resp.as_bytes())
         .map_err(|e| format!("handshake write failed: {e}"))?;
     Ok(Accepted {
-        target: target.unwrap_or("/").to_string(),
+        target,
         rest,
+        offered,
+        answered,
     })
 }
 

@@ -49,6 +49,8 @@ pub(crate) struct Observation {
     pub server_kept_tcp: bool,
     /// Duration of the case.
     pub elapsed: Duration,
+    /// Messages that arrived compressed (permessage-deflate).
+    pub compressed: usize,
 }
 
 fn worse(a: Outcome, b: Outcome) -> Outcome {
@@ -219,6 +221,7 @@ mod tests {
             steps: vec![],
             expect,
             performance: false,
+            deflate: None,
         }
     }
 

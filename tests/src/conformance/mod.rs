@@ -1,6 +1,7 @@
-//! A WebSocket conformance suite (RFC 6455) in Rust: a byte-level test peer that plays the
-//! cases of the reference suite's (Autobahn testsuite) sections 1-7, 9 and 10 against an
-//! implementation under test, in either role, and judges them the way the reference does.
+//! A WebSocket conformance suite (RFC 6455, RFC 7692) in Rust: a byte-level test peer that
+//! plays the cases of the reference suite's (Autobahn testsuite) sections 1-7, 9, 10, 12 and
+//! 13 (permessage-deflate) against an implementation under test, in either role, and judges
+//! them the way the reference does.
 //!
 //! - [`run_against_server`]: the suite is the client; every case opens its own connection
 //!   to the server under test, which must echo every message.
@@ -19,6 +20,7 @@
 //! ```
 
 pub mod cases;
+pub mod deflate;
 pub mod frame;
 mod fuzzing_server;
 pub mod handshake;
@@ -33,7 +35,7 @@ pub use cases::{all_cases, Case, CaseEntry};
 pub use report::{CaseResult, Outcome, Report};
 pub use runner::{Config, Role};
 
-use handshake::{connect, Nonce, WsUrl};
+use handshake::{connect_with, Nonce, WsUrl};
 
 /// Which cases to run: include patterns (empty = all) minus exclude patterns.
 ///
@@ -91,13 +93,25 @@ impl CaseFilter {
     /// (9.1.1-9.1.4, 9.1.6 and the same in 9.2); 4 MiB messages in 65,536 fragments of 64
     /// bytes, in 4 KiB, 64 KiB and in one 4 MiB fragment (9.3.1, 9.3.4, 9.3.6, 9.3.9 and the
     /// same in 9.4); 1 MiB written in 64-byte chops (9.5.1, 9.6.1); 1000 round trips of
-    /// empty messages (9.7.1, 9.8.1).
+    /// empty messages (9.7.1, 9.8.1). Sections 12 and 13: in every subsection (each payload
+    /// kind, each parameter set) cases 2, 9 and 13 (1000 messages of 64 bytes, 16 of 64 KiB,
+    /// 32 of 32 KiB in 256-byte frames; [`cases::QUICK_COMPRESSION_CASES`]).
     pub fn quick() -> Self {
-        CaseFilter::all().exclude(
+        let mut f = CaseFilter::all().exclude(
             "9.1.5,9.2.5,9.3.2,9.3.3,9.3.5,9.3.7,9.3.8,9.4.2,9.4.3,9.4.5,9.4.7,9.4.8,\
              9.5.2,9.5.3,9.5.4,9.5.5,9.5.6,9.6.2,9.6.3,9.6.4,9.6.5,9.6.6,\
              9.7.2,9.7.3,9.7.4,9.7.5,9.7.6,9.8.2,9.8.3,9.8.4,9.8.5,9.8.6",
-        )
+        );
+        for (section, subsections) in [(12, 5), (13, 7)] {
+            for sub in 1..=subsections {
+                for case in 1..=18 {
+                    if !cases::QUICK_COMPRESSION_CASES.contains(&case) {
+                        f.exclude.push(format!("{section}.{sub}.{case}"));
+                    }
+                }
+            }
+        }
+        f
     }
     /// Whether case `id` is selected.
     pub fn matches(&self, id: &str) -> bool {
@@ -131,9 +145,51 @@ pub fn run_against_server_with(
     let mut results = Vec::new();
     for entry in filter.select() {
         let case = entry.build();
-        let r = match connect(&url, &mut nonce, config.handshake_timeout) {
-            Ok((stream, rest)) => {
-                runner::run_case(stream, rest, Role::Client, &case, config, nonce.mask_key())
+        let offer = case.deflate.as_ref().map(|n| n.offer_header());
+        let r = match connect_with(&url, &mut nonce, config.handshake_timeout, offer.as_deref()) {
+            Ok((stream, rest, answer)) => {
+                let key = nonce.mask_key();
+                match case
+                    .deflate
+                    .as_ref()
+                    .map(|n| deflate::check_answer(n, answer.as_deref()))
+                {
+                    None => runner::run_case(stream, rest, Role::Client, &case, config, key),
+                    Some(Ok(Some(agreed))) => {
+                        let mut r = runner::run_case_with(
+                            stream,
+                            rest,
+                            Role::Client,
+                            &case,
+                            config,
+                            key,
+                            Some(&agreed),
+                        );
+                        r.notes
+                            .push(format!("permessage-deflate: {}", agreed.describe()));
+                        r
+                    }
+                    Some(Ok(None)) => runner::run_declined(
+                        stream,
+                        rest,
+                        Role::Client,
+                        &case,
+                        config,
+                        key,
+                        format!(
+                            "the server declined permessage-deflate (offered {:?})",
+                            offer.as_deref().unwrap_or("")
+                        ),
+                    ),
+                    Some(Err(e)) => {
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        CaseResult::failed(
+                            &case.id,
+                            &case.description,
+                            format!("handshake: invalid permessage-deflate answer: {e}"),
+                        )
+                    }
+                }
             }
             Err(e) => CaseResult::failed(&case.id, &case.description, format!("handshake: {e}")),
         };
@@ -185,5 +241,10 @@ mod tests {
         let q = CaseFilter::quick();
         assert!(q.matches("9.3.1") && q.matches("9.1.6") && !q.matches("9.1.5"));
         assert!(q.matches("5.19") && !q.matches("9.7.6"));
+        assert!(q.matches("12.3.9") && q.matches("13.7.13") && !q.matches("13.7.1"));
+        assert_eq!(
+            q.select().iter().filter(|c| c.section() == "13").count(),
+            7 * 3
+        );
     }
 }

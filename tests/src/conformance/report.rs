@@ -15,8 +15,9 @@ pub enum Outcome {
     Failed,
     /// The RFC leaves the behaviour open; recorded, not judged.
     Informational,
-    /// The case needs an extension the implementation does not offer (sections 12-13, not
-    /// in the table yet).
+    /// The case needs an extension the implementation declined or did not offer
+    /// (permessage-deflate, sections 12-13). Not a failure unless compression is required
+    /// ([`Report::passed_requiring_compression`]).
     Unimplemented,
 }
 
@@ -31,13 +32,20 @@ impl Outcome {
             Outcome::Unimplemented => "UNIMPLEMENTED",
         }
     }
-    /// Whether this outcome fails a run. The strict profile fails on NON-STRICT too.
+    /// Whether this outcome fails a run. The strict profile fails on NON-STRICT too;
+    /// UNIMPLEMENTED (an optional extension declined) is reported but never fails a run here
+    /// (see [`Outcome::is_failure_requiring_compression`]).
     pub fn is_failure(self, strict: bool) -> bool {
         match self {
-            Outcome::Failed | Outcome::Unimplemented => true,
+            Outcome::Failed => true,
             Outcome::NonStrict => strict,
-            Outcome::Ok | Outcome::Informational => false,
+            Outcome::Ok | Outcome::Informational | Outcome::Unimplemented => false,
         }
+    }
+    /// Like [`Outcome::is_failure`]; with `require_compression` UNIMPLEMENTED fails too
+    /// (`ws-conformance --require-compression`).
+    pub fn is_failure_requiring_compression(self, strict: bool, require_compression: bool) -> bool {
+        self.is_failure(strict) || (require_compression && self == Outcome::Unimplemented)
     }
 }
 
@@ -122,8 +130,28 @@ impl Report {
             .collect()
     }
     /// Whether the run passes: no failure under the chosen profile and at least one case.
+    /// UNIMPLEMENTED cases do not fail it.
     pub fn passed(&self, strict: bool) -> bool {
         !self.results.is_empty() && self.failures(strict).is_empty()
+    }
+    /// Cases that fail the run; with `require_compression`, UNIMPLEMENTED ones too.
+    pub fn failures_requiring_compression(
+        &self,
+        strict: bool,
+        require_compression: bool,
+    ) -> Vec<&CaseResult> {
+        self.results
+            .iter()
+            .filter(|r| {
+                r.outcome
+                    .is_failure_requiring_compression(strict, require_compression)
+            })
+            .collect()
+    }
+    /// Whether the run passes when UNIMPLEMENTED (permessage-deflate declined) counts as a
+    /// failure.
+    pub fn passed_requiring_compression(&self, strict: bool) -> bool {
+        !self.results.is_empty() && self.failures_requiring_compression(strict, true).is_empty()
     }
     /// One line: counts per outcome.
     pub fn summary(&self) -> String {
@@ -239,5 +267,14 @@ mod tests {
         assert!(j.contains(r#""description": "a \"quoted\" one""#), "{j}");
         assert!(j.contains(r#""notes": ["late\u000a"]"#), "{j}");
         assert!(!Report::default().passed(false));
+        let mut un = CaseResult::failed("12.1.1", "d", "declined".into());
+        un.outcome = Outcome::Unimplemented;
+        let r = Report {
+            target: "t".into(),
+            results: vec![un],
+        };
+        assert!(r.passed(true) && r.passed(false));
+        assert!(!r.passed_requiring_compression(false));
+        assert_eq!(r.failures_requiring_compression(true, true).len(), 1);
     }
 }

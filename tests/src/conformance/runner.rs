@@ -12,9 +12,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use super::cases::{Case, Chop, Ev, Step};
+use super::deflate::{Agreed, Compressor, Decompressor};
 use super::frame::{
-    apply_mask, parse_header, Frame, MAX_INCOMING_PAYLOAD, OP_BINARY, OP_CLOSE, OP_CONTINUATION,
-    OP_PING, OP_PONG, OP_TEXT,
+    apply_mask, parse_header_ext, Frame, MAX_INCOMING_PAYLOAD, OP_BINARY, OP_CLOSE,
+    OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
 };
 use super::judge::{judge, Observation};
 use super::report::CaseResult;
@@ -72,6 +73,54 @@ pub(crate) enum Observed {
     Eof(bool),
     /// The peer broke the protocol in what it sent.
     Violation(String),
+    /// The next message arrived compressed (RSV1, permessage-deflate).
+    Compressed,
+}
+
+/// Suite and peer did not agree on the extension a compression case needs: closes the
+/// connection normally (the closing handshake is still judged) and reports UNIMPLEMENTED, or
+/// FAILED when the close went wrong.
+pub fn run_declined(
+    stream: TcpStream,
+    rest: Vec<u8>,
+    role: Role,
+    case: &Case,
+    config: &Config,
+    mask_key: [u8; 4],
+    why: String,
+) -> CaseResult {
+    let close_only = Case {
+        steps: Vec::new(),
+        expect: super::cases::Expect::echo(Vec::new()),
+        deflate: None,
+        ..case.clone()
+    };
+    let mut r = run_case(stream, rest, role, &close_only, config, mask_key);
+    if r.outcome != super::report::Outcome::Failed {
+        r.outcome = super::report::Outcome::Unimplemented;
+        r.notes.clear();
+    }
+    r.notes.insert(0, why);
+    r
+}
+
+/// A compressed payload split into frames of at most `frag` bytes (RSV1 is set on the first
+/// by the caller).
+fn compressed_fragments(opcode: u8, payload: &[u8], frag: usize) -> Vec<Frame> {
+    let parts: Vec<&[u8]> = if payload.is_empty() {
+        vec![&[]]
+    } else {
+        payload.chunks(frag.max(1)).collect()
+    };
+    let last = parts.len() - 1;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let op = if i == 0 { opcode } else { OP_CONTINUATION };
+            Frame::new(op, p.to_vec()).fin(i == last)
+        })
+        .collect()
 }
 
 /// Close codes that may appear in a close frame (RFC 6455 section 7.4).
@@ -79,17 +128,25 @@ pub fn is_valid_wire_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
-/// Parses the peer's frame stream; runs on its own thread until EOF or a violation.
-fn read_loop(mut stream: TcpStream, mut buf: Vec<u8>, peer_masks: bool, tx: Sender<Observed>) {
+/// Parses the peer's frame stream; runs on its own thread until EOF or a violation. With
+/// `inflater` (permessage-deflate agreed), messages whose first frame has RSV1 are inflated.
+fn read_loop(
+    mut stream: TcpStream,
+    mut buf: Vec<u8>,
+    peer_masks: bool,
+    mut inflater: Option<Decompressor>,
+    tx: Sender<Observed>,
+) {
     let mut chunk = vec![0u8; 64 * 1024];
     let mut message: Option<(u8, Vec<u8>)> = None;
+    let mut compressed = false;
     let mut closed = false;
     loop {
         // Parse every complete frame in the buffer.
         let mut consumed = 0;
         loop {
             let rest = &buf[consumed..];
-            let h = match parse_header(rest, peer_masks) {
+            let h = match parse_header_ext(rest, peer_masks, inflater.is_some()) {
                 Ok(Some(h)) => h,
                 Ok(None) => break,
                 Err(v) => {
@@ -119,6 +176,7 @@ fn read_loop(mut stream: TcpStream, mut buf: Vec<u8>, peer_masks: bool, tx: Send
                     Err("new data frame while a fragmented message is in progress".to_string())
                 }
                 OP_TEXT | OP_BINARY => {
+                    compressed = h.rsv & 4 != 0;
                     message = Some((h.opcode, payload));
                     Ok(None)
                 }
@@ -145,14 +203,25 @@ fn read_loop(mut stream: TcpStream, mut buf: Vec<u8>, peer_masks: bool, tx: Send
             let out = match out {
                 Ok(None) if h.fin && h.opcode < 8 => {
                     let (op, data) = message.take().unwrap_or((OP_BINARY, Vec::new()));
-                    if op == OP_TEXT {
-                        if core::str::from_utf8(&data).is_err() {
-                            Err("text message that is not valid UTF-8".to_string())
-                        } else {
-                            Ok(Some(Observed::Event(Ev::Text(data))))
+                    let data = match (compressed, inflater.as_mut()) {
+                        (true, Some(inf)) => {
+                            let _ = tx.send(Observed::Compressed);
+                            inf.decompress(&data, MAX_INCOMING_PAYLOAD as usize)
+                                .map_err(|e| format!("compressed message: {e}"))
                         }
-                    } else {
-                        Ok(Some(Observed::Event(Ev::Binary(data))))
+                        _ => Ok(data),
+                    };
+                    compressed = false;
+                    match data {
+                        Err(e) => Err(e),
+                        Ok(data) if op == OP_TEXT => {
+                            if core::str::from_utf8(&data).is_err() {
+                                Err("text message that is not valid UTF-8".to_string())
+                            } else {
+                                Ok(Some(Observed::Event(Ev::Text(data))))
+                            }
+                        }
+                        Ok(data) => Ok(Some(Observed::Event(Ev::Binary(data)))),
                     }
                 }
                 other => other,
@@ -217,6 +286,8 @@ struct Session {
     obs: Observation,
     tcp_closed_by_suite: bool,
     reader_done: bool,
+    /// permessage-deflate agreed: compresses what the suite sends.
+    deflater: Option<Compressor>,
 }
 
 impl Session {
@@ -280,6 +351,7 @@ impl Session {
     fn handle(&mut self, o: Observed, deadline: Instant) {
         match o {
             Observed::Event(ev) => self.obs.events.push(ev),
+            Observed::Compressed => self.obs.compressed += 1,
             Observed::Ping(p) => {
                 if !self.obs.suite_sent_close && !self.peer_gone() {
                     let f = Frame::pong(p);
@@ -378,6 +450,21 @@ pub fn run_case(
     config: &Config,
     mask_key: [u8; 4],
 ) -> CaseResult {
+    run_case_with(stream, rest, role, case, config, mask_key, None)
+}
+
+/// Like [`run_case`] on a connection with permessage-deflate `agreed` (`None`: no extension):
+/// the suite compresses [`Step::SendCompressed`] messages with its own parameters and inflates
+/// the peer's RSV1 messages.
+pub fn run_case_with(
+    stream: TcpStream,
+    rest: Vec<u8>,
+    role: Role,
+    case: &Case,
+    config: &Config,
+    mask_key: [u8; 4],
+    agreed: Option<&Agreed>,
+) -> CaseResult {
     let started = Instant::now();
     let limit = if case.performance {
         config.performance_timeout
@@ -394,7 +481,10 @@ pub fn run_case(
     let peer_masks = role == Role::Server;
     let reader = std::thread::Builder::new()
         .name(format!("ws-conformance reader {}", case.id))
-        .spawn(move || read_loop(reader_stream, rest, peer_masks, tx));
+        .spawn({
+            let inflater = agreed.map(|a| Decompressor::new(a.receiving(role).1));
+            move || read_loop(reader_stream, rest, peer_masks, inflater, tx)
+        });
     let reader = match reader {
         Ok(r) => r,
         Err(e) => return CaseResult::broken(case, format!("cannot spawn a thread: {e}")),
@@ -407,6 +497,10 @@ pub fn run_case(
         obs: Observation::default(),
         tcp_closed_by_suite: false,
         reader_done: false,
+        deflater: agreed.map(|a| {
+            let (bits, no_takeover) = a.sending(role);
+            Compressor::new(bits, no_takeover)
+        }),
     };
 
     // 1. The script.
@@ -430,6 +524,21 @@ pub fn run_case(
                     let start = if *from == 0 { 0 } else { hl + from };
                     let end = (hl + to).min(bytes.len());
                     s.write(&bytes[start..end], deadline);
+                }
+            }
+            Step::SendCompressed { opcode, data, frag } => {
+                if !s.peer_gone() {
+                    let (payload, rsv) = match s.deflater.as_mut() {
+                        Some(d) => (d.compress(data), 4),
+                        None => (data.clone(), 0),
+                    };
+                    let mut frames = if *frag == 0 {
+                        vec![Frame::new(*opcode, payload)]
+                    } else {
+                        compressed_fragments(*opcode, &payload, *frag)
+                    };
+                    frames[0].rsv = rsv;
+                    s.send_frames(&frames, Chop::Whole, deadline);
                 }
             }
             Step::Pause(d) => {
@@ -493,6 +602,13 @@ pub fn run_case(
     s.close_tcp();
     let _ = reader.join();
     s.drain(deadline);
+    if agreed.is_some() {
+        s.obs.notes.push(format!(
+            "{} of {} messages from the peer were compressed",
+            s.obs.compressed,
+            s.obs.events.len()
+        ));
+    }
     s.obs.elapsed = started.elapsed();
     judge(case, role, s.obs)
 }
