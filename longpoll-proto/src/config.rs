@@ -11,6 +11,7 @@
 //! | [`HubConfig::max_polls_per_client`] | 4 | [`RejectReason::TooManyPollsForClient`](crate::RejectReason::TooManyPollsForClient) |
 //! | [`HubConfig::max_sessions`] | 100,000 | [`RejectReason::TooManySessions`](crate::RejectReason::TooManySessions) |
 //! | [`HubConfig::max_channels`] | 10,000 | [`RejectReason::TooManyChannels`](crate::RejectReason::TooManyChannels), [`PublishError::TooManyChannels`](crate::PublishError::TooManyChannels) |
+//! | [`HubConfig::max_channels_per_poll`] | 16 | [`RejectReason::TooManyChannelsPerPoll`](crate::RejectReason::TooManyChannelsPerPoll) |
 //! | [`HubConfig::hold`] / [`HubConfig::max_hold`] | 25 s / 30 s | poll answered empty ([`EmptyReason::Timeout`](crate::EmptyReason::Timeout)) |
 //! | [`HubConfig::session_ttl`] | 60 s | [`HubEvent::SessionExpired`](crate::HubEvent::SessionExpired) |
 //! | [`HubConfig::coalesce`] | 0 (off) | — |
@@ -104,6 +105,8 @@ pub struct HubConfig {
     pub max_sessions: usize,
     /// Most channels. Default 10,000.
     pub max_channels: usize,
+    /// Most channels in one multi-channel poll. Default 16.
+    pub max_channels_per_poll: usize,
     /// Coalescing window: a publish that would release held polls waits this long so a
     /// burst goes out as one response. Default zero (off: release at once).
     pub coalesce: Duration,
@@ -125,6 +128,7 @@ impl Default for HubConfig {
             max_held_polls: 100_000,
             max_sessions: 100_000,
             max_channels: 10_000,
+            max_channels_per_poll: 16,
             coalesce: Duration::ZERO,
             upstream: UpstreamConfig::default(),
         }

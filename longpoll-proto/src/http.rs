@@ -38,6 +38,17 @@
 //! cursor = next ?? cursor;
 //! ```
 //!
+//! # Multi-channel polls
+//!
+//! `GET ?subs=news;7:42,sports;7:3,alerts&timeout=MS` (each channel with an optional
+//! `;EPOCH:SEQ` cursor; client id as above). A 200 answer lists, one line each, the channels
+//! with something to say, tagged with `"channel"`: messages
+//! `{"channel":"news","seq":43,"cursor":"7:43","data":"..."}` (the cursor after that
+//! message), gaps `{"channel":..,"reason":"gap","missed_from":..,"missed_to":..,"cursor":..}`,
+//! resets `{"channel":..,"reason":"reset","previous":..,"cursor":..}` and
+//! `{"channel":..,"reason":"cursor_ahead"}`. Channels not listed keep their cursors. Timeout
+//! and superseded are 204 with `Longpoll-Reason` and no cursor; refusals as for single polls.
+//!
 //! # Client→server messages
 //!
 //! `POST` with the client id as above and an NDJSON body of consecutive
@@ -55,9 +66,9 @@ use core::time::Duration;
 use crate::body::{base64_decode, parse_line, write_line, Field, Value};
 use crate::cursor::{parse_decimal, Cursor, Epoch, Seq};
 use crate::error::{HttpError, UpstreamError};
-use crate::hub::PollRequest;
+use crate::hub::{MultiPollRequest, PollRequest, Subscription};
 use crate::id::{ChannelName, ClientId};
-use crate::response::{EmptyReason, Message, Outcome, RejectReason};
+use crate::response::{ChannelAnswer, EmptyReason, Message, Outcome, RejectReason};
 use crate::upstream::{Accepted, UpstreamBatch};
 
 /// Header carrying the client id (lower-case; header names compare case-insensitively).
@@ -307,6 +318,16 @@ pub fn render_response(outcome: &Outcome) -> HttpResponse {
             headers.push((REASON_HEADER, reason.as_str().to_string()));
             reject_status(*reason)
         }
+        Outcome::Multi { answers } => {
+            for answer in answers {
+                write_channel_answer(&mut body, answer);
+            }
+            200
+        }
+        Outcome::MultiEmpty { reason } => {
+            headers.push((REASON_HEADER, reason.as_str().to_string()));
+            204
+        }
     };
     if !body.is_empty() {
         headers.push(("content-type", CONTENT_TYPE.to_string()));
@@ -315,6 +336,73 @@ pub fn render_response(outcome: &Outcome) -> HttpResponse {
         status,
         headers,
         body,
+    }
+}
+
+/// Appends one channel's part of a multi-channel answer.
+fn write_channel_answer(body: &mut Vec<u8>, answer: &ChannelAnswer) {
+    let channel = Field::Str(answer.channel.as_str());
+    match &answer.outcome {
+        Outcome::Batch { messages, next } => {
+            for m in messages {
+                let cursor = Cursor {
+                    epoch: next.epoch,
+                    seq: m.seq,
+                }
+                .to_string();
+                let data = match core::str::from_utf8(&m.data) {
+                    Ok(text) => ("data", Field::Str(text)),
+                    Err(_) => ("data_b64", Field::Base64(&m.data)),
+                };
+                write_line(
+                    body,
+                    &[
+                        ("channel", Field::Str(answer.channel.as_str())),
+                        ("seq", Field::Num(m.seq.0)),
+                        ("cursor", Field::Str(&cursor)),
+                        data,
+                    ],
+                );
+            }
+        }
+        Outcome::Gap {
+            missed_from,
+            missed_to,
+            resume,
+        } => {
+            let cursor = resume.to_string();
+            write_line(
+                body,
+                &[
+                    ("channel", channel),
+                    ("reason", Field::Str("gap")),
+                    ("missed_from", Field::Num(missed_from.0)),
+                    ("missed_to", Field::Num(missed_to.0)),
+                    ("cursor", Field::Str(&cursor)),
+                ],
+            );
+        }
+        Outcome::Reset { previous, resume } => {
+            let cursor = resume.to_string();
+            write_line(
+                body,
+                &[
+                    ("channel", channel),
+                    ("reason", Field::Str("reset")),
+                    ("previous", Field::Num(previous.0)),
+                    ("cursor", Field::Str(&cursor)),
+                ],
+            );
+        }
+        Outcome::Rejected { reason } => write_line(
+            body,
+            &[
+                ("channel", channel),
+                ("reason", Field::Str(reason.as_str())),
+            ],
+        ),
+        // Not per-channel answers; never produced inside `Multi`.
+        Outcome::Empty { .. } | Outcome::Multi { .. } | Outcome::MultiEmpty { .. } => {}
     }
 }
 
@@ -424,6 +512,201 @@ pub fn parse_poll_response<'a>(
         },
         other => Err(HttpError::UnexpectedStatus(other)),
     }
+}
+
+// ---- multi-channel polls ----
+
+/// The query string for a multi-channel poll: `subs=NAME;EPOCH:SEQ,NAME,...` (a channel
+/// without `;cursor` starts from now on) and an optional `timeout`.
+pub fn multi_poll_query(subscriptions: &[Subscription], timeout: Option<Duration>) -> String {
+    let mut q = String::from("subs=");
+    for (i, s) in subscriptions.iter().enumerate() {
+        if i > 0 {
+            q.push(',');
+        }
+        q.push_str(s.channel.as_str());
+        if let Some(c) = s.cursor {
+            q.push_str(&format!(";{c}"));
+        }
+    }
+    if let Some(t) = timeout {
+        q.push_str(&format!("&timeout={}", t.as_millis()));
+    }
+    q
+}
+
+/// Parses a multi-channel poll request (`subs`, `timeout`, client as for
+/// [`parse_poll_request`]). At most `max_subscriptions` channels are accepted.
+pub fn parse_multi_poll_request<'a>(
+    query: &str,
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    max_subscriptions: usize,
+) -> Result<MultiPollRequest, HttpError> {
+    let (mut subs, mut timeout, mut client) = (None, None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "subs" => set_once(&mut subs, percent_decode(v)?, "subs")?,
+            "timeout" => set_once(&mut timeout, percent_decode(v)?, "timeout")?,
+            "client" => set_once(&mut client, percent_decode(v)?, "client")?,
+            _ => {}
+        }
+    }
+    let from_header = header(headers, CLIENT_HEADER)?;
+    let client = match (client.as_deref(), from_header) {
+        (Some(q), Some(h)) if q != h => return Err(HttpError::Duplicate("client")),
+        (Some(q), _) => q,
+        (None, Some(h)) => h,
+        (None, None) => return Err(HttpError::Missing("client")),
+    };
+    let subs = subs.ok_or(HttpError::Missing("subs"))?;
+    let mut subscriptions = Vec::new();
+    for item in subs.split(',') {
+        if subscriptions.len() >= max_subscriptions {
+            return Err(HttpError::TooManyMessages {
+                max: max_subscriptions,
+            });
+        }
+        let (name, cursor) = match item.split_once(';') {
+            Some((n, c)) => (n, Some(Cursor::parse(c).map_err(HttpError::Cursor)?)),
+            None => (item, None),
+        };
+        subscriptions.push(Subscription {
+            channel: ChannelName::new(name).map_err(|e| HttpError::Name("channel", e))?,
+            cursor,
+        });
+    }
+    Ok(MultiPollRequest {
+        client: ClientId::new(client).map_err(|e| HttpError::Name("client", e))?,
+        subscriptions,
+        timeout: match timeout {
+            Some(t) => Some(Duration::from_millis(
+                parse_decimal(&t).map_err(|_| HttpError::BadNumber("timeout"))?,
+            )),
+            None => None,
+        },
+    })
+}
+
+fn str_field<'a>(
+    fields: &'a [(String, Value)],
+    key: &str,
+    line: usize,
+) -> Result<&'a str, HttpError> {
+    match field(fields, key) {
+        Some(Value::Str(s)) => Ok(s),
+        _ => Err(HttpError::BadBody { line }),
+    }
+}
+
+/// Client side: parses the answer to a multi-channel poll back into an [`Outcome`]
+/// (`Multi`, `MultiEmpty` or `Rejected`).
+pub fn parse_multi_poll_response<'a>(
+    status: u16,
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    body: &[u8],
+    limits: &ParseLimits,
+) -> Result<Outcome, HttpError> {
+    let reason = header(headers, REASON_HEADER)?;
+    match status {
+        200 => {}
+        204 => {
+            return Ok(Outcome::MultiEmpty {
+                reason: match reason {
+                    Some("superseded") => EmptyReason::Superseded,
+                    _ => EmptyReason::Timeout,
+                },
+            })
+        }
+        400 | 429 | 503 => {
+            return match reason.and_then(RejectReason::from_token) {
+                Some(reason) if reject_status(reason) == status => Ok(Outcome::Rejected { reason }),
+                _ => Err(HttpError::UnknownReason),
+            }
+        }
+        other => return Err(HttpError::UnexpectedStatus(other)),
+    }
+    if body.len() > limits.max_body_bytes {
+        return Err(HttpError::BodyTooLarge {
+            max: limits.max_body_bytes,
+        });
+    }
+    let mut answers: Vec<ChannelAnswer> = Vec::new();
+    let mut count = 0;
+    for (line_no, line) in body.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            continue;
+        }
+        count += 1;
+        if count > limits.max_messages {
+            return Err(HttpError::TooManyMessages {
+                max: limits.max_messages,
+            });
+        }
+        let bad = HttpError::BadBody { line: line_no };
+        let fields = parse_line(line).ok_or(bad.clone())?;
+        let channel =
+            ChannelName::new(str_field(&fields, "channel", line_no)?).map_err(|_| bad.clone())?;
+        let cursor = || -> Result<Cursor, HttpError> {
+            Cursor::parse(str_field(&fields, "cursor", line_no)?).map_err(HttpError::Cursor)
+        };
+        let outcome = match field(&fields, "reason") {
+            None => {
+                let seq = Seq(num(&fields, "seq", line_no)?);
+                let at = cursor()?;
+                if at.seq != seq {
+                    return Err(bad);
+                }
+                let data = match (field(&fields, "data"), field(&fields, "data_b64")) {
+                    (Some(Value::Str(s)), None) => Bytes::from(s.clone().into_bytes()),
+                    (None, Some(Value::Str(s))) => {
+                        Bytes::from(base64_decode(s.as_bytes()).ok_or(bad.clone())?)
+                    }
+                    _ => return Err(bad),
+                };
+                // Extend this channel's batch if it is the previous answer.
+                if let Some(ChannelAnswer {
+                    channel: c,
+                    outcome: Outcome::Batch { messages, next },
+                }) = answers.last_mut()
+                {
+                    if *c == channel {
+                        if next.epoch != at.epoch || next.seq.next() != seq {
+                            return Err(HttpError::NonConsecutive);
+                        }
+                        messages.push(Message { seq, data });
+                        *next = at;
+                        continue;
+                    }
+                }
+                Outcome::Batch {
+                    messages: alloc::vec![Message { seq, data }],
+                    next: at,
+                }
+            }
+            Some(Value::Str(r)) if r == "gap" => Outcome::Gap {
+                missed_from: Seq(num(&fields, "missed_from", line_no)?),
+                missed_to: Seq(num(&fields, "missed_to", line_no)?),
+                resume: cursor()?,
+            },
+            Some(Value::Str(r)) if r == "reset" => Outcome::Reset {
+                previous: Epoch(num(&fields, "previous", line_no)?),
+                resume: cursor()?,
+            },
+            Some(Value::Str(r)) => Outcome::Rejected {
+                reason: RejectReason::from_token(r).ok_or(HttpError::UnknownReason)?,
+            },
+            Some(_) => return Err(bad),
+        };
+        if answers.iter().any(|a| a.channel == channel) {
+            return Err(bad); // one answer per channel
+        }
+        answers.push(ChannelAnswer { channel, outcome });
+    }
+    if answers.is_empty() {
+        return Err(HttpError::BadBody { line: 0 });
+    }
+    Ok(Outcome::Multi { answers })
 }
 
 // ---- client→server ----

@@ -17,6 +17,7 @@
 //! payload (`Bytes`) among all `k` responses. Memory per held poll: see the crate README
 //! (measured by `cargo bench -p longpoll-proto --bench release`).
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -46,6 +47,27 @@ pub struct PollRequest {
     pub timeout: Option<Duration>,
 }
 
+/// One channel of a multi-channel poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    /// The channel.
+    pub channel: ChannelName,
+    /// The last message received on it; `None`: from now on.
+    pub cursor: Option<Cursor>,
+}
+
+/// A poll on several channels, as parsed by
+/// [`http::parse_multi_poll_request`](crate::http::parse_multi_poll_request).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiPollRequest {
+    /// Who is polling.
+    pub client: ClientId,
+    /// The channels (1 to `HubConfig::max_channels_per_poll`).
+    pub subscriptions: Vec<Subscription>,
+    /// Requested hold time (capped by `HubConfig::max_hold`).
+    pub timeout: Option<Duration>,
+}
+
 pub(crate) struct ChannelState {
     pub(crate) name: ChannelName,
     pub(crate) channel: Channel,
@@ -70,10 +92,27 @@ pub(crate) struct Session {
 }
 
 pub(crate) struct HeldPoll {
-    pub(crate) cursor: Cursor,
     pub(crate) deadline: Instant,
-    pub(crate) channel: u32,
     pub(crate) session: u32,
+    /// `(channel, cursor)` of each channel the poll waits on.
+    pub(crate) subs: Subs,
+}
+
+/// A held poll's channels: one inline (a [`Hub::handle_poll`] poll, answered with a plain
+/// [`Outcome`]) or several (a [`Hub::handle_multi_poll`] poll, answered with
+/// [`Outcome::Multi`]).
+pub(crate) enum Subs {
+    One([(u32, Cursor); 1]),
+    Many(Box<[(u32, Cursor)]>),
+}
+
+impl Subs {
+    pub(crate) fn as_slice(&self) -> &[(u32, Cursor)] {
+        match self {
+            Subs::One(one) => one,
+            Subs::Many(many) => many,
+        }
+    }
 }
 
 /// The server side: channels, sessions and held polls.
@@ -171,7 +210,26 @@ impl Hub {
     pub fn handle_poll(&mut self, now: Instant, request: PollRequest) -> PollId {
         let id = PollId(self.next_poll);
         self.next_poll += 1;
-        self.poll_arrived(now, id, request);
+        let subs = [(request.channel, request.cursor)];
+        self.poll_arrived(now, id, &request.client, &subs, request.timeout, false);
+        id
+    }
+
+    /// A poll on several channels at once (one request instead of one per channel). It is
+    /// answered with [`Outcome::Multi`] as soon as any of its channels has something to say
+    /// (the entry of each such channel: batch, gap, reset, or `cursor_ahead`), or
+    /// [`Outcome::MultiEmpty`] at its deadline or when superseded; refusals are
+    /// [`Outcome::Rejected`]. A name given twice counts once (its first cursor). A newer
+    /// poll from the same client sharing a channel supersedes it (per `duplicate_poll`).
+    pub fn handle_multi_poll(&mut self, now: Instant, request: MultiPollRequest) -> PollId {
+        let id = PollId(self.next_poll);
+        self.next_poll += 1;
+        let subs: Vec<(ChannelName, Option<Cursor>)> = request
+            .subscriptions
+            .into_iter()
+            .map(|s| (s.channel, s.cursor))
+            .collect();
+        self.poll_arrived(now, id, &request.client, &subs, request.timeout, true);
         id
     }
 

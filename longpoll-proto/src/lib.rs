@@ -106,12 +106,14 @@ pub mod http;
 pub mod upstream;
 
 pub use channel::{Channel, Read};
-pub use client::{Client, ClientEvent, NextPoll};
+pub use client::{Client, ClientEvent, MultiClient, NextMultiPoll, NextPoll};
 pub use config::{ChannelConfig, ClientConfig, DuplicatePoll, HubConfig, Overflow, UpstreamConfig};
 pub use cursor::{Cursor, Epoch, Seq, MAX_CURSOR_TEXT_LEN};
 pub use error::{CursorError, HttpError, NameError, PublishError, UpstreamError};
-pub use hub::{Hub, PollRequest};
+pub use hub::{Hub, MultiPollRequest, PollRequest, Subscription};
 pub use id::{ChannelName, ClientId, PollId, MAX_NAME_LEN};
-pub use response::{EmptyReason, HubEvent, Message, Outcome, RejectReason, Response};
+pub use response::{
+    ChannelAnswer, EmptyReason, HubEvent, Message, Outcome, RejectReason, Response,
+};
 pub use rng::{Rng, SplitMix64};
 pub use time::Instant;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use core::fmt;
 
 use crate::cursor::{Cursor, Epoch, Seq};
-use crate::id::{ClientId, PollId};
+use crate::id::{ChannelName, ClientId, PollId};
 
 /// One message of a channel's history. `data` is reference-counted: a message released to
 /// 10,000 polls is stored once.
@@ -66,6 +66,8 @@ pub enum RejectReason {
     TooManyChannels,
     /// The cursor names a message that was never published in the current epoch.
     CursorAhead,
+    /// A multi-channel poll names no channel or more than `HubConfig::max_channels_per_poll`.
+    TooManyChannelsPerPoll,
 }
 
 impl RejectReason {
@@ -78,6 +80,7 @@ impl RejectReason {
             RejectReason::TooManySessions => "too_many_sessions",
             RejectReason::TooManyChannels => "too_many_channels",
             RejectReason::CursorAhead => "cursor_ahead",
+            RejectReason::TooManyChannelsPerPoll => "too_many_channels_per_poll",
         }
     }
 
@@ -90,6 +93,7 @@ impl RejectReason {
             RejectReason::TooManySessions,
             RejectReason::TooManyChannels,
             RejectReason::CursorAhead,
+            RejectReason::TooManyChannelsPerPoll,
         ]
         .into_iter()
         .find(|r| r.as_str() == token)
@@ -144,6 +148,26 @@ pub enum Outcome {
         /// Why.
         reason: RejectReason,
     },
+    /// The answer to a multi-channel poll: one entry per channel with something to say
+    /// (at least one). Channels not listed had nothing new: keep their cursors.
+    Multi {
+        /// Per-channel answers (each a `Batch`, `Gap`, `Reset` or `Rejected` `cursor_ahead`).
+        answers: Vec<ChannelAnswer>,
+    },
+    /// A multi-channel poll ended with nothing new on any channel: keep every cursor.
+    MultiEmpty {
+        /// Why.
+        reason: EmptyReason,
+    },
+}
+
+/// One channel's part of an [`Outcome::Multi`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelAnswer {
+    /// The channel.
+    pub channel: ChannelName,
+    /// Its answer.
+    pub outcome: Outcome,
 }
 
 /// Something the application should know about that is not an answer to a poll.

@@ -3,8 +3,8 @@
 //! A poll's life:
 //!
 //! ```text
-//!              handle_poll
-//!   (new) ──────────────────┬──► answered at once: Batch | Gap | Reset | Rejected
+//!         handle_poll / handle_multi_poll
+//!   (new) ──────────────────┬──► answered at once: Batch | Gap | Reset | Rejected | Multi
 //!                           │
 //!                           ▼
 //!                         HELD ──publish/flush──► Batch (or Gap if evicted meanwhile)
@@ -19,21 +19,26 @@
 //! an expiry at `now + session_ttl`; any request makes it active again; at expiry it is
 //! removed and [`HubEvent::SessionExpired`] is queued.
 //!
-//! Invariants kept here: a poll id is in `polls` iff it is in `deadlines` and in its
-//! channel's `waiters` and in its session's `held`; a session is in `expiries` iff its
+//! A multi-channel poll (`handle_multi_poll`) is held on every channel it names and answered
+//! with [`Outcome::Multi`] (one entry per channel with something to say) as soon as one of
+//! them can answer, or [`Outcome::MultiEmpty`] at its deadline or when superseded.
+//!
+//! Invariants kept here: a poll id is in `polls` iff it is in `deadlines` and in the
+//! `waiters` of each of its channels and in its session's `held` once per channel; a session is in `expiries` iff its
 //! `held` is empty; under `RejectPublish`, a session's `acks` and the channels' `acks`
 //! mirror each other and history is trimmed through the smallest acknowledgement.
 
 use alloc::vec::Vec;
 use bytes::Bytes;
+use core::time::Duration;
 
 use crate::channel::Read;
 use crate::config::{DuplicatePoll, Overflow};
 use crate::cursor::{Cursor, Epoch, Seq};
 use crate::error::PublishError;
-use crate::hub::{HeldPoll, Hub, PollRequest, Session};
-use crate::id::{ClientId, PollId};
-use crate::response::{EmptyReason, HubEvent, Outcome, RejectReason, Response};
+use crate::hub::{HeldPoll, Hub, Session, Subs};
+use crate::id::{ChannelName, ClientId, PollId};
+use crate::response::{ChannelAnswer, EmptyReason, HubEvent, Outcome, RejectReason, Response};
 use crate::time::Instant;
 use crate::upstream::Inbox;
 
@@ -80,19 +85,44 @@ impl Hub {
         }
     }
 
-    /// idle → held, or idle → answered at once.
-    pub(crate) fn poll_arrived(&mut self, now: Instant, id: PollId, request: PollRequest) {
-        let Some(session) = self.session_for(now, &request.client) else {
+    /// idle → held, or idle → answered at once (single- or multi-channel poll).
+    pub(crate) fn poll_arrived(
+        &mut self,
+        now: Instant,
+        id: PollId,
+        client: &ClientId,
+        subscriptions: &[(ChannelName, Option<Cursor>)],
+        timeout: Option<Duration>,
+        multi: bool,
+    ) {
+        let Some(session) = self.session_for(now, client) else {
             self.reject(id, RejectReason::TooManySessions);
             return;
         };
-        let Some(channel) = self.channel_for(&request.channel) else {
-            self.reject(id, RejectReason::TooManyChannels);
+        if subscriptions.is_empty() || subscriptions.len() > self.config.max_channels_per_poll {
+            self.reject(id, RejectReason::TooManyChannelsPerPoll);
             self.session_idle_check(now, session);
             return;
-        };
-        self.poll_on_channel(now, id, request, session, channel);
-        self.drop_channel_if_unused(channel);
+        }
+        // Resolve channels (first subscription wins for a name given twice).
+        let mut subs: Vec<(u32, Option<Cursor>)> = Vec::with_capacity(subscriptions.len());
+        for (name, cursor) in subscriptions {
+            let Some(channel) = self.channel_for(name) else {
+                self.reject(id, RejectReason::TooManyChannels);
+                self.session_idle_check(now, session);
+                for (c, _) in subs {
+                    self.drop_channel_if_unused(c);
+                }
+                return;
+            };
+            if !subs.iter().any(|(c, _)| *c == channel) {
+                subs.push((channel, *cursor));
+            }
+        }
+        self.poll_on_channels(now, id, session, &subs, timeout, multi);
+        for (channel, _) in subs {
+            self.drop_channel_if_unused(channel);
+        }
     }
 
     /// A channel that was never published to, has no held poll and no bookkeeping is
@@ -113,30 +143,76 @@ impl Hub {
         }
     }
 
-    fn poll_on_channel(
+    /// The answer a held poll gets when it ends without messages.
+    fn empty_answer(held: &HeldPoll, reason: EmptyReason) -> Outcome {
+        match &held.subs {
+            Subs::One([(_, cursor)]) => Outcome::Empty {
+                cursor: *cursor,
+                reason,
+            },
+            Subs::Many(_) => Outcome::MultiEmpty { reason },
+        }
+    }
+
+    /// Reads every subscription of a multi-channel poll: the answers of the channels that
+    /// have something to say, and every subscription's resolved cursor.
+    fn read_many(
+        &self,
+        subs: &[(u32, Option<Cursor>)],
+    ) -> (Vec<ChannelAnswer>, Vec<(u32, Cursor)>) {
+        let mut answers = Vec::new();
+        let mut cursors = Vec::with_capacity(subs.len());
+        for &(channel, cursor) in subs {
+            let Some(state) = self.channels.get(channel) else {
+                continue;
+            };
+            match state.channel.read(
+                cursor,
+                self.config.max_batch_messages,
+                self.config.max_batch_bytes,
+            ) {
+                Read::Answer(outcome) => answers.push(ChannelAnswer {
+                    channel: state.name.clone(),
+                    outcome,
+                }),
+                Read::Hold(c) => cursors.push((channel, c)),
+            }
+        }
+        (answers, cursors)
+    }
+
+    fn poll_on_channels(
         &mut self,
         now: Instant,
         id: PollId,
-        request: PollRequest,
         session: u32,
-        channel: u32,
+        subs: &[(u32, Option<Cursor>)],
+        timeout: Option<Duration>,
+        multi: bool,
     ) {
-        // A second poll on the same channel from the same client.
-        let older = self
-            .sessions
-            .get(session)
-            .and_then(|s| s.held.iter().find(|(c, _)| *c == channel).map(|h| h.1));
-        if let Some(older) = older {
+        // A poll from the same client on a channel it already polls.
+        let older: Vec<PollId> = self.sessions.get(session).map_or(Vec::new(), |s| {
+            let mut ids: Vec<PollId> = s
+                .held
+                .iter()
+                .filter(|(c, _)| subs.iter().any(|(sc, _)| sc == c))
+                .map(|h| h.1)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        });
+        if !older.is_empty() {
             match self.config.duplicate_poll {
                 DuplicatePoll::Supersede => {
-                    if let Some(held) = self.forget(older) {
-                        self.responses.push_back(Response {
-                            poll: older,
-                            outcome: Outcome::Empty {
-                                cursor: held.cursor,
-                                reason: EmptyReason::Superseded,
-                            },
-                        });
+                    for older in older {
+                        if let Some(held) = self.forget(older) {
+                            let outcome = Self::empty_answer(&held, EmptyReason::Superseded);
+                            self.responses.push_back(Response {
+                                poll: older,
+                                outcome,
+                            });
+                        }
                     }
                 }
                 DuplicatePoll::Reject => {
@@ -146,79 +222,122 @@ impl Hub {
                 DuplicatePoll::AllowBoth => {}
             }
         }
-        // The cursor acknowledges everything through it (RejectPublish bookkeeping).
-        if let Some(cursor) = request.cursor {
+        // Cursors acknowledge everything through them (RejectPublish bookkeeping).
+        for &(channel, cursor) in subs {
+            if let Some(cursor) = cursor {
+                self.acknowledge(session, channel, cursor);
+            }
+        }
+        let held_subs = if multi {
+            let (answers, cursors) = self.read_many(subs);
+            if !answers.is_empty() {
+                self.responses.push_back(Response {
+                    poll: id,
+                    outcome: Outcome::Multi { answers },
+                });
+                self.session_idle_check(now, session);
+                return;
+            }
+            Subs::Many(cursors.into_boxed_slice())
+        } else {
+            let (channel, cursor) = subs[0];
+            let read = match self.channels.get(channel) {
+                Some(state) => state.channel.read(
+                    cursor,
+                    self.config.max_batch_messages,
+                    self.config.max_batch_bytes,
+                ),
+                None => return,
+            };
+            match read {
+                Read::Answer(outcome) => {
+                    self.responses.push_back(Response { poll: id, outcome });
+                    self.session_idle_check(now, session);
+                    return;
+                }
+                Read::Hold(cursor) => Subs::One([(channel, cursor)]),
+            }
+        };
+        for &(channel, cursor) in held_subs.as_slice() {
             self.acknowledge(session, channel, cursor);
         }
-        let read = match self.channels.get(channel) {
-            Some(state) => state.channel.read(
-                request.cursor,
-                self.config.max_batch_messages,
-                self.config.max_batch_bytes,
-            ),
-            None => return,
-        };
-        match read {
-            Read::Answer(outcome) => {
-                self.responses.push_back(Response { poll: id, outcome });
-                self.session_idle_check(now, session);
+        let held_by_client = self.sessions.get(session).map_or(0, |s| {
+            s.held
+                .iter()
+                .enumerate()
+                .filter(|(i, h)| !s.held[..*i].iter().any(|e| e.1 == h.1))
+                .count()
+        });
+        if held_by_client >= self.config.max_polls_per_client.max(1) {
+            self.reject(id, RejectReason::TooManyPollsForClient);
+            self.session_idle_check(now, session);
+            return;
+        }
+        if self.polls.len() >= self.config.max_held_polls {
+            self.reject(id, RejectReason::TooManyPolls);
+            self.session_idle_check(now, session);
+            return;
+        }
+        let hold = timeout
+            .unwrap_or(self.config.hold)
+            .min(self.config.max_hold);
+        let deadline = now + hold;
+        for &(channel, _) in held_subs.as_slice() {
+            if let Some(c) = self.channels.get_mut(channel) {
+                c.waiters.insert(id);
             }
-            Read::Hold(cursor) => {
-                if request.cursor.is_none() {
-                    self.acknowledge(session, channel, cursor);
-                }
-                let held_by_client = self.sessions.get(session).map_or(0, |s| s.held.len());
-                if held_by_client >= self.config.max_polls_per_client.max(1) {
-                    self.reject(id, RejectReason::TooManyPollsForClient);
-                    self.session_idle_check(now, session);
-                    return;
-                }
-                if self.polls.len() >= self.config.max_held_polls {
-                    self.reject(id, RejectReason::TooManyPolls);
-                    self.session_idle_check(now, session);
-                    return;
-                }
-                let hold = request
-                    .timeout
-                    .unwrap_or(self.config.hold)
-                    .min(self.config.max_hold);
-                let deadline = now + hold;
-                self.polls.insert(
-                    id,
-                    HeldPoll {
-                        cursor,
-                        deadline,
-                        channel,
-                        session,
-                    },
-                );
-                self.deadlines.insert((deadline, id));
-                if let Some(c) = self.channels.get_mut(channel) {
-                    c.waiters.insert(id);
-                }
-                if let Some(s) = self.sessions.get_mut(session) {
-                    // Most clients hold one poll: avoid Vec's default growth to 4 slots.
-                    s.held.reserve_exact(1);
-                    s.held.push((channel, id));
-                }
+            if let Some(s) = self.sessions.get_mut(session) {
+                // Most clients hold one poll: avoid Vec's default growth to 4 slots.
+                s.held.reserve_exact(1);
+                s.held.push((channel, id));
             }
         }
+        self.deadlines.insert((deadline, id));
+        self.polls.insert(
+            id,
+            HeldPoll {
+                deadline,
+                session,
+                subs: held_subs,
+            },
+        );
     }
 
     /// Removes a held poll from every index, without answering. The session's expiry is
     /// not scheduled here (callers do it once they know the time).
     pub(crate) fn forget(&mut self, id: PollId) -> Option<HeldPoll> {
         let held = self.polls.remove(&id)?;
+        self.unlink(id, &held, None);
+        Some(held)
+    }
+
+    /// Removes a poll (already out of `polls`) from the deadline queue, its channels'
+    /// waiters (except `skip`, whose set the caller owns) and its session.
+    fn unlink(&mut self, id: PollId, held: &HeldPoll, skip: Option<u32>) {
         self.deadlines.remove(&(held.deadline, id));
-        if let Some(c) = self.channels.get_mut(held.channel) {
-            c.waiters.remove(&id);
-        }
-        if let Some(s) = self.sessions.get_mut(held.session) {
-            if let Some(i) = s.held.iter().position(|h| h.1 == id) {
-                s.held.swap_remove(i);
+        for &(channel, _) in held.subs.as_slice() {
+            if Some(channel) != skip {
+                if let Some(c) = self.channels.get_mut(channel) {
+                    c.waiters.remove(&id);
+                }
             }
         }
-        Some(held)
+        if let Some(s) = self.sessions.get_mut(held.session) {
+            if let Subs::One(_) = held.subs {
+                if let Some(i) = s.held.iter().position(|h| h.1 == id) {
+                    s.held.swap_remove(i);
+                }
+            } else {
+                s.held.retain(|h| h.1 != id);
+            }
+        }
+    }
+
+    /// Channels a finished poll waited on may now be unused.
+    fn drop_unused_channels_of(&mut self, held: &HeldPoll) {
+        for &(channel, _) in held.subs.as_slice() {
+            self.drop_channel_if_unused(channel);
+        }
     }
 
     /// held → aborted.
@@ -226,7 +345,7 @@ impl Hub {
         match self.forget(id) {
             Some(held) => {
                 self.session_idle_check(now, held.session);
-                self.drop_channel_if_unused(held.channel);
+                self.drop_unused_channels_of(&held);
                 true
             }
             None => false,
@@ -250,15 +369,10 @@ impl Hub {
                 break;
             }
             if let Some(held) = self.forget(id) {
-                self.responses.push_back(Response {
-                    poll: id,
-                    outcome: Outcome::Empty {
-                        cursor: held.cursor,
-                        reason: EmptyReason::Timeout,
-                    },
-                });
+                let outcome = Self::empty_answer(&held, EmptyReason::Timeout);
+                self.responses.push_back(Response { poll: id, outcome });
                 self.session_idle_check(now, held.session);
-                self.drop_channel_if_unused(held.channel);
+                self.drop_unused_channels_of(&held);
             }
         }
         while let Some(&(at, key)) = self.expiries.first() {
@@ -331,38 +445,54 @@ impl Hub {
             let Some(held) = self.polls.remove(&id) else {
                 continue;
             };
-            let outcome = match &last {
-                Some((c, outcome)) if *c == held.cursor => outcome.clone(),
-                _ => {
-                    let Some(state) = self.channels.get(channel) else {
-                        self.polls.insert(id, held);
-                        continue;
-                    };
-                    match state
-                        .channel
-                        .read(Some(held.cursor), max_messages, max_bytes)
-                    {
-                        Read::Answer(outcome) => {
-                            last = Some((held.cursor, outcome.clone()));
-                            outcome
-                        }
-                        Read::Hold(_) => {
-                            self.polls.insert(id, held);
-                            still_held.insert(id);
-                            continue;
+            let outcome = match &held.subs {
+                Subs::One([(_, cursor)]) => match &last {
+                    Some((c, outcome)) if c == cursor => outcome.clone(),
+                    _ => {
+                        let read = match self.channels.get(channel) {
+                            Some(state) => {
+                                state.channel.read(Some(*cursor), max_messages, max_bytes)
+                            }
+                            None => Read::Hold(*cursor),
+                        };
+                        match read {
+                            Read::Answer(outcome) => {
+                                last = Some((*cursor, outcome.clone()));
+                                outcome
+                            }
+                            Read::Hold(_) => {
+                                self.polls.insert(id, held);
+                                still_held.insert(id);
+                                continue;
+                            }
                         }
                     }
+                },
+                Subs::Many(subs) => {
+                    let subs: Vec<(u32, Option<Cursor>)> =
+                        subs.iter().map(|&(c, cursor)| (c, Some(cursor))).collect();
+                    let (answers, _) = self.read_many(&subs);
+                    if answers.is_empty() {
+                        self.polls.insert(id, held);
+                        still_held.insert(id);
+                        continue;
+                    }
+                    Outcome::Multi { answers }
                 }
             };
-            self.deadlines.remove(&(held.deadline, id));
-            let mut idle = false;
-            if let Some(s) = self.sessions.get_mut(held.session) {
-                if let Some(i) = s.held.iter().position(|h| h.1 == id) {
-                    s.held.swap_remove(i);
+            self.unlink(id, &held, Some(channel));
+            if let Subs::Many(_) = held.subs {
+                for &(other, _) in held.subs.as_slice() {
+                    if other != channel {
+                        self.drop_channel_if_unused(other);
+                    }
                 }
-                idle = s.held.is_empty();
             }
-            if idle {
+            if self
+                .sessions
+                .get(held.session)
+                .is_some_and(|s| s.held.is_empty())
+            {
                 self.session_idle_check(now, held.session);
             }
             self.responses.push_back(Response { poll: id, outcome });
