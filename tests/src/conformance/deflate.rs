@@ -8,10 +8,10 @@
 //!   matcher, which never emits a distance beyond the agreed window, and fixed-Huffman blocks.
 //! - Context takeover: with it, both compressors reference earlier messages (within the window);
 //!   without it, each message starts from an empty window.
-//! - Inflating uses `miniz_oxide` with a 32 KiB window. It does not check that the peer's
-//!   distances stay within the window the peer agreed to (not feasible with that inflater); a
-//!   peer that references data outside its window, or a previous message after agreeing to
-//!   no context takeover, is caught only because the echo then differs from what was sent.
+//! - Inflating uses `miniz_oxide` with a 32 KiB window. Before that, the suite's own DEFLATE
+//!   scanner walks the peer's blocks and checks every back-reference distance against the
+//!   window the peer agreed to and against what the window can hold (nothing from earlier
+//!   messages after agreeing to no context takeover).
 
 use miniz_oxide::deflate::core::CompressorOxide;
 use miniz_oxide::inflate::stream::InflateState;
@@ -572,29 +572,228 @@ impl WindowDeflater {
     }
 }
 
+/// LSB-first bit reader for the distance scanner.
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    bit: u32,
+}
+
+impl BitReader<'_> {
+    fn bits(&mut self, n: u32) -> Option<u32> {
+        let mut v = 0;
+        for i in 0..n {
+            let byte = *self.data.get(self.pos)?;
+            v |= u32::from((byte >> self.bit) & 1) << i;
+            self.bit += 1;
+            if self.bit == 8 {
+                self.bit = 0;
+                self.pos += 1;
+            }
+        }
+        Some(v)
+    }
+    fn align(&mut self) {
+        if self.bit != 0 {
+            self.bit = 0;
+            self.pos += 1;
+        }
+    }
+    fn exhausted(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+}
+
+/// A canonical Huffman code (RFC 1951 section 3.2.2) decoded bit by bit.
+struct Huffman {
+    count: [u16; 16],
+    symbols: Vec<u16>,
+}
+
+impl Huffman {
+    fn new(lengths: &[u8]) -> Huffman {
+        let mut count = [0u16; 16];
+        for &l in lengths {
+            count[usize::from(l)] += 1;
+        }
+        count[0] = 0;
+        let mut offs = [0u16; 16];
+        for i in 1..15 {
+            offs[i + 1] = offs[i] + count[i];
+        }
+        let mut symbols = vec![0u16; lengths.len()];
+        for (s, &l) in lengths.iter().enumerate() {
+            if l != 0 {
+                symbols[usize::from(offs[usize::from(l)])] = s as u16;
+                offs[usize::from(l)] += 1;
+            }
+        }
+        Huffman { count, symbols }
+    }
+    fn decode(&self, r: &mut BitReader<'_>) -> Option<u16> {
+        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+        for len in 1..16 {
+            code |= r.bits(1)? as i32;
+            let count = i32::from(self.count[len]);
+            if code - count < first {
+                return self.symbols.get((index + code - first) as usize).copied();
+            }
+            index += count;
+            first = (first + count) << 1;
+            code <<= 1;
+        }
+        None
+    }
+}
+
+/// Walks a raw DEFLATE stream (one message with its trailer) and returns the first
+/// back-reference that reaches farther than `window` bytes, or farther back than the
+/// `available` bytes of earlier messages plus what this message produced so far:
+/// `(distance, bytes it could reach)`. Malformed data ends the walk silently (the inflater
+/// reports it).
+fn window_violation(data: &[u8], window: usize, available: usize) -> Option<(usize, usize)> {
+    let mut r = BitReader {
+        data,
+        pos: 0,
+        bit: 0,
+    };
+    let mut produced = 0usize;
+    let fixed_lit: Vec<u8> = (0..288)
+        .map(|s| match s {
+            0..=143 => 8,
+            144..=255 => 9,
+            256..=279 => 7,
+            _ => 8,
+        })
+        .collect();
+    let (fixed_lit, fixed_dist) = (Huffman::new(&fixed_lit), Huffman::new(&[5u8; 30]));
+    loop {
+        if r.exhausted() {
+            return None;
+        }
+        let last = r.bits(1)?;
+        let kind = r.bits(2)?;
+        let dynamic;
+        let (lit, dist) = match kind {
+            0 => {
+                r.align();
+                let len =
+                    usize::from(*r.data.get(r.pos)?) | usize::from(*r.data.get(r.pos + 1)?) << 8;
+                r.pos += 4 + len;
+                produced += len;
+                if last == 1 {
+                    return None;
+                }
+                continue;
+            }
+            1 => (&fixed_lit, &fixed_dist),
+            2 => {
+                let hlit = r.bits(5)? as usize + 257;
+                let hdist = r.bits(5)? as usize + 1;
+                let hclen = r.bits(4)? as usize + 4;
+                const ORDER: [usize; 19] = [
+                    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+                ];
+                let mut cl = [0u8; 19];
+                for &i in &ORDER[..hclen] {
+                    cl[i] = r.bits(3)? as u8;
+                }
+                let clh = Huffman::new(&cl);
+                let mut lengths = Vec::with_capacity(hlit + hdist);
+                while lengths.len() < hlit + hdist {
+                    match clh.decode(&mut r)? {
+                        s @ 0..=15 => lengths.push(s as u8),
+                        16 => {
+                            let prev = *lengths.last()?;
+                            for _ in 0..3 + r.bits(2)? {
+                                lengths.push(prev);
+                            }
+                        }
+                        17 => lengths.resize(lengths.len() + 3 + r.bits(3)? as usize, 0),
+                        _ => lengths.resize(lengths.len() + 11 + r.bits(7)? as usize, 0),
+                    }
+                }
+                if lengths.len() != hlit + hdist {
+                    return None;
+                }
+                dynamic = (
+                    Huffman::new(&lengths[..hlit]),
+                    Huffman::new(&lengths[hlit..]),
+                );
+                (&dynamic.0, &dynamic.1)
+            }
+            _ => return None,
+        };
+        loop {
+            let sym = usize::from(lit.decode(&mut r)?);
+            match sym {
+                0..=255 => produced += 1,
+                256 => break,
+                257..=285 => {
+                    let i = sym - 257;
+                    let len = usize::from(LEN_BASE[i]) + r.bits(u32::from(LEN_EXTRA[i]))? as usize;
+                    let d = usize::from(dist.decode(&mut r)?);
+                    let distance = usize::from(*DIST_BASE.get(d)?)
+                        + r.bits(u32::from(*DIST_EXTRA.get(d)?))? as usize;
+                    let reach = window.min(available + produced);
+                    if distance > reach {
+                        return Some((distance, reach));
+                    }
+                    produced += len;
+                }
+                _ => return None,
+            }
+        }
+        if last == 1 {
+            return None;
+        }
+    }
+}
+
 /// The suite's decompressor for the peer's direction of one connection.
 pub struct Decompressor {
     state: Box<InflateState>,
     no_context_takeover: bool,
+    window: usize,
+    /// Bytes of earlier compressed messages the peer's window may hold.
+    history: usize,
 }
 
 impl Decompressor {
-    /// A decompressor for a peer that compresses with or without context takeover.
-    pub fn new(no_context_takeover: bool) -> Decompressor {
+    /// A decompressor for a peer that compresses with LZ77 window `2^bits`, with or without
+    /// context takeover.
+    pub fn new(bits: u8, no_context_takeover: bool) -> Decompressor {
         Decompressor {
             state: InflateState::new_boxed(DataFormat::Raw),
             no_context_takeover,
+            window: 1 << bits,
+            history: 0,
         }
     }
 
     /// Inflates one message's payload (as sent, without the trailer); at most `max` bytes.
+    /// A back-reference beyond the agreed window (or into an earlier message after no context
+    /// takeover was agreed) is an error.
     pub fn decompress(&mut self, payload: &[u8], max: usize) -> Result<Vec<u8>, String> {
         if self.no_context_takeover {
             self.state.reset(DataFormat::Raw);
+            self.history = 0;
         }
         let mut input = Vec::with_capacity(payload.len() + 4);
         input.extend_from_slice(payload);
         input.extend_from_slice(&TRAILER);
+        if let Some((distance, reach)) = window_violation(&input, self.window, self.history) {
+            return Err(format!(
+                "back-reference distance {distance} beyond the {reach} bytes the agreed \
+                 window (2^{} bytes{}) can hold",
+                self.window.trailing_zeros(),
+                if self.no_context_takeover {
+                    ", no context takeover"
+                } else {
+                    ""
+                }
+            ));
+        }
         let mut out = Vec::new();
         let mut rest: &[u8] = &input;
         let mut buf = vec![0u8; 64 * 1024];
@@ -621,6 +820,7 @@ impl Decompressor {
                 Err(e) => return Err(format!("invalid DEFLATE data ({e:?})")),
             }
             if rest.is_empty() && r.bytes_written < buf.len() {
+                self.history = self.window.min(self.history + out.len());
                 return Ok(out);
             }
             if r.bytes_consumed == 0 && r.bytes_written == 0 {
@@ -660,7 +860,7 @@ mod tests {
         for bits in 8..=15u8 {
             for nct in [false, true] {
                 let mut c = Compressor::new(bits, nct);
-                let mut d = Decompressor::new(nct);
+                let mut d = Decompressor::new(bits, nct);
                 let mut total = 0;
                 for (i, len) in [0usize, 1, 16, 300, 5000, 70_000, 100_000]
                     .iter()
@@ -697,19 +897,51 @@ mod tests {
     fn decompressor_bounds_and_rejects() {
         let mut c = Compressor::new(15, false);
         let z = c.compress(&[b'a'; 100_000]);
-        assert!(Decompressor::new(false).decompress(&z, 1000).is_err());
-        assert!(Decompressor::new(false)
+        assert!(Decompressor::new(15, false).decompress(&z, 1000).is_err());
+        assert!(Decompressor::new(15, false)
             .decompress(&[0xFF, 0xFF], 1000)
             .is_err());
         // A final block is not allowed.
         let fin = [0x4B, 0x04, 0x00];
-        assert!(Decompressor::new(false).decompress(&fin, 1000).is_err());
+        assert!(Decompressor::new(15, false).decompress(&fin, 1000).is_err());
         // RFC 7692 section 7.2.3.1: "Hello" compressed.
         let hello = [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
         assert_eq!(
-            Decompressor::new(false).decompress(&hello, 100).unwrap(),
+            Decompressor::new(15, false)
+                .decompress(&hello, 100)
+                .unwrap(),
             b"Hello"
         );
+    }
+
+    #[test]
+    fn a_peer_beyond_its_window_is_caught() {
+        let data = corpus(100_000);
+        // miniz_oxide uses a 32 KiB window: fine for a window of 2^15, not for 2^9.
+        let mut c = Compressor::new(15, false);
+        let z = c.compress(&data[..60_000]);
+        assert_eq!(
+            Decompressor::new(15, false)
+                .decompress(&z, 1 << 20)
+                .unwrap(),
+            &data[..60_000]
+        );
+        let e = Decompressor::new(9, false)
+            .decompress(&z, 1 << 20)
+            .unwrap_err();
+        assert!(e.contains("beyond"), "{e}");
+        // With context takeover the second message may reach into the first...
+        let mut c = Compressor::new(10, false);
+        let a = c.compress(&data[..500]);
+        let b = c.compress(&data[..500]);
+        let mut d = Decompressor::new(10, false);
+        assert_eq!(d.decompress(&a, 1000).unwrap(), &data[..500]);
+        assert_eq!(d.decompress(&b, 1000).unwrap(), &data[..500]);
+        // ...but not when the peer agreed to no context takeover.
+        let mut d = Decompressor::new(10, true);
+        assert_eq!(d.decompress(&a, 1000).unwrap(), &data[..500]);
+        let e = d.decompress(&b, 1000).unwrap_err();
+        assert!(e.contains("no context takeover"), "{e}");
     }
 
     #[test]

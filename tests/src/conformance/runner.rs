@@ -482,7 +482,10 @@ pub fn run_case_with(
     let reader = std::thread::Builder::new()
         .name(format!("ws-conformance reader {}", case.id))
         .spawn({
-            let inflater = agreed.map(|a| Decompressor::new(a.receiving(role).1));
+            let inflater = agreed.map(|a| {
+                let (bits, no_takeover) = a.receiving(role);
+                Decompressor::new(bits, no_takeover)
+            });
             move || read_loop(reader_stream, rest, peer_masks, inflater, tx)
         });
     let reader = match reader {
