@@ -37,6 +37,7 @@ fn serve(mut s: TcpStream, mode: Mode) {
             client_no_context_takeover: false,
             client_max_window_bits: None,
         }],
+        suite_window_bits: 15,
     };
     let mut agreed: Option<Agreed> = None;
     let accepted = accept_with(&mut s, Duration::from_secs(5), &mut |_, offer| {

@@ -1771,7 +1771,15 @@ pub fn section13_negotiations() -> Vec<(Negotiation, String)> {
                     .collect(),
             );
             (
-                Negotiation { offers, accept },
+                Negotiation {
+                    suite_window_bits: offers
+                        .iter()
+                        .filter_map(|o| o.server_max_window_bits)
+                        .min()
+                        .unwrap_or(15),
+                    offers,
+                    accept,
+                },
                 format!(
                     "suite as client offers client_max_window_bits plus {o}, \
                      as server answers with {a}"
@@ -1883,7 +1891,11 @@ mod tests {
         assert_eq!(n.offers[0].server_max_window_bits, Some(9));
         assert!(n.offers[0].server_no_context_takeover);
         assert_eq!(n.accept[0].client_max_window_bits, Some(9));
+        assert_eq!(n.suite_window_bits, 9);
         assert_eq!(find("13.7.3").deflate.unwrap().offers.len(), 3);
+        assert_eq!(find("13.7.3").deflate.unwrap().suite_window_bits, 9);
+        assert_eq!(find("13.4.3").deflate.unwrap().suite_window_bits, 15);
+        assert_eq!(find("12.4.3").deflate.unwrap().suite_window_bits, 15);
         assert!(find("1.1.1").deflate.is_none());
     }
 

@@ -54,6 +54,11 @@ pub struct Negotiation {
     pub offers: Vec<Offer>,
     /// As a server: the policies tried in order, each against every offer of the client.
     pub accept: Vec<AcceptPolicy>,
+    /// The largest window the suite's own compressor uses (8-15), whatever the peer allows: a
+    /// compressor may always use a smaller window than agreed, and the 13.x cases about
+    /// window 9 use 9 in the suite's direction too, so the peer's inflater gets small-window
+    /// streams even when the peer does not limit the suite's window.
+    pub suite_window_bits: u8,
 }
 
 impl Negotiation {
@@ -68,6 +73,7 @@ impl Negotiation {
                 client_no_context_takeover: false,
                 client_max_window_bits: None,
             }],
+            suite_window_bits: 15,
         }
     }
     /// The `Sec-WebSocket-Extensions` value the suite sends as a client.
@@ -952,6 +958,7 @@ mod tests {
                 server_max_window_bits: Some(9),
             }],
             accept: vec![],
+            suite_window_bits: 15,
         };
         assert_eq!(
             n.offer_header(),
@@ -999,6 +1006,7 @@ mod tests {
                     client_max_window_bits: None,
                 },
             ],
+            suite_window_bits: 15,
         };
         let (h, a) = choose_answer(
             &n,

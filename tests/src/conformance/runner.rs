@@ -472,6 +472,7 @@ pub fn run_case_with(
         config.case_timeout
     };
     let deadline = started + limit;
+    let suite_bits = case.deflate.as_ref().map_or(15, |n| n.suite_window_bits);
     let reader_stream = match stream.try_clone() {
         Ok(s) => s,
         Err(e) => return CaseResult::broken(case, format!("cannot clone the socket: {e}")),
@@ -502,7 +503,7 @@ pub fn run_case_with(
         reader_done: false,
         deflater: agreed.map(|a| {
             let (bits, no_takeover) = a.sending(role);
-            Compressor::new(bits, no_takeover)
+            Compressor::new(bits.min(suite_bits), no_takeover)
         }),
     };
 
@@ -605,12 +606,18 @@ pub fn run_case_with(
     s.close_tcp();
     let _ = reader.join();
     s.drain(deadline);
-    if agreed.is_some() {
+    if let Some(a) = agreed {
         s.obs.notes.push(format!(
             "{} of {} messages from the peer were compressed",
             s.obs.compressed,
             s.obs.events.len()
         ));
+        if a.sending(role).0 > suite_bits {
+            s.obs.notes.push(format!(
+                "the suite compressed with window {suite_bits} (allowed {})",
+                a.sending(role).0
+            ));
+        }
     }
     s.obs.elapsed = started.elapsed();
     judge(case, role, s.obs)
