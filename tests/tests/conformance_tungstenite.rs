@@ -28,6 +28,7 @@ const KNOWN_NON_STRICT: [&str; 2] = ["6.4.3", "6.4.4"];
 const INFORMATIONAL: [&str; 3] = ["7.1.6", "7.13.1", "7.13.2"];
 
 fn check_tungstenite_report(report: &Report) {
+    println!("{}{}", report.section_summary(), report.summary());
     let unexpected: Vec<String> = report
         .results
         .iter()

@@ -151,6 +151,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
         (Some(_), Some(_)) => return Err("give either a URL or --serve, not both".into()),
         (None, None) => return Err("give a ws:// URL or --serve HOST:PORT".into()),
     };
+    print!("{}", report.section_summary());
     println!("{}", report.summary());
     if let Some(path) = json {
         std::fs::write(&path, report.to_json()).map_err(|e| format!("cannot write {path}: {e}"))?;

@@ -166,6 +166,40 @@ impl Report {
             self.count(Outcome::Unimplemented),
         )
     }
+    /// Counts per outcome for each section, one line per section in table order, e.g.
+    /// `12: 90 cases: 90 OK` (outcomes with no case are left out).
+    pub fn section_summary(&self) -> String {
+        let mut sections: Vec<(&str, Vec<Outcome>)> = Vec::new();
+        for r in &self.results {
+            let s = r.id.split('.').next().unwrap_or("");
+            match sections.last_mut() {
+                Some((last, v)) if *last == s => v.push(r.outcome),
+                _ => sections.push((s, vec![r.outcome])),
+            }
+        }
+        let mut out = String::new();
+        for (s, v) in sections {
+            let counts: Vec<String> = [
+                Outcome::Ok,
+                Outcome::NonStrict,
+                Outcome::Failed,
+                Outcome::Informational,
+                Outcome::Unimplemented,
+            ]
+            .into_iter()
+            .filter_map(|o| {
+                let n = v.iter().filter(|x| **x == o).count();
+                (n > 0).then(|| format!("{n} {}", o.label()))
+            })
+            .collect();
+            out.push_str(&format!(
+                "{s:>3}: {} cases: {}\n",
+                v.len(),
+                counts.join(", ")
+            ));
+        }
+        out
+    }
     /// The report as JSON: `{"target": .., "results": [{"id", "outcome", "close",
     /// "millis", "description", "notes"}, ..]}`.
     pub fn to_json(&self) -> String {
@@ -276,5 +310,6 @@ mod tests {
         assert!(r.passed(true) && r.passed(false));
         assert!(!r.passed_requiring_compression(false));
         assert_eq!(r.failures_requiring_compression(true, true).len(), 1);
+        assert_eq!(r.section_summary(), " 12: 1 cases: 1 UNIMPLEMENTED\n");
     }
 }
