@@ -352,3 +352,16 @@ impl Hub {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-poll record behind the README's memory figures.
+    #[test]
+    fn held_poll_stays_small() {
+        assert_eq!(core::mem::size_of::<Subs>(), 32);
+        assert_eq!(core::mem::size_of::<HeldPoll>(), 48);
+        assert_eq!(core::mem::size_of::<PollId>(), 8);
+    }
+}

@@ -8,7 +8,8 @@
 //!   its deadline; supersedes duplicate polls; expires idle sessions; de-duplicates
 //!   client→server batches ([`upstream`]).
 //! * [`Client`]: the client's poll loop: cursor, de-duplication, gap/reset reporting,
-//!   backoff with jitter.
+//!   backoff with jitter. [`MultiClient`] does the same for several channels polled in one
+//!   request ([`Hub::handle_multi_poll`]).
 //! * [`http`]: the HTTP mapping as pure functions (query/headers → poll, outcome → status +
 //!   headers + NDJSON body, and the client-side inverse).
 //!
