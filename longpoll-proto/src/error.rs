@@ -158,6 +158,8 @@ pub enum UpstreamError {
     },
     /// The batch's first sequence number is 0 (sequences start at 1).
     ZeroSeq,
+    /// The batch's last sequence number would not fit in 64 bits.
+    SeqOverflow,
     /// Creating a session for the sender would exceed `HubConfig::max_sessions`.
     TooManySessions {
         /// The limit.
@@ -186,6 +188,9 @@ impl fmt::Display for UpstreamError {
                 write!(f, "upstream batch starts at {got}, expected at most {expected}")
             }
             UpstreamError::ZeroSeq => f.write_str("upstream sequence numbers start at 1"),
+            UpstreamError::SeqOverflow => {
+                f.write_str("upstream batch runs past the largest sequence number")
+            }
             UpstreamError::TooManySessions { max_sessions } => {
                 write!(f, "max_sessions ({max_sessions}) reached")
             }

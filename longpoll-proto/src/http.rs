@@ -747,6 +747,7 @@ pub fn render_send_ack(result: &Result<Accepted, UpstreamError>, acked: u64) -> 
                 UpstreamError::SeqGap { .. } => (409, "seq_gap"),
                 UpstreamError::BatchTooLarge { .. } => (413, "batch_too_large"),
                 UpstreamError::TooManySessions { .. } => (503, "too_many_sessions"),
+                UpstreamError::SeqOverflow => (400, "seq_overflow"),
                 _ => (400, "zero_seq"),
             };
             headers.push((ACK_HEADER, acked.to_string()));

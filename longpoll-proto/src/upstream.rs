@@ -71,18 +71,24 @@ impl Inbox {
         if batch.first_seq == 0 {
             return Err(UpstreamError::ZeroSeq);
         }
-        let expected = self.acked + 1;
+        let expected = self.acked.saturating_add(1);
         if batch.first_seq > expected {
             return Err(UpstreamError::SeqGap {
                 expected,
                 got: batch.first_seq,
             });
         }
-        let already = (expected - batch.first_seq).min(batch.messages.len() as u64) as usize;
-        let last = batch
+        let Some(last) = batch
             .first_seq
-            .saturating_add(batch.messages.len() as u64)
-            .saturating_sub(1);
+            .checked_add((batch.messages.len() as u64).saturating_sub(1))
+        else {
+            return Err(UpstreamError::SeqOverflow);
+        };
+        // Messages numbered at or below `acked` were delivered before.
+        let already = match self.acked.checked_sub(batch.first_seq) {
+            Some(d) => d.saturating_add(1).min(batch.messages.len() as u64) as usize,
+            None => 0,
+        };
         self.acked = self.acked.max(last);
         Ok(Accepted {
             fresh_from: already,
@@ -255,6 +261,39 @@ mod tests {
         );
         out.handle_ack(3);
         assert_eq!((out.pending(), out.is_in_flight()), (0, false));
+    }
+
+    #[test]
+    fn sequence_numbers_at_the_top_of_the_range_do_not_overflow() {
+        let cfg = UpstreamConfig::default();
+        let mut inbox = Inbox {
+            acked: u64::MAX - 1,
+        };
+        let two = UpstreamBatch {
+            first_seq: u64::MAX,
+            messages: alloc::vec![b("a"), b("b")],
+        };
+        assert_eq!(
+            inbox.handle_batch(&cfg, &two),
+            Err(UpstreamError::SeqOverflow)
+        );
+        let one = UpstreamBatch {
+            first_seq: u64::MAX,
+            messages: alloc::vec![b("a")],
+        };
+        let accepted = Accepted {
+            fresh_from: 0,
+            ack: u64::MAX,
+        };
+        assert_eq!(inbox.handle_batch(&cfg, &one), Ok(accepted));
+        // A retry after the top is a duplicate, not an overflow.
+        assert_eq!(
+            inbox.handle_batch(&cfg, &one),
+            Ok(Accepted {
+                fresh_from: 1,
+                ..accepted
+            })
+        );
     }
 
     #[test]
