@@ -30,5 +30,20 @@ pub extern "C" fn nostd_check() -> usize {
     let ws = ws_proto::Connection::server(ws_proto::Instant::ZERO, ws_proto::Config::default());
     let sse = sse_proto::Parser::new();
     let lp = longpoll_proto::Hub::new(longpoll_proto::HubConfig::default(), longpoll_proto::Epoch(1));
-    core::mem::size_of_val(&ws) + core::mem::size_of_val(&sse) + core::mem::size_of_val(&lp)
+    // permessage-deflate with its default backend (zlib-rs): compressing a message links the
+    // compressor, decompressing links the decompressor.
+    let params = ws_proto::deflate::DeflateParams::default();
+    let config = ws_proto::deflate::DeflateConfig::default();
+    let mut client = ws_proto::deflate::PerMessageDeflate::new(&params, ws_proto::Role::Client, &config);
+    let mut server = ws_proto::deflate::PerMessageDeflate::new(&params, ws_proto::Role::Server, &config);
+    let mut wire = alloc::vec::Vec::new();
+    let mut text = alloc::vec::Vec::new();
+    let deflated = client.compress(b"no_std", &mut wire).is_ok()
+        && server.decompress(&wire, &mut text, 1 << 20).is_ok()
+        && server.finish_message(&mut text, 1 << 20).is_ok();
+    core::mem::size_of_val(&ws)
+        + core::mem::size_of_val(&sse)
+        + core::mem::size_of_val(&lp)
+        + usize::from(deflated)
+        + text.len()
 }

@@ -9,8 +9,16 @@
 //! - invalid input is an error ([`BackendError::InvalidData`]), never a panic.
 
 use alloc::boxed::Box;
+use core::ffi::c_int;
 
 use super::error::BackendError;
+
+// zlib-rs through its zlib C API with allocation callbacks over `alloc::alloc`: the only
+// `unsafe` code in the crate, kept in this one module.
+#[path = "zalloc.rs"]
+mod zalloc;
+
+use zalloc::{RawDeflate, RawInflate};
 
 /// What a compressor should do once its input is consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +97,9 @@ pub trait Decompressor: Send {
     fn memory_usage(&self) -> usize;
 }
 
-/// The default backend: `zlib-rs`, a pure-Rust port of zlib(-ng) that builds without std and
-/// compresses with every window size 9 to 15.
+/// The default backend: `zlib-rs`, a pure-Rust port of zlib(-ng) that compresses with every
+/// window size 9 to 15. It is driven through its zlib C API with ws-proto's own allocation
+/// callbacks over `alloc::alloc`, so it is `no_std` + `alloc`.
 ///
 /// Memory (measured with a counting allocator, `tests/deflate_memory.rs`): a compressor holds
 /// one block of `4·2^w + 7·2^(memLevel+6) + 128 KiB` (the hash head table is fixed at
@@ -101,8 +110,8 @@ pub trait Decompressor: Send {
 pub struct ZlibRsBackend;
 
 impl ZlibRsBackend {
-    /// Bytes of state beside the buffers, measured for zlib-rs 0.6.8 on x86-64 (3,336 and
-    /// 14,856 bytes), rounded up.
+    /// Bytes of state beside the buffers, measured for zlib-rs 0.6.8 on x86-64 (3,353 and
+    /// 14,873 bytes, including the boxed `z_stream` and the allocation headers), rounded up.
     const DEFLATE_STATE: usize = 3584;
     const INFLATE_STATE: usize = 15 * 1024;
 
@@ -134,39 +143,45 @@ impl DeflateBackend for ZlibRsBackend {
         if !(9..=15).contains(&settings.window_bits) {
             return Err(BackendError::Unsupported("window bits outside 9..=15"));
         }
-        let config = zlib_rs::DeflateConfig {
-            level: i32::from(settings.level.min(9)),
-            method: zlib_rs::Method::Deflated,
-            window_bits: -i32::from(settings.window_bits),
-            mem_level: i32::from(settings.mem_level.clamp(1, 9)),
-            strategy: zlib_rs::Strategy::Default,
-        };
-        Ok(Box::new(ZlibRsCompressor {
-            inner: zlib_rs::Deflate::new_with_config(config),
-            settings,
-        }))
+        let inner = RawDeflate::new(
+            i32::from(settings.level.min(9)),
+            // Negative: raw DEFLATE, no zlib header.
+            -i32::from(settings.window_bits),
+            i32::from(settings.mem_level.clamp(1, 9)),
+        )
+        .map_err(zlib_error)?;
+        Ok(Box::new(ZlibRsCompressor { inner, settings }))
     }
 
     fn new_decompressor(&self, window_bits: u8) -> Result<Box<dyn Decompressor>, BackendError> {
         let window_bits = window_bits.clamp(9, 15);
-        Ok(Box::new(ZlibRsDecompressor {
-            inner: zlib_rs::Inflate::new(false, window_bits),
-            window_bits,
-        }))
+        let inner = RawInflate::new(-i32::from(window_bits)).map_err(zlib_error)?;
+        Ok(Box::new(ZlibRsDecompressor { inner, window_bits }))
     }
+}
+
+/// A zlib result code that is not progress (`Z_OK`, `Z_STREAM_END`, `Z_BUF_ERROR`) as an error.
+fn zlib_error(code: c_int) -> BackendError {
+    match code {
+        zalloc::Z_MEM_ERROR => BackendError::OutOfMemory,
+        // A raw stream never asks for a dictionary: only bad data gets there.
+        zalloc::Z_DATA_ERROR | zalloc::Z_NEED_DICT => BackendError::InvalidData,
+        _ => BackendError::Unsupported("zlib-rs stream error"),
+    }
+}
+
+/// `Z_BUF_ERROR` only says that no progress was possible (no input or no output space): not
+/// an error for a caller that looks at what was consumed and produced.
+fn is_progress(code: c_int) -> bool {
+    matches!(
+        code,
+        zalloc::Z_OK | zalloc::Z_STREAM_END | zalloc::Z_BUF_ERROR
+    )
 }
 
 struct ZlibRsCompressor {
-    inner: zlib_rs::Deflate,
+    inner: RawDeflate,
     settings: CompressorSettings,
-}
-
-fn deflate_error(e: zlib_rs::DeflateError) -> BackendError {
-    match e {
-        zlib_rs::DeflateError::MemError => BackendError::OutOfMemory,
-        zlib_rs::DeflateError::DataError => BackendError::InvalidData,
-        zlib_rs::DeflateError::StreamError => BackendError::Unsupported("zlib-rs stream error"),
-    }
 }
 
 impl Compressor for ZlibRsCompressor {
@@ -176,17 +191,14 @@ impl Compressor for ZlibRsCompressor {
         output: &mut [u8],
         flush: Flush,
     ) -> Result<Progress, BackendError> {
-        let (in0, out0) = (self.inner.total_in(), self.inner.total_out());
         let mode = match flush {
-            Flush::None => zlib_rs::DeflateFlush::NoFlush,
-            Flush::Sync => zlib_rs::DeflateFlush::SyncFlush,
+            Flush::None => zalloc::Z_NO_FLUSH,
+            Flush::Sync => zalloc::Z_SYNC_FLUSH,
         };
-        self.inner
-            .compress(input, output, mode)
-            .map_err(deflate_error)?;
-        // Both deltas are bounded by the slice lengths, so they fit in usize.
-        let consumed = (self.inner.total_in() - in0) as usize;
-        let produced = (self.inner.total_out() - out0) as usize;
+        let (code, consumed, produced) = self.inner.deflate(input, output, mode);
+        if !is_progress(code) {
+            return Err(zlib_error(code));
+        }
         // zlib's rule: the flush is complete when it returns with output space left.
         let done = consumed == input.len() && produced < output.len();
         Ok(Progress {
@@ -197,8 +209,10 @@ impl Compressor for ZlibRsCompressor {
     }
 
     fn reset(&mut self) -> Result<(), BackendError> {
-        self.inner.reset();
-        Ok(())
+        match self.inner.reset() {
+            zalloc::Z_OK => Ok(()),
+            code => Err(zlib_error(code)),
+        }
     }
 
     fn memory_usage(&self) -> usize {
@@ -207,40 +221,30 @@ impl Compressor for ZlibRsCompressor {
 }
 
 struct ZlibRsDecompressor {
-    inner: zlib_rs::Inflate,
+    inner: RawInflate,
     window_bits: u8,
 }
 
 impl Decompressor for ZlibRsDecompressor {
     fn decompress(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, BackendError> {
-        let (in0, out0) = (self.inner.total_in(), self.inner.total_out());
-        let status = self
-            .inner
-            .decompress(input, output, zlib_rs::InflateFlush::NoFlush)
-            .map_err(|e| match e {
-                zlib_rs::InflateError::MemError => BackendError::OutOfMemory,
-                zlib_rs::InflateError::StreamError => {
-                    BackendError::Unsupported("zlib-rs stream error")
-                }
-                // A raw stream never asks for a dictionary: only bad data gets here.
-                zlib_rs::InflateError::DataError | zlib_rs::InflateError::NeedDict { .. } => {
-                    BackendError::InvalidData
-                }
-            })?;
-        let consumed = (self.inner.total_in() - in0) as usize;
-        let produced = (self.inner.total_out() - out0) as usize;
+        let (code, consumed, produced) = self.inner.inflate(input, output);
+        if !is_progress(code) {
+            return Err(zlib_error(code));
+        }
         Ok(Progress {
             consumed,
             produced,
-            done: status == zlib_rs::Status::StreamEnd,
+            done: code == zalloc::Z_STREAM_END,
         })
     }
 
     fn reset(&mut self) -> Result<(), BackendError> {
         // zlib-rs keeps its 32 KiB window buffer whatever the window bits (and so accepts
-        // distances up to 32 KiB): resetting to its default 15 bits changes nothing else.
-        self.inner.reset(false);
-        Ok(())
+        // distances up to 32 KiB); the reset keeps the window bits given at creation.
+        match self.inner.reset() {
+            zalloc::Z_OK => Ok(()),
+            code => Err(zlib_error(code)),
+        }
     }
 
     fn memory_usage(&self) -> usize {
