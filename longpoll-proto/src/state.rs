@@ -212,6 +212,13 @@ impl Hub {
                                 poll: older,
                                 outcome,
                             });
+                            // Its other channels may now be unused (this request's own
+                            // channels stay: their keys are in use below).
+                            for &(c, _) in held.subs.as_slice() {
+                                if !subs.iter().any(|(sc, _)| *sc == c) {
+                                    self.drop_channel_if_unused(c);
+                                }
+                            }
                         }
                     }
                 }

@@ -593,3 +593,24 @@ proptest! {
         world.settle();
     }
 }
+
+#[test]
+fn superseded_multi_polls_do_not_leave_made_up_channels_behind() {
+    let mut hub = Hub::new(HubConfig::default(), Epoch(1));
+    for i in 0..20 {
+        hub.handle_multi_poll(
+            ms(i),
+            multi(
+                "a",
+                vec![sub("shared", None), sub(&format!("junk{i}"), None)],
+            ),
+        );
+        drain(&mut hub);
+        assert_eq!(hub.channels(), 2, "round {i}");
+        assert_eq!(hub.held_polls(), 1);
+    }
+    // The held poll still waits on both of its channels.
+    hub.publish(ms(100), &ch("junk19"), Bytes::from_static(b"x"))
+        .unwrap();
+    assert_eq!(answer_channels(&drain(&mut hub)[0].outcome), ["junk19"]);
+}
