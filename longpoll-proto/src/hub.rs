@@ -325,6 +325,108 @@ impl Hub {
         self.events.pop_front()
     }
 
+    /// Checks every internal index against the others (polls, deadline queue, channel
+    /// waiters, sessions, expiries, flushes, acknowledgements) and returns the first
+    /// inconsistency. `O(n log n)`: for tests and fuzzing, not for production loops.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        let mut waiter_entries = 0;
+        for (&id, held) in &self.polls {
+            if !self.deadlines.contains(&(held.deadline, id)) {
+                return Err("held poll missing from the deadline queue");
+            }
+            let session = self
+                .sessions
+                .get(held.session)
+                .ok_or("held poll without session")?;
+            if session.expires_at.is_some() {
+                return Err("session with a held poll is scheduled to expire");
+            }
+            for &(c, _) in held.subs.as_slice() {
+                let state = self
+                    .channels
+                    .get(c)
+                    .ok_or("held poll on a removed channel")?;
+                if !state.waiters.contains(&id) {
+                    return Err("held poll missing from its channel's waiters");
+                }
+                if !session.held.contains(&(c, id)) {
+                    return Err("held poll missing from its session");
+                }
+                waiter_entries += 1;
+            }
+        }
+        if self.deadlines.len() != self.polls.len() {
+            return Err("deadline queue and held polls differ in size");
+        }
+        let mut all_waiters = 0;
+        let mut channels = 0;
+        for (name, &key) in &self.channel_index {
+            let state = self
+                .channels
+                .get(key)
+                .ok_or("channel index points at nothing")?;
+            if state.name != *name {
+                return Err("channel index name mismatch");
+            }
+            all_waiters += state.waiters.len();
+            channels += 1;
+            if let Some(at) = state.flush_at {
+                if !self.flushes.contains(&(at, key)) {
+                    return Err("pending flush missing from the flush queue");
+                }
+            }
+            for &(seq, session) in &state.acks {
+                let s = self
+                    .sessions
+                    .get(session)
+                    .ok_or("ack from a removed session")?;
+                if !s.acks.contains(&(key, seq)) {
+                    return Err("channel ack not mirrored in the session");
+                }
+            }
+        }
+        if channels != self.channels.len() || self.flushes.len() > channels {
+            return Err("channel slab and index differ");
+        }
+        if all_waiters != waiter_entries {
+            return Err("a channel lists a waiter that is not held");
+        }
+        let mut idle = 0;
+        for (client, &key) in &self.session_index {
+            let s = self
+                .sessions
+                .get(key)
+                .ok_or("session index points at nothing")?;
+            if s.client != *client {
+                return Err("session index name mismatch");
+            }
+            match s.expires_at {
+                Some(at) => {
+                    idle += 1;
+                    if !s.held.is_empty() || !self.expiries.contains(&(at, key)) {
+                        return Err("idle session not in the expiry queue");
+                    }
+                }
+                None if s.held.is_empty() => return Err("idle session never expires"),
+                None => {}
+            }
+            for &(c, seq) in &s.acks {
+                let state = self
+                    .channels
+                    .get(c)
+                    .ok_or("session ack on a removed channel")?;
+                if !state.acks.contains(&(seq, key)) {
+                    return Err("session ack not mirrored in the channel");
+                }
+            }
+        }
+        if idle != self.expiries.len() || self.session_index.len() != self.sessions.len() {
+            return Err("expiry queue or session slab out of step");
+        }
+        Ok(())
+    }
+
     // ---- lookups shared with state.rs ----
 
     pub(crate) fn channel_for(&mut self, name: &ChannelName) -> Option<u32> {

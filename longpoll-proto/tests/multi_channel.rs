@@ -380,6 +380,7 @@ impl MultiWorld {
                 self.check(i);
             }
             while self.hub.poll_event().is_some() {}
+            self.hub.check_invariants().unwrap();
             if !progress {
                 break;
             }

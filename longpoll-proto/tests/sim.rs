@@ -134,6 +134,7 @@ impl World {
                 self.check_events(i);
             }
             while self.hub.poll_event().is_some() {}
+            self.hub.check_invariants().unwrap();
             if !progress {
                 break;
             }
