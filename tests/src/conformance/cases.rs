@@ -1609,9 +1609,12 @@ pub fn compression_message_count(size: usize) -> usize {
     ((1 << 20) / size.max(1)).clamp(8, 1000)
 }
 
-/// Cases 12.x.y and 13.x.y that `CaseFilter::quick()` keeps: y = 2 (1000 messages of 64
-/// bytes), 9 (16 messages of 64 KiB) and 13 (32 messages of 32 KiB in 256-byte frames).
-pub const QUICK_COMPRESSION_CASES: [usize; 3] = [2, 9, 13];
+/// Cases 12.x.y that `CaseFilter::quick()` keeps (every payload kind): y = 2 (1000 messages
+/// of 64 bytes) and 13 (32 messages of 32 KiB in 256-byte frames).
+pub const QUICK_SECTION12_CASES: [usize; 2] = [2, 13];
+/// Cases 13.x.y that `CaseFilter::quick()` keeps (every parameter set): y = 2, 9 (16
+/// messages of 64 KiB in one frame) and 13.
+pub const QUICK_SECTION13_CASES: [usize; 3] = [2, 9, 13];
 
 fn compression_cases(
     id_prefix: &str,
