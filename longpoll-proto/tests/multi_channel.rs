@@ -565,7 +565,7 @@ fn mop() -> impl Strategy<Value = MOp> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, max_shrink_iters: 4096, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(128), max_shrink_iters: 4096, ..ProptestConfig::default() })]
 
     #[test]
     fn multi_channel_never_silent_loss(
@@ -614,4 +614,12 @@ fn superseded_multi_polls_do_not_leave_made_up_channels_behind() {
     hub.publish(ms(100), &ch("junk19"), Bytes::from_static(b"x"))
         .unwrap();
     assert_eq!(answer_channels(&drain(&mut hub)[0].outcome), ["junk19"]);
+}
+
+/// `PROPTEST_CASES` overrides the default number of cases (for longer runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

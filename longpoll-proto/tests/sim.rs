@@ -356,6 +356,15 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
+        20 => op_keeping_history(),
+        1 => Just(Op::ResetChannel),
+        1 => Just(Op::Restart),
+    ]
+}
+
+/// Every operation except those that lose history (reset, restart).
+fn op_keeping_history() -> impl Strategy<Value = Op> {
+    prop_oneof![
         8 => (1u8..20).prop_map(Op::Publish),
         4 => prop_oneof![0u64..50, 0u64..40_000].prop_map(Op::Advance),
         1 => (0usize..4).prop_map(Op::Abort),
@@ -363,8 +372,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..4).prop_map(Op::Duplicate),
         1 => (0usize..4).prop_map(Op::LoseResponse),
         2 => (0usize..4, 0usize..3).prop_map(|(i, k)| Op::Replay(i, k)),
-        1 => Just(Op::ResetChannel),
-        1 => Just(Op::Restart),
     ]
 }
 
@@ -385,7 +392,7 @@ fn config(max_messages: usize, reject: bool, coalesce_ms: u64, batch: usize) -> 
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: cases(256),
         max_shrink_iters: 4096,
         ..ProptestConfig::default()
     })]
@@ -412,10 +419,7 @@ proptest! {
     /// With history large enough and no restarts, nothing is ever missed: no gap, no reset.
     #[test]
     fn lossless_when_history_suffices(
-        ops in proptest::collection::vec(
-            op().prop_filter("no history loss", |o| !matches!(o, Op::Restart | Op::ResetChannel)),
-            0..120,
-        ),
+        ops in proptest::collection::vec(op_keeping_history(), 0..120),
         clients in 1usize..4,
         seed in any::<u64>(),
     ) {
@@ -516,4 +520,12 @@ fn backoff_grows_and_is_capped() {
         client.poll_timeout(),
         Some(now + Duration::from_millis(100))
     );
+}
+
+/// `PROPTEST_CASES` overrides the default number of cases (for longer runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
