@@ -124,6 +124,8 @@ pub struct Connection {
     /// A Close frame or a protocol violation was read: nothing more is read. Its transition
     /// is queued behind the events before it.
     pub(crate) stop_reading: bool,
+    /// The `Closed` event was emitted (it is emitted once, last).
+    pub(crate) closed_emitted: bool,
 }
 
 /// An entry of the event queue: an event for the application, or a transition that waits
@@ -222,6 +224,7 @@ impl Connection {
             last_ping: now,
             events: VecDeque::new(),
             stop_reading: false,
+            closed_emitted: false,
         }
     }
 
@@ -506,8 +509,9 @@ impl Connection {
         loop {
             match self.events.pop_front()? {
                 Queued::Event(e) => return Some(e),
-                Queued::PeerClose(frame) => self.on_peer_close(frame),
-                Queued::Fail(error) => self.fail(&error),
+                Queued::PeerClose(frame) if !self.is_finished() => self.on_peer_close(frame),
+                Queued::Fail(error) if !self.is_finished() => self.fail(&error),
+                Queued::PeerClose(_) | Queued::Fail(_) => {}
             }
         }
     }

@@ -16,7 +16,7 @@
 //! event, queued when the connection becomes `Finished`.
 
 use crate::close::{CloseCode, CloseFrame};
-use crate::connection::Connection;
+use crate::connection::{Connection, Queued};
 use crate::error::ProtocolError;
 use crate::message::{Closed, Event};
 use crate::time::Instant;
@@ -110,8 +110,24 @@ impl Connection {
         });
     }
 
+    /// Apply, in queue order, the transitions still waiting behind undelivered events (a
+    /// peer's Close, a protocol failure): an end of stream or a timer comes after them.
+    fn apply_pending_transitions(&mut self) {
+        if self.events.iter().all(|q| matches!(q, Queued::Event(_))) {
+            return;
+        }
+        for queued in core::mem::take(&mut self.events) {
+            match queued {
+                Queued::Event(e) => self.emit(e),
+                Queued::PeerClose(frame) => self.on_peer_close(frame),
+                Queued::Fail(error) => self.fail(&error),
+            }
+        }
+    }
+
     /// The transport was closed by the peer (end of stream).
     pub fn handle_eof(&mut self, _now: Instant) {
+        self.apply_pending_transitions();
         match core::mem::replace(&mut self.phase, Phase::Finished) {
             Phase::Finished => {}
             Phase::AwaitingEof { closed, .. } => self.finish(closed),
@@ -148,6 +164,7 @@ impl Connection {
 
     /// Timers: the close handshake's deadline and keepalive. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.apply_pending_transitions();
         if self.has_pending_work() {
             // The error, if any, is reported through the queued Close and `Closed` event.
             let _ = self.process(now, &[]);
@@ -198,6 +215,10 @@ impl Connection {
     }
 
     fn finish(&mut self, closed: Closed) {
+        if self.phase == Phase::Finished && self.closed_emitted {
+            return;
+        }
+        self.closed_emitted = true;
         self.phase = Phase::Finished;
         self.emit(Event::Closed(closed));
     }
