@@ -1,8 +1,12 @@
 //! Regression tests for inputs found by the cargo-fuzz targets in `fuzz/` (see
 //! `fuzz/README.md`). Each names the target that found it.
 
+use core::time::Duration;
 use ws_proto::frame::{FrameError, FrameHeader, Status};
-use ws_proto::{Config, Connection, Instant, ProtocolError};
+use ws_proto::{
+    CloseCode, CloseFrame, Closed, Config, Connection, Event, Instant, Keepalive, ProtocolError,
+    SeededMasks,
+};
 
 /// Control frames (ping, close) whose length uses an extended length field: too long
 /// whatever the field holds, even when it is not minimal or has its top bit set.
@@ -58,4 +62,111 @@ fn connection_reports_the_same_control_frame_error_however_split() {
             assert_eq!(split, whole, "{bytes:02x?} split at {cut}");
         }
     }
+}
+
+/// Drains every event, checking `Closed` comes exactly once and last; returns them.
+fn drain_events(conn: &mut Connection) -> Vec<Event> {
+    let events: Vec<Event> = core::iter::from_fn(|| conn.poll_event()).collect();
+    let closed = events
+        .iter()
+        .filter(|e| matches!(e, Event::Closed(_)))
+        .count();
+    assert!(closed <= 1, "{closed} Closed events: {events:?}");
+    if closed == 1 {
+        assert!(
+            matches!(events.last(), Some(Event::Closed(_))),
+            "Closed is not last: {events:?}"
+        );
+    }
+    events
+}
+
+fn transmitted(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while conn.poll_transmit(&mut out).is_some() {}
+    out
+}
+
+/// Found by `ws_server_connection`: a protocol error takes effect when `poll_event` reaches
+/// it; EOF arriving before the driver drained the events finished the connection with 1006,
+/// then the queued failure emitted a second `Closed` (1002) and its Close frame was never
+/// queued.
+#[test]
+fn eof_before_the_events_of_a_protocol_error_are_taken() {
+    let now = Instant::ZERO;
+    let mut server = Connection::server(now, Config::default());
+    // An unmasked frame from a client.
+    let err = server.handle_input(now, &[0x81, 0x00]).unwrap_err();
+    assert_eq!(err, ProtocolError::UnmaskedFrame);
+    server.handle_eof(now);
+    let events = drain_events(&mut server);
+    assert_eq!(
+        events.last(),
+        Some(&Event::Closed(Closed {
+            code: CloseCode::PROTOCOL_ERROR,
+            reason: String::new(),
+            clean: false,
+        })),
+        "{events:?}"
+    );
+    assert!(server.is_finished());
+    assert_eq!(transmitted(&mut server), [0x88, 0x02, 0x03, 0xEA]);
+}
+
+/// Found by `ws_server_connection`: the same with a keepalive timeout that is due when the
+/// driver calls `handle_timeout` before draining the events.
+#[test]
+fn timeout_before_the_events_of_a_protocol_error_are_taken() {
+    let now = Instant::ZERO;
+    let config = Config {
+        keepalive: Some(Keepalive {
+            interval: Duration::from_millis(10),
+            timeout: Duration::from_millis(20),
+        }),
+        ..Config::default()
+    };
+    let mut server = Connection::server(now, config);
+    let err = server.handle_input(now, &[0x81, 0x00]).unwrap_err();
+    assert_eq!(err, ProtocolError::UnmaskedFrame);
+    server.handle_timeout(Instant::from_millis(1000));
+    let events = drain_events(&mut server);
+    assert_eq!(
+        events.last(),
+        Some(&Event::Closed(Closed {
+            code: CloseCode::PROTOCOL_ERROR,
+            reason: String::new(),
+            clean: false,
+        })),
+        "{events:?}"
+    );
+    assert_eq!(transmitted(&mut server), [0x88, 0x02, 0x03, 0xEA]);
+}
+
+/// Found by `ws_server_connection`: a client that received the server's Close and then EOF
+/// before draining its events ended with an unclean 1006 `Closed`, then `CloseReceived`
+/// after it, and was revived (waiting for an EOF that already came).
+#[test]
+fn eof_before_the_events_of_a_peer_close_are_taken() {
+    let now = Instant::ZERO;
+    let mut client = Connection::client(now, Config::default(), SeededMasks::new(1));
+    client
+        .handle_input(now, &[0x88, 0x02, 0x03, 0xE8])
+        .expect("a valid Close");
+    client.handle_eof(now);
+    let events = drain_events(&mut client);
+    assert_eq!(
+        events,
+        [
+            Event::CloseReceived(Some(CloseFrame {
+                code: CloseCode::NORMAL,
+                reason: String::new(),
+            })),
+            Event::Closed(Closed {
+                code: CloseCode::NORMAL,
+                reason: String::new(),
+                clean: true,
+            }),
+        ]
+    );
+    assert!(client.is_finished());
 }
