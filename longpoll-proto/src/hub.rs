@@ -91,14 +91,28 @@ pub(crate) struct Session {
     pub(crate) inbox: Inbox,
 }
 
+/// A held poll as stored: 32 bytes. A multi-channel poll has `channel == MULTI` and its
+/// channels in `Hub::multi`.
 pub(crate) struct HeldPoll {
+    pub(crate) deadline: Instant,
+    pub(crate) cursor: Cursor,
+    pub(crate) channel: u32,
+    pub(crate) session: u32,
+}
+
+/// `HeldPoll::channel` of a multi-channel poll (never a channel key: `max_channels` is far
+/// below it).
+pub(crate) const MULTI: u32 = u32::MAX;
+
+/// A held poll unpacked, as the transitions in `state.rs` use it.
+pub(crate) struct Held {
     pub(crate) deadline: Instant,
     pub(crate) session: u32,
     /// `(channel, cursor)` of each channel the poll waits on.
     pub(crate) subs: Subs,
 }
 
-/// A held poll's channels: one inline (a [`Hub::handle_poll`] poll, answered with a plain
+/// A held poll's channels: one (a [`Hub::handle_poll`] poll, answered with a plain
 /// [`Outcome`]) or several (a [`Hub::handle_multi_poll`] poll, answered with
 /// [`Outcome::Multi`]).
 pub(crate) enum Subs {
@@ -129,6 +143,8 @@ pub struct Hub {
     pub(crate) sessions: Slab<Session>,
     pub(crate) session_index: BTreeMap<ClientId, u32>,
     pub(crate) polls: BTreeMap<PollId, HeldPoll>,
+    /// Channels of held multi-channel polls.
+    pub(crate) multi: BTreeMap<PollId, Box<[(u32, Cursor)]>>,
     pub(crate) deadlines: BTreeSet<(Instant, PollId)>,
     pub(crate) expiries: BTreeSet<(Instant, u32)>,
     pub(crate) flushes: BTreeSet<(Instant, u32)>,
@@ -149,6 +165,7 @@ impl Hub {
             sessions: Slab::new(),
             session_index: BTreeMap::new(),
             polls: BTreeMap::new(),
+            multi: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             expiries: BTreeSet::new(),
             flushes: BTreeSet::new(),
@@ -331,7 +348,15 @@ impl Hub {
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         let mut waiter_entries = 0;
+        let multi_polls = self.polls.values().filter(|p| p.channel == MULTI).count();
+        if multi_polls != self.multi.len() {
+            return Err("multi-channel side table out of step");
+        }
         for (&id, held) in &self.polls {
+            let subs = self.subs_of(id, held);
+            if subs.is_empty() {
+                return Err("held poll without channels");
+            }
             if !self.deadlines.contains(&(held.deadline, id)) {
                 return Err("held poll missing from the deadline queue");
             }
@@ -342,7 +367,7 @@ impl Hub {
             if session.expires_at.is_some() {
                 return Err("session with a held poll is scheduled to expire");
             }
-            for &(c, _) in held.subs.as_slice() {
+            for &(c, _) in &subs {
                 let state = self
                     .channels
                     .get(c)
@@ -427,13 +452,56 @@ impl Hub {
         Ok(())
     }
 
-    // ---- lookups shared with state.rs ----
+    // ---- storage and lookups shared with state.rs ----
+
+    pub(crate) fn insert_held(&mut self, id: PollId, held: Held) {
+        let (channel, cursor) = match held.subs {
+            Subs::One([(channel, cursor)]) => (channel, cursor),
+            Subs::Many(subs) => {
+                self.multi.insert(id, subs);
+                (MULTI, Cursor::default())
+            }
+        };
+        self.polls.insert(
+            id,
+            HeldPoll {
+                deadline: held.deadline,
+                cursor,
+                channel,
+                session: held.session,
+            },
+        );
+    }
+
+    pub(crate) fn remove_held(&mut self, id: PollId) -> Option<Held> {
+        let p = self.polls.remove(&id)?;
+        let subs = if p.channel == MULTI {
+            Subs::Many(self.multi.remove(&id)?)
+        } else {
+            Subs::One([(p.channel, p.cursor)])
+        };
+        Some(Held {
+            deadline: p.deadline,
+            session: p.session,
+            subs,
+        })
+    }
+
+    /// The channels of a stored poll.
+    fn subs_of(&self, id: PollId, p: &HeldPoll) -> Vec<(u32, Cursor)> {
+        if p.channel == MULTI {
+            self.multi.get(&id).map_or(Vec::new(), |m| m.to_vec())
+        } else {
+            alloc::vec![(p.channel, p.cursor)]
+        }
+    }
 
     pub(crate) fn channel_for(&mut self, name: &ChannelName) -> Option<u32> {
         if let Some(&key) = self.channel_index.get(name) {
             return Some(key);
         }
-        if self.channels.len() >= self.config.max_channels {
+        // Keys stay below `MULTI`, which marks multi-channel polls.
+        if self.channels.len() >= self.config.max_channels.min(MULTI as usize - 1) {
             return None;
         }
         let key = self.channels.insert(ChannelState {
@@ -463,7 +531,7 @@ mod tests {
     #[test]
     fn held_poll_stays_small() {
         assert_eq!(core::mem::size_of::<Subs>(), 32);
-        assert_eq!(core::mem::size_of::<HeldPoll>(), 48);
+        assert_eq!(core::mem::size_of::<HeldPoll>(), 32);
         assert_eq!(core::mem::size_of::<PollId>(), 8);
     }
 }

@@ -36,7 +36,7 @@ use crate::channel::Read;
 use crate::config::{DuplicatePoll, Overflow};
 use crate::cursor::{Cursor, Epoch, Seq};
 use crate::error::PublishError;
-use crate::hub::{HeldPoll, Hub, Session, Subs};
+use crate::hub::{Held, Hub, Session, Subs};
 use crate::id::{ChannelName, ClientId, PollId};
 use crate::response::{ChannelAnswer, EmptyReason, HubEvent, Outcome, RejectReason, Response};
 use crate::time::Instant;
@@ -144,7 +144,7 @@ impl Hub {
     }
 
     /// The answer a held poll gets when it ends without messages.
-    fn empty_answer(held: &HeldPoll, reason: EmptyReason) -> Outcome {
+    fn empty_answer(held: &Held, reason: EmptyReason) -> Outcome {
         match &held.subs {
             Subs::One([(_, cursor)]) => Outcome::Empty {
                 cursor: *cursor,
@@ -300,9 +300,9 @@ impl Hub {
             }
         }
         self.deadlines.insert((deadline, id));
-        self.polls.insert(
+        self.insert_held(
             id,
-            HeldPoll {
+            Held {
                 deadline,
                 session,
                 subs: held_subs,
@@ -312,15 +312,15 @@ impl Hub {
 
     /// Removes a held poll from every index, without answering. The session's expiry is
     /// not scheduled here (callers do it once they know the time).
-    pub(crate) fn forget(&mut self, id: PollId) -> Option<HeldPoll> {
-        let held = self.polls.remove(&id)?;
+    pub(crate) fn forget(&mut self, id: PollId) -> Option<Held> {
+        let held = self.remove_held(id)?;
         self.unlink(id, &held, None);
         Some(held)
     }
 
     /// Removes a poll (already out of `polls`) from the deadline queue, its channels'
     /// waiters (except `skip`, whose set the caller owns) and its session.
-    fn unlink(&mut self, id: PollId, held: &HeldPoll, skip: Option<u32>) {
+    fn unlink(&mut self, id: PollId, held: &Held, skip: Option<u32>) {
         self.deadlines.remove(&(held.deadline, id));
         for &(channel, _) in held.subs.as_slice() {
             if Some(channel) != skip {
@@ -341,7 +341,7 @@ impl Hub {
     }
 
     /// Channels a finished poll waited on may now be unused.
-    fn drop_unused_channels_of(&mut self, held: &HeldPoll) {
+    fn drop_unused_channels_of(&mut self, held: &Held) {
         for &(channel, _) in held.subs.as_slice() {
             self.drop_channel_if_unused(channel);
         }
@@ -449,7 +449,7 @@ impl Hub {
         // Waiters usually share one cursor (the head when they were held): reuse its answer.
         let mut last: Option<(Cursor, Outcome)> = None;
         for id in waiters {
-            let Some(held) = self.polls.remove(&id) else {
+            let Some(held) = self.remove_held(id) else {
                 continue;
             };
             let outcome = match &held.subs {
@@ -468,7 +468,7 @@ impl Hub {
                                 outcome
                             }
                             Read::Hold(_) => {
-                                self.polls.insert(id, held);
+                                self.insert_held(id, held);
                                 still_held.insert(id);
                                 continue;
                             }
@@ -480,7 +480,7 @@ impl Hub {
                         subs.iter().map(|&(c, cursor)| (c, Some(cursor))).collect();
                     let (answers, _) = self.read_many(&subs);
                     if answers.is_empty() {
-                        self.polls.insert(id, held);
+                        self.insert_held(id, held);
                         still_held.insert(id);
                         continue;
                     }
