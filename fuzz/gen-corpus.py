@@ -123,6 +123,15 @@ write(T, "keepalive", conn_plan(1024, 1024, 4, 1024, 2 | 4, 5, 50, 3) + cuts(6, 
 write(T, "invalid-utf8", conn_plan(1024, 1024, 4, 1024, 4) + cuts(8)
       + frame(1, b"ok\xce", fin=False) + frame(0, b"\xba!") + frame(1, b"\xf4\x90\x80\x80"))
 write(T, "unmasked", conn_plan(1024, 1024, 4, 1024, 0) + cuts() + frame(1, b"x", key=None))
+# Regressions (see ws-proto/tests/fuzz_regressions.rs): a ping with a 64-bit length whose top
+# bit is set, split after its first two bytes; a protocol error followed by EOF, and by a due
+# keepalive timeout, before the events are taken.
+write(T, "regress-control-ext-len", conn_plan(1024, 1024, 4, 1024, 4) + cuts(2)
+      + b"\x89\xff\x80\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04")
+write(T, "regress-error-then-eof", conn_plan(1024, 1024, 4, 1024, 8) + cuts()
+      + frame(1, b"ok") + frame(1, b"x", key=None))
+write(T, "regress-error-then-timeout", conn_plan(1024, 1024, 4, 1024, 2, 0, 0, 5) + cuts(8)
+      + frame(1, b"ok") + frame(1, b"x", key=None))
 
 # 6. sse_parse_chunking: [selector][max line u16][max data u16][cuts][stream].
 STREAM = (
