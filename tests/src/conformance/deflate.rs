@@ -763,6 +763,8 @@ pub struct Decompressor {
     window: usize,
     /// Bytes of earlier compressed messages the peer's window may hold.
     history: usize,
+    /// The peer ended its DEFLATE stream with a final block: the next message starts anew.
+    ended: bool,
 }
 
 impl Decompressor {
@@ -774,6 +776,7 @@ impl Decompressor {
             no_context_takeover,
             window: 1 << bits,
             history: 0,
+            ended: false,
         }
     }
 
@@ -781,9 +784,10 @@ impl Decompressor {
     /// A back-reference beyond the agreed window (or into an earlier message after no context
     /// takeover was agreed) is an error.
     pub fn decompress(&mut self, payload: &[u8], max: usize) -> Result<Vec<u8>, String> {
-        if self.no_context_takeover {
+        if self.no_context_takeover || self.ended {
             self.state.reset(DataFormat::Raw);
             self.history = 0;
+            self.ended = false;
         }
         let mut input = Vec::with_capacity(payload.len() + 4);
         input.extend_from_slice(payload);
@@ -817,9 +821,17 @@ impl Decompressor {
             out.extend_from_slice(&buf[..r.bytes_written]);
             match r.status {
                 Ok(MZStatus::StreamEnd) => {
-                    return Err("the compressed data has a final block (BFINAL set), which \
-                                ends the stream for good"
-                        .into())
+                    // A final block (RFC 7692 section 7.2.3.4): the stream is over. Only the
+                    // rest of an empty stored block (the sender's 0x00 and the trailer) or
+                    // the bare trailer may follow; the next message starts a new stream.
+                    if rest != [0x00, 0x00, 0x00, 0xFF, 0xFF] && rest != TRAILER {
+                        return Err(format!(
+                            "{} bytes after the final DEFLATE block",
+                            rest.len().saturating_sub(TRAILER.len())
+                        ));
+                    }
+                    self.ended = true;
+                    return Ok(out);
                 }
                 Ok(_) => {}
                 Err(MZError::Buf) => {}
@@ -907,11 +919,35 @@ mod tests {
         assert!(Decompressor::new(15, false)
             .decompress(&[0xFF, 0xFF], 1000)
             .is_err());
-        // A final block is not allowed.
-        let fin = [0x4B, 0x04, 0x00];
-        assert!(Decompressor::new(15, false).decompress(&fin, 1000).is_err());
         // RFC 7692 section 7.2.3.1: "Hello" compressed.
         let hello = [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
+        // RFC 7692 section 7.2.3.2: the second "Hello" refers to the first; fine with context
+        // takeover, a violation without.
+        let second = [0xF2, 0x00, 0x11, 0x00, 0x00];
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(d.decompress(&hello, 100).unwrap(), b"Hello");
+        assert_eq!(d.decompress(&second, 100).unwrap(), b"Hello");
+        let mut d = Decompressor::new(15, true);
+        assert_eq!(d.decompress(&hello, 100).unwrap(), b"Hello");
+        assert!(d.decompress(&second, 100).is_err());
+        // RFC 7692 section 7.2.3.3: a stored block.
+        let stored = [
+            0x00, 0x05, 0x00, 0xFA, 0xFF, 0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x00,
+        ];
+        assert_eq!(
+            Decompressor::new(9, true).decompress(&stored, 100).unwrap(),
+            b"Hello"
+        );
+        // RFC 7692 section 7.2.3.4: "Hello" in a final block, then the next message anew;
+        // nothing but an empty stored block may follow a final block.
+        let fin = [0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00];
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(d.decompress(&fin, 100).unwrap(), b"Hello");
+        assert_eq!(d.decompress(&fin, 100).unwrap(), b"Hello");
+        assert_eq!(d.decompress(&fin[..7], 100).unwrap(), b"Hello");
+        let mut junk = fin.to_vec();
+        junk.push(0x42);
+        assert!(Decompressor::new(15, false).decompress(&junk, 100).is_err());
         assert_eq!(
             Decompressor::new(15, false)
                 .decompress(&hello, 100)
