@@ -94,8 +94,8 @@ impl CaseFilter {
     /// bytes, in 4 KiB, 64 KiB and in one 4 MiB fragment (9.3.1, 9.3.4, 9.3.6, 9.3.9 and the
     /// same in 9.4); 1 MiB written in 64-byte chops (9.5.1, 9.6.1); 1000 round trips of
     /// empty messages (9.7.1, 9.8.1). Sections 12 and 13: in every subsection (each payload
-    /// kind, each parameter set) 1000 messages of 64 bytes and 32 of 32 KiB in 256-byte
-    /// frames, and in 13 also 16 of 64 KiB in one frame ([`cases::QUICK_SECTION12_CASES`],
+    /// kind, each parameter set) 1000 messages of 64 bytes and 16 of 32 KiB in 256-byte
+    /// frames, and in 13 also 8 of 64 KiB in one frame ([`cases::QUICK_SECTION12_CASES`],
     /// [`cases::QUICK_SECTION13_CASES`]).
     pub fn quick() -> Self {
         let mut f = CaseFilter::all().exclude(
