@@ -813,10 +813,9 @@ impl Connection {
         let (Some(codec), Some(msg)) = (self.deflate.as_mut(), self.msg.as_mut()) else {
             return Err(ProtocolError::ReservedBits(RSV1));
         };
+        // Even with no input left, the codec may still hold output from a step that stopped
+        // at its budget: it says when it is done.
         let input = &self.scratch[self.scratch_pos..];
-        if input.is_empty() {
-            return Ok(true);
-        }
         let limit = self.config.max_message_size;
         let before = self.inflated.len();
         let progress = codec

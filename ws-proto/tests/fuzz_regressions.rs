@@ -170,3 +170,96 @@ fn eof_before_the_events_of_a_peer_close_are_taken() {
     );
     assert!(client.is_finished());
 }
+
+/// Found by `ws_inflate_limits`: inflating in steps (`decompress_step`, and so a connection
+/// with a small `Config::inflate_step`), a step that stopped at its budget having consumed all
+/// the input left the inflater holding the rest of the message; the next call, with no input
+/// left, said "done" without draining it, and the message then failed with
+/// `TruncatedMessage` (close 1007) although it was valid.
+#[cfg(feature = "deflate")]
+mod stepped_inflate {
+    use ws_proto::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+    use ws_proto::{Config, Connection, Event, Instant, Message, Role, SeededMasks};
+
+    /// The sender (client) resets its context after every message, so the receiver checks
+    /// that each message ends on a block boundary.
+    const PARAMS: DeflateParams = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: true,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+
+    fn config() -> DeflateConfig {
+        DeflateConfig {
+            level: 5,
+            ..DeflateConfig::default()
+        }
+    }
+
+    #[test]
+    fn codec_steps_then_finish() {
+        let mut tx = PerMessageDeflate::new(&PARAMS, Role::Client, &config());
+        let mut rx = PerMessageDeflate::new(&PARAMS, Role::Server, &config());
+        for (len, step) in [
+            (37_371, 0),
+            (37_371, 1),
+            (37_371, 100),
+            (40_000, 7),
+            (1000, 0),
+        ] {
+            let plain = vec![0xFF_u8; len];
+            let mut compressed = Vec::new();
+            tx.compress(&plain, &mut compressed).unwrap();
+            let budget = 1 << 20;
+            let mut out = Vec::new();
+            let mut input = &compressed[..];
+            loop {
+                let room = budget - out.len();
+                let p = rx.decompress_step(input, &mut out, room, step).unwrap();
+                input = &input[p.consumed..];
+                if p.done {
+                    break;
+                }
+            }
+            let room = budget - out.len();
+            rx.finish_message(&mut out, room)
+                .unwrap_or_else(|e| panic!("{len} bytes in steps of {step}: {e:?}"));
+            assert_eq!(out, plain, "{len} bytes in steps of {step}");
+        }
+    }
+
+    #[test]
+    fn connection_with_a_small_inflate_step() {
+        for inflate_step in [1, 7, 100, 1000, 4096, 1 << 20] {
+            for len in [5000, 37_371, 65_536, 100_000] {
+                let now = Instant::ZERO;
+                let mut client = Connection::client(now, Config::default(), SeededMasks::new(1));
+                client.enable_deflate(PerMessageDeflate::new(&PARAMS, Role::Client, &config()));
+                let server_config = Config {
+                    inflate_step,
+                    ..Config::default()
+                };
+                let mut server = Connection::server(now, server_config);
+                server.enable_deflate(PerMessageDeflate::new(&PARAMS, Role::Server, &config()));
+                let message = Message::binary(vec![0xFF_u8; len]);
+                client.send(now, message.clone()).unwrap();
+                let mut wire = Vec::new();
+                while client.poll_transmit(&mut wire).is_some() {}
+                server.handle_input(now, &wire).unwrap();
+                let mut steps = 0;
+                while server.has_pending_work() {
+                    server.handle_timeout(now);
+                    steps += 1;
+                    assert!(steps <= len + 10, "no progress");
+                }
+                let events: Vec<Event> = core::iter::from_fn(|| server.poll_event()).collect();
+                assert_eq!(
+                    events,
+                    [Event::Message(message)],
+                    "{len} bytes, inflate_step {inflate_step}"
+                );
+            }
+        }
+    }
+}

@@ -74,6 +74,9 @@ pub struct PerMessageDeflate {
     threshold: usize,
     release_idle_state: bool,
     incoming: Incoming,
+    /// The last step stopped at its budget: the inflater may still hold output (or input bits
+    /// it has not decoded) even though all the input was consumed.
+    step_pending: bool,
     failed: Option<DeflateError>,
 }
 
@@ -135,6 +138,7 @@ impl PerMessageDeflate {
             threshold: config.threshold,
             release_idle_state: config.release_idle_state,
             incoming: Incoming::Idle,
+            step_pending: false,
             failed: None,
         }
     }
@@ -293,13 +297,14 @@ impl PerMessageDeflate {
         max_step: usize,
     ) -> Result<Progress, DeflateError> {
         self.check_failed()?;
-        if input.is_empty() {
+        if input.is_empty() && !self.step_pending {
             return Ok(Progress {
                 consumed: 0,
                 produced: 0,
                 done: true,
             });
         }
+        self.step_pending = false;
         let result = match self.incoming {
             Incoming::Ended { .. } => self.after_final_block(input).map(|()| Progress {
                 consumed: input.len(),
@@ -328,6 +333,7 @@ impl PerMessageDeflate {
         max_output: usize,
     ) -> Result<(), DeflateError> {
         self.check_failed()?;
+        self.step_pending = false;
         let result = self.finish_inner(out, max_output);
         self.incoming = Incoming::Idle;
         self.note(result)
@@ -442,6 +448,9 @@ impl PerMessageDeflate {
             }
             // When the limit is no larger than the step, the limit ends the call instead.
             if produced >= max_step && max_step < max_output {
+                // Even with all the input consumed, the inflater may hold more: the next
+                // call, with no more input, drains it.
+                self.step_pending = true;
                 return Ok(Progress {
                     consumed,
                     produced,
