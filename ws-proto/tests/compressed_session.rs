@@ -37,16 +37,6 @@ fn negotiated(client_cfg: &DeflateConfig, server_cfg: &DeflateConfig, server_con
     pair
 }
 
-fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn compressed_echo_sets_rsv1_only_on_large_data_messages() {
     let cfg = DeflateConfig::default();

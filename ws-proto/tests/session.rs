@@ -10,16 +10,6 @@ use ws_proto::{
     MessageKind, MessageMode, SendError,
 };
 
-fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn closed(events: &[Event]) -> Option<Closed> {
     events.iter().find_map(|e| match e {
         Event::Closed(c) => Some(c.clone()),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use ws_proto::frame::{FrameHeader, Opcode, Status};
-use ws_proto::{Config, Connection, Event, Instant, SeededMasks};
+use ws_proto::{Config, Connection, Event, Instant, Message, SeededMasks};
 
 /// How a raw frame encodes its payload length.
 #[derive(Clone, Copy, Debug)]
@@ -116,6 +116,17 @@ pub fn drain_transmit(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
     while conn.poll_transmit(&mut out).is_some() {}
     out
+}
+
+/// The whole messages among `events`.
+pub fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every queued event.
