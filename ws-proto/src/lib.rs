@@ -9,6 +9,8 @@
 //!   streamed), UTF-8 validation as bytes arrive, ping/pong, the close handshake, keepalive,
 //!   and a limit with its own error for everything that could grow.
 //! - [`frame`] and [`mask`]: the wire layer, usable on its own.
+//! - [`deflate`] (feature `deflate`, on by default): permessage-deflate (RFC 7692), enabled
+//!   per connection with `Connection::enable_deflate` after the handshake negotiated it.
 //!
 //! # Example: a client and a server over an in-memory pipe
 //!
