@@ -55,8 +55,13 @@ const VALIDATE_BLOCK: usize = 16 * 1024;
 ///   [`handle_eof`](Self::handle_eof)
 /// - mutators: [`send`](Self::send), [`send_chunk`](Self::send_chunk), [`ping`](Self::ping),
 ///   [`close`](Self::close)
-/// - outputs: [`poll_transmit`](Self::poll_transmit) (or [`poll_transmit_bytes`](Self::poll_transmit_bytes)), [`poll_timeout`](Self::poll_timeout),
-///   [`poll_event`](Self::poll_event)
+/// - outputs: [`poll_transmit`](Self::poll_transmit) (or, for vectored writes without copies,
+///   [`transmit_chunks`](Self::transmit_chunks) + [`advance_transmit`](Self::advance_transmit)),
+///   [`poll_timeout`](Self::poll_timeout), [`poll_event`](Self::poll_event)
+///
+/// After draining events, drain `poll_transmit` again: answering an event queues bytes, and a
+/// peer's Close or a protocol failure takes effect (queuing the Close frame) only when the
+/// events before it have been taken.
 ///
 /// Replies the protocol requires are queued automatically: a Pong for each Ping, and the echo
 /// of the peer's Close.
