@@ -146,6 +146,20 @@ fn percent_decode(text: &str) -> Result<String, HttpError> {
     String::from_utf8(out).map_err(|_| HttpError::BadEscape)
 }
 
+/// The client id, from the query string or the `CLIENT_HEADER` header (both may be given,
+/// then they must agree).
+fn client_id<'q, 'h: 'q>(
+    from_query: Option<&'q str>,
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+) -> Result<&'q str, HttpError> {
+    match (from_query, header(headers, CLIENT_HEADER)?) {
+        (Some(q), Some(h)) if q != h => Err(HttpError::Duplicate("client")),
+        (Some(q), _) => Ok(q),
+        (None, Some(h)) => Ok(h),
+        (None, None) => Err(HttpError::Missing("client")),
+    }
+}
+
 fn set_once(slot: &mut Option<String>, value: String, name: &'static str) -> Result<(), HttpError> {
     if slot.is_some() {
         return Err(HttpError::Duplicate(name));
@@ -204,13 +218,7 @@ pub fn parse_poll_request<'a>(
             _ => {}
         }
     }
-    let from_header = header(headers, CLIENT_HEADER)?;
-    let client = match (client.as_deref(), from_header) {
-        (Some(q), Some(h)) if q != h => return Err(HttpError::Duplicate("client")),
-        (Some(q), _) => q,
-        (None, Some(h)) => h,
-        (None, None) => return Err(HttpError::Missing("client")),
-    };
+    let client = client_id(client.as_deref(), headers)?;
     let channel = channel.ok_or(HttpError::Missing("channel"))?;
     Ok(PollRequest {
         client: ClientId::new(client).map_err(|e| HttpError::Name("client", e))?,
@@ -552,13 +560,7 @@ pub fn parse_multi_poll_request<'a>(
             _ => {}
         }
     }
-    let from_header = header(headers, CLIENT_HEADER)?;
-    let client = match (client.as_deref(), from_header) {
-        (Some(q), Some(h)) if q != h => return Err(HttpError::Duplicate("client")),
-        (Some(q), _) => q,
-        (None, Some(h)) => h,
-        (None, None) => return Err(HttpError::Missing("client")),
-    };
+    let client = client_id(client.as_deref(), headers)?;
     let subs = subs.ok_or(HttpError::Missing("subs"))?;
     let mut subscriptions = Vec::new();
     for item in subs.split(',') {
