@@ -363,8 +363,9 @@ fn repeat(pattern: &[u8], len: usize) -> Vec<u8> {
     v
 }
 
-/// `data` split into a fragmented message of `frag`-byte frames.
-fn fragments(opcode: u8, data: &[u8], frag: usize) -> Vec<Frame> {
+/// `data` split into a fragmented message of `frag`-byte frames (for a compressed payload, the
+/// caller sets RSV1 on the first).
+pub(crate) fn fragments(opcode: u8, data: &[u8], frag: usize) -> Vec<Frame> {
     let parts: Vec<&[u8]> = if data.is_empty() {
         vec![&[]]
     } else {

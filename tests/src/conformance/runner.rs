@@ -11,7 +11,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use super::cases::{Case, Chop, Ev, Step};
+use super::cases::{fragments, Case, Chop, Ev, Step};
 use super::deflate::{Agreed, Compressor, Decompressor};
 use super::frame::{
     apply_mask, parse_header_ext, Frame, MAX_INCOMING_PAYLOAD, OP_BINARY, OP_CLOSE,
@@ -102,25 +102,6 @@ pub fn run_declined(
     }
     r.notes.insert(0, why);
     r
-}
-
-/// A compressed payload split into frames of at most `frag` bytes (RSV1 is set on the first
-/// by the caller).
-fn compressed_fragments(opcode: u8, payload: &[u8], frag: usize) -> Vec<Frame> {
-    let parts: Vec<&[u8]> = if payload.is_empty() {
-        vec![&[]]
-    } else {
-        payload.chunks(frag.max(1)).collect()
-    };
-    let last = parts.len() - 1;
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let op = if i == 0 { opcode } else { OP_CONTINUATION };
-            Frame::new(op, p.to_vec()).fin(i == last)
-        })
-        .collect()
 }
 
 /// Close codes that may appear in a close frame (RFC 6455 section 7.4).
@@ -539,7 +520,7 @@ pub fn run_case_with(
                     let mut frames = if *frag == 0 {
                         vec![Frame::new(*opcode, payload)]
                     } else {
-                        compressed_fragments(*opcode, &payload, *frag)
+                        fragments(*opcode, &payload, *frag)
                     };
                     frames[0].rsv = rsv;
                     s.send_frames(&frames, Chop::Whole, deadline);
