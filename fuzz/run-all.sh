@@ -48,6 +48,8 @@ for t in $targets; do
     status=1
     artifact=$(grep -o 'artifacts/[^ ]*' "$log" | tail -1 || true)
     line=$(printf '%-22s FAILED executions=%-10s exit=%s artifact=%s' "$t" "${execs:-?}" "$rc" "${artifact:-none}")
+    echo "---- why $t failed:"
+    grep -A4 -E "panicked at|ERROR: libFuzzer|SUMMARY:" "$log" | head -30 || true
     echo "---- last lines of $t's log:"
     tail -40 "$log"
   fi

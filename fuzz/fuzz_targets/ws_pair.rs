@@ -1,11 +1,13 @@
 //! A client and a server `Connection` driven by an arbitrary sequence of operations: sends
-//! (whole, streamed in pieces, text split inside code points), pings, closes, partial
-//! delivery of bytes in either direction, time passing and EOF. Small limits on both sides.
+//! (whole, streamed in pieces, text split inside code points, arbitrary bytes as text
+//! pieces), pings, closes, partial delivery of bytes in either direction, time passing and
+//! EOF. Small limits on both sides.
 //!
 //! Invariants, checked after every operation: no panic; a send that fails says why and the
-//! reason holds (closing, message in progress, buffer full only when the buffer is not empty
-//! and would pass its limit, control payload too long, invalid close code or reason); a send
-//! into a non-empty buffer never takes it past `max_send_buffer`; what each side receives is
+//! reason holds (closing, message in progress, a text piece that would make the message
+//! invalid UTF-8 and only then, buffer full only when the buffer is not empty and would pass
+//! its limit, control payload too long, invalid close code or reason); a send into a
+//! non-empty buffer never takes it past `max_send_buffer`; what each side receives is
 //! exactly what the other sent, in order (a receiver only fails with a size limit error,
 //! and only for a message that breaks that limit); a Close received is the one the peer sent
 //! (its own, its echo, or its error's code); Pongs answer Pings received, in order; `Closed`
@@ -75,10 +77,11 @@ enum Op {
         client: bool,
         data: Vec<u8>,
     },
-    /// One piece of a streamed message: `text` is used if the message is text.
+    /// One piece of a streamed message: `text` is used if the message is text, unless `raw`.
     Chunk {
         client: bool,
         is_text: bool,
+        raw: bool,
         text: String,
         data: Vec<u8>,
         last: bool,
@@ -407,6 +410,7 @@ fn run(input: Input) {
             Op::Chunk {
                 client,
                 is_text,
+                raw,
                 text,
                 data,
                 last,
@@ -416,7 +420,7 @@ fn run(input: Input) {
                     tx,
                     now,
                     is_text,
-                    if is_text_msg(tx, is_text) {
+                    if is_text_msg(tx, is_text) && !raw {
                         text.as_bytes()
                     } else {
                         &data
@@ -543,6 +547,24 @@ fn send_piece(tx: &mut Side, now: Instant, is_text: bool, data: &[u8], last: boo
     };
     let before = tx.conn.pending_transmit();
     let r = tx.conn.send_chunk(now, kind, data, last);
+    // A text message must stay valid UTF-8 (or a prefix of it, until the last piece).
+    if tx.can_send() && is_text_msg(tx, is_text) {
+        let mut whole = tx
+            .in_progress
+            .as_ref()
+            .map_or(Vec::new(), |m| m.data.clone());
+        whole.extend_from_slice(data);
+        let valid = match core::str::from_utf8(&whole) {
+            Ok(_) => true,
+            Err(e) => !last && e.error_len().is_none(),
+        };
+        assert_eq!(
+            r == Err(SendError::InvalidUtf8),
+            !valid,
+            "text piece {data:?} after {:?}, last {last}: {r:?}",
+            tx.in_progress
+        );
+    }
     if !check_send(tx, before, data.len() + MAX_HEADER_LEN, r) {
         return false;
     }

@@ -121,6 +121,8 @@ pub struct Connection {
     pending_pong: Option<([u8; MAX_CONTROL_PAYLOAD], usize)>,
     /// Kind of the message being sent with `send_chunk`, if one is in progress.
     sending: Option<MessageKind>,
+    /// The incomplete code point at the end of the text pieces sent so far.
+    send_utf8: Utf8Tail,
 
     // --- timers and outputs ---
     pub(crate) last_input: Instant,
@@ -225,6 +227,7 @@ impl Connection {
             out: Vec::new(),
             pending_pong: None,
             sending: None,
+            send_utf8: Utf8Tail::EMPTY,
             last_input: now,
             last_ping: now,
             events: VecDeque::new(),
@@ -367,9 +370,11 @@ impl Connection {
 
     /// Queue one piece of a message as one frame: the first call starts a message of `kind`,
     /// later calls continue it (their `kind` is ignored), and `last: true` ends it. Text pieces
-    /// need not end on a code point boundary; the receiver validates the whole message (the
-    /// caller is responsible for sending valid UTF-8). A single call with `last: true` sends a
-    /// whole message from a borrowed slice.
+    /// need not end on a code point boundary, but the message must be valid UTF-8: a piece
+    /// that can never continue valid UTF-8, or a last piece that leaves a code point
+    /// unfinished, fails with [`SendError::InvalidUtf8`] and is not queued (the message stays
+    /// in progress). A single call with `last: true` sends a whole message from a borrowed
+    /// slice.
     pub fn send_chunk(
         &mut self,
         _now: Instant,
@@ -383,9 +388,18 @@ impl Connection {
             (None, MessageKind::Text) => Opcode::Text,
             (None, MessageKind::Binary) => Opcode::Binary,
         };
+        let kind = self.sending.unwrap_or(kind);
+        let tail = match kind {
+            MessageKind::Text => self
+                .send_utf8
+                .extend(data, last)
+                .ok_or(SendError::InvalidUtf8)?,
+            MessageKind::Binary => Utf8Tail::EMPTY,
+        };
         self.check_room(data.len() + MAX_HEADER_LEN)?;
         self.write_frame(opcode, last, 0, data);
         self.sending = if last { None } else { Some(kind) };
+        self.send_utf8 = tail;
         Ok(())
     }
 
@@ -1165,6 +1179,73 @@ fn validate_utf8(buf: &[u8], valid: &mut usize) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+/// The incomplete code point (at most 3 bytes) at the end of the text sent so far in a
+/// streamed message.
+#[derive(Debug, Clone, Copy)]
+struct Utf8Tail {
+    bytes: [u8; 4],
+    len: u8,
+}
+
+impl Utf8Tail {
+    const EMPTY: Utf8Tail = Utf8Tail {
+        bytes: [0; 4],
+        len: 0,
+    };
+
+    /// The tail after `data` follows the text sent so far, or `None` if the text can never be
+    /// valid UTF-8 (or `last` leaves a code point unfinished).
+    fn extend(&self, data: &[u8], last: bool) -> Option<Utf8Tail> {
+        let mut rest = data;
+        if self.len > 0 {
+            // Finish the pending code point with the first bytes of `data`.
+            let have = usize::from(self.len);
+            let need = utf8_width(self.bytes[0]);
+            let take = (need - have).min(rest.len());
+            let mut joined = self.bytes;
+            joined[have..have + take].copy_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            let tail = Utf8Tail::of(&joined[..have + take])?;
+            if tail.len > 0 {
+                // `data` ended before the code point did.
+                return (!last).then_some(tail);
+            }
+        }
+        let tail = Utf8Tail::of(rest)?;
+        (!last || tail.len == 0).then_some(tail)
+    }
+
+    /// Validates `b` up to its last code point boundary and returns the incomplete rest, or
+    /// `None` if `b` is invalid or ends in bytes that can never start a valid code point.
+    fn of(b: &[u8]) -> Option<Utf8Tail> {
+        let complete = complete_prefix_len(b);
+        if simdutf8::basic::from_utf8(&b[..complete]).is_err() {
+            return None;
+        }
+        let rest = &b[complete..];
+        if let Err(e) = core::str::from_utf8(rest) {
+            if e.error_len().is_some() {
+                return None;
+            }
+        }
+        let mut tail = Utf8Tail::EMPTY;
+        tail.bytes[..rest.len()].copy_from_slice(rest);
+        tail.len = rest.len() as u8;
+        Some(tail)
+    }
+}
+
+/// The length of the code point a lead byte starts (1 for bytes that cannot start one).
+#[inline]
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
 /// The protocol error for a failed decompression.
 #[cfg(feature = "deflate")]
 fn deflate_error(e: crate::deflate::DeflateError, limit: usize) -> ProtocolError {
@@ -1184,12 +1265,7 @@ fn complete_prefix_len(b: &[u8]) -> usize {
     for back in 1..=n.min(3) {
         let c = b[n - back];
         if c & 0xC0 != 0x80 {
-            let need = match c {
-                0xF0..=0xFF => 4,
-                0xE0..=0xEF => 3,
-                0xC0..=0xDF => 2,
-                _ => 1,
-            };
+            let need = utf8_width(c);
             return if need > back { n - back } else { n };
         }
     }
@@ -1198,7 +1274,66 @@ fn complete_prefix_len(b: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::complete_prefix_len;
+    use super::{complete_prefix_len, Utf8Tail};
+    use alloc::vec::Vec;
+
+    /// Feeds `pieces` as one streamed text message; returns whether every piece was accepted.
+    fn accepts(pieces: &[&[u8]]) -> bool {
+        let mut tail = Utf8Tail::EMPTY;
+        for (i, p) in pieces.iter().enumerate() {
+            match tail.extend(p, i + 1 == pieces.len()) {
+                Some(t) => tail = t,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn send_utf8_accepts_valid_text_split_anywhere() {
+        let text = "a\u{e9}\u{4e16}\u{1f600}z\u{10ffff}".as_bytes();
+        for i in 0..=text.len() {
+            for j in i..=text.len() {
+                assert!(accepts(&[&text[..i], &text[i..j], &text[j..]]), "{i} {j}");
+            }
+        }
+        // One byte at a time, with empty pieces between.
+        let bytes: Vec<&[u8]> = text.chunks(1).flat_map(|c| [c, &[][..]]).collect();
+        assert!(accepts(&bytes));
+    }
+
+    #[test]
+    fn send_utf8_rejects_invalid_text_at_the_first_bad_piece() {
+        let cases: &[(&[&[u8]], usize)] = &[
+            // A lead byte continued by ASCII in the next piece.
+            (&[b"[[[\xd9", b"[[["], 1),
+            (&[b"\xe4\xb8", b"a"], 1),
+            (&[b"\xe4", b"\xb8", b"\xff"], 2),
+            // Never valid: stray continuation, 0xFF, overlong, surrogate, over U+10FFFF.
+            (&[b"ok", b"\x80"], 1),
+            (&[b"\xff"], 0),
+            (&[b"\xc0\x80"], 0),
+            (&[b"\xed", b"\xa0"], 1),
+            (&[b"\xf4\x90"], 0),
+            // The last piece leaves a code point unfinished.
+            (&[b"a", b"\xe4\xb8"], 1),
+            (&[b"\xe4", b""], 1),
+        ];
+        for (pieces, bad) in cases {
+            let mut tail = Utf8Tail::EMPTY;
+            let mut failed_at = None;
+            for (i, p) in pieces.iter().enumerate() {
+                match tail.extend(p, i + 1 == pieces.len()) {
+                    Some(t) => tail = t,
+                    None => {
+                        failed_at = Some(i);
+                        break;
+                    }
+                }
+            }
+            assert_eq!(failed_at, Some(*bad), "{pieces:?}");
+        }
+    }
 
     #[test]
     fn complete_prefix_table() {

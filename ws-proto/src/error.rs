@@ -145,8 +145,8 @@ pub enum SendError {
     CloseReasonTooLong(usize),
     /// A streamed message is in progress: finish it with `send_chunk(.., last: true)` first.
     MessageInProgress,
-    /// `send_chunk` continued a message that was never started.
-    NoMessageInProgress,
+    /// A text piece given to `send_chunk` would make the message invalid UTF-8.
+    InvalidUtf8,
     /// The message could not be compressed (the compressor failed); nothing was queued.
     CompressionFailed,
 }
@@ -169,7 +169,7 @@ impl fmt::Display for SendError {
                 write!(f, "close reason of {n} bytes (at most 123)")
             }
             SendError::MessageInProgress => f.write_str("a streamed message is in progress"),
-            SendError::NoMessageInProgress => f.write_str("no streamed message is in progress"),
+            SendError::InvalidUtf8 => f.write_str("the text message would not be valid UTF-8"),
             SendError::CompressionFailed => f.write_str("the message could not be compressed"),
         }
     }

@@ -268,6 +268,40 @@ fn streaming_mode_delivers_chunks_with_whole_code_points() {
 }
 
 #[test]
+fn streamed_text_that_would_be_invalid_utf8_is_refused_and_the_message_goes_on() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    let piece = "[[\u{e9}".as_bytes();
+    // The first piece ends inside a code point: fine, the next piece may finish it.
+    p.client
+        .send_chunk(p.now, MessageKind::Text, &piece[..3], false)
+        .unwrap();
+    let pending = p.client.pending_transmit();
+    // ASCII cannot finish it, and neither can an empty last piece.
+    assert_eq!(
+        p.client.send_chunk(p.now, MessageKind::Text, b"[[", false),
+        Err(SendError::InvalidUtf8)
+    );
+    assert_eq!(
+        p.client.send_chunk(p.now, MessageKind::Text, b"", true),
+        Err(SendError::InvalidUtf8)
+    );
+    assert_eq!(p.client.pending_transmit(), pending, "nothing queued");
+    // The right continuation byte does, and the message arrives whole.
+    p.client
+        .send_chunk(p.now, MessageKind::Text, &piece[3..], true)
+        .unwrap();
+    // A binary message is never checked.
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[0xFF], true)
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        messages(&p.server_events),
+        vec![Message::text("[[\u{e9}"), Message::binary(vec![0xFF])]
+    );
+}
+
+#[test]
 fn max_send_frame_fragments_outgoing_messages() {
     let cfg = Config {
         max_send_frame: Some(10),
