@@ -123,6 +123,9 @@ pub struct Connection {
     sending: Option<MessageKind>,
     /// The incomplete code point at the end of the text pieces sent so far.
     send_utf8: Utf8Tail,
+    /// The message in progress is being sent compressed (permessage-deflate).
+    #[cfg(feature = "deflate")]
+    sending_compressed: bool,
 
     // --- timers and outputs ---
     pub(crate) last_input: Instant,
@@ -228,6 +231,8 @@ impl Connection {
             pending_pong: None,
             sending: None,
             send_utf8: Utf8Tail::EMPTY,
+            #[cfg(feature = "deflate")]
+            sending_compressed: false,
             last_input: now,
             last_ping: now,
             events: VecDeque::new(),
@@ -375,6 +380,10 @@ impl Connection {
     /// unfinished, fails with [`SendError::InvalidUtf8`] and is not queued (the message stays
     /// in progress). A single call with `last: true` sends a whole message from a borrowed
     /// slice.
+    ///
+    /// With permessage-deflate, a streamed message is compressed (a whole message in one call
+    /// only from the size threshold up); each piece is sync-flushed into its frame, so the
+    /// peer can inflate what was sent without waiting for the end of the message.
     pub fn send_chunk(
         &mut self,
         _now: Instant,
@@ -388,6 +397,7 @@ impl Connection {
             (None, MessageKind::Text) => Opcode::Text,
             (None, MessageKind::Binary) => Opcode::Binary,
         };
+        let first = self.sending.is_none();
         let kind = self.sending.unwrap_or(kind);
         let tail = match kind {
             MessageKind::Text => self
@@ -396,8 +406,30 @@ impl Connection {
                 .ok_or(SendError::InvalidUtf8)?,
             MessageKind::Binary => Utf8Tail::EMPTY,
         };
-        self.check_room(data.len() + MAX_HEADER_LEN)?;
-        self.write_frame(opcode, last, 0, data);
+        #[cfg(feature = "deflate")]
+        {
+            let compress = if first {
+                let size = if last { data.len() } else { usize::MAX };
+                self.deflate
+                    .as_ref()
+                    .is_some_and(|d| d.should_compress(size))
+            } else {
+                self.sending_compressed
+            };
+            if compress {
+                self.send_compressed_part(opcode, data, first, last)?;
+            } else {
+                self.check_room(data.len() + MAX_HEADER_LEN)?;
+                self.write_frame(opcode, last, 0, data);
+            }
+            self.sending_compressed = compress && !last;
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = first;
+            self.check_room(data.len() + MAX_HEADER_LEN)?;
+            self.write_frame(opcode, last, 0, data);
+        }
         self.sending = if last { None } else { Some(kind) };
         self.send_utf8 = tail;
         Ok(())
@@ -577,9 +609,10 @@ impl Connection {
         Ok(total - input.len())
     }
 
-    /// Streaming mode: hand out what has arrived of a message still in progress.
+    /// Streaming mode: hand out what has arrived of a message still in progress, inside a
+    /// frame or between its frames (not after a Close, which ends the message unfinished).
     fn emit_partial(&mut self) {
-        if self.config.mode == MessageMode::Streaming && self.frame.is_some() {
+        if self.config.mode == MessageMode::Streaming && !self.stop_reading {
             self.emit_chunk(false);
         }
     }
@@ -1037,8 +1070,7 @@ impl Connection {
     /// comes first, so a refused send leaves the compression context untouched.
     #[cfg(feature = "deflate")]
     fn send_compressed(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
-        // DEFLATE grows incompressible data by at most 5 bytes per 16 KiB stored block.
-        let bound = payload.len() + payload.len() / 1024 + 64;
+        let bound = deflate_bound(payload.len());
         self.check_room(
             bound
                 + MAX_HEADER_LEN
@@ -1056,6 +1088,31 @@ impl Connection {
         };
         self.scratch = compressed;
         sent
+    }
+
+    /// Compress one piece of a streamed message and queue it as one frame (RSV1 on the first).
+    /// The room check comes first, so a refused send leaves the compression context untouched.
+    #[cfg(feature = "deflate")]
+    fn send_compressed_part(
+        &mut self,
+        opcode: Opcode,
+        data: &[u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.check_room(deflate_bound(data.len()) + MAX_HEADER_LEN)?;
+        let Some(codec) = self.deflate.as_mut() else {
+            return Err(SendError::CompressionFailed);
+        };
+        let mut compressed = core::mem::take(&mut self.scratch);
+        compressed.clear();
+        let result = codec.compress_part(data, &mut compressed, last);
+        if result.is_ok() {
+            let rsv = if first { RSV1 } else { 0 };
+            self.write_frame(opcode, last, rsv, &compressed);
+        }
+        self.scratch = compressed;
+        result.map_err(|_| SendError::CompressionFailed)
     }
 
     /// Queue a data message as one frame, or several of `max_send_frame` bytes; `rsv` goes on
@@ -1177,6 +1234,13 @@ fn validate_utf8(buf: &[u8], valid: &mut usize) -> Result<(), ProtocolError> {
     }
     *valid += complete;
     Ok(())
+}
+
+/// The most a payload of `len` bytes can take once compressed and sync-flushed: DEFLATE grows
+/// incompressible data by 5 bytes per stored block of at most 64 KiB, plus the flush marker.
+#[cfg(feature = "deflate")]
+fn deflate_bound(len: usize) -> usize {
+    len + len / 1024 + 64
 }
 
 /// The incomplete code point (at most 3 bytes) at the end of the text sent so far in a

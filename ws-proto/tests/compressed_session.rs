@@ -12,7 +12,8 @@ use ws_proto::deflate::{
 use ws_proto::frame::Opcode;
 use ws_proto::handshake::parse_extension_list;
 use ws_proto::{
-    Config, Connection, Event, Instant, Message, MessageMode, ProtocolError, Role, SeededMasks,
+    Config, Connection, Event, Instant, Message, MessageKind, MessageMode, ProtocolError, Role,
+    SeededMasks,
 };
 
 /// Negotiate as a real handshake would and return a client and server with deflate enabled.
@@ -126,6 +127,110 @@ fn fragmented_compressed_messages_with_interleaved_control_frames() {
             frames.len()
         );
     }
+}
+
+#[test]
+fn streamed_sends_are_compressed_and_each_piece_can_be_inflated_at_once() {
+    for no_context_takeover in [false, true] {
+        let cfg = DeflateConfig {
+            no_context_takeover,
+            peer_no_context_takeover: no_context_takeover,
+            ..DeflateConfig::default()
+        };
+        let streaming = Config {
+            mode: MessageMode::Streaming,
+            ..Config::default()
+        };
+        let mut p = negotiated(&cfg, &cfg, streaming);
+        let text = "streamed and compressed, piece by piece; ".repeat(100);
+        let pieces: Vec<&[u8]> = text.as_bytes().chunks(700).collect();
+        for round in 0..2 {
+            let mut wire = Vec::new();
+            for (i, piece) in pieces.iter().enumerate() {
+                let last = i + 1 == pieces.len();
+                p.client
+                    .send_chunk(p.now, MessageKind::Text, piece, last)
+                    .unwrap();
+                let bytes = drain_transmit(&mut p.client);
+                // Each piece is flushed: the streaming receiver gets all of it right away.
+                p.server.handle_input(p.now, &bytes).unwrap();
+                let got: Vec<u8> = drain_events(&mut p.server)
+                    .into_iter()
+                    .flat_map(|e| match e {
+                        Event::Chunk(c) => c.data.to_vec(),
+                        other => panic!("round {round}: unexpected {other:?}"),
+                    })
+                    .collect();
+                assert_eq!(&got[..], *piece, "round {round} piece {i}");
+                wire.extend(bytes);
+            }
+            let frames = parse_frames(&wire);
+            assert_eq!(frames.len(), pieces.len());
+            assert_eq!(frames[0].rsv, 0b100, "RSV1 on the first frame");
+            assert!(frames[1..].iter().all(|f| f.rsv == 0), "and only there");
+            let on_wire: usize = frames.iter().map(|f| f.payload.len()).sum();
+            assert!(
+                on_wire < text.len() / 4,
+                "{on_wire} bytes for {}",
+                text.len()
+            );
+        }
+        // A whole message in one call under the threshold goes uncompressed; a binary stream
+        // is compressed too, and control frames in between are not.
+        p.client
+            .send_chunk(p.now, MessageKind::Binary, b"tiny", true)
+            .unwrap();
+        p.client
+            .send_chunk(p.now, MessageKind::Binary, &[7; 3000], false)
+            .unwrap();
+        p.client.ping(p.now, b"between").unwrap();
+        p.client
+            .send_chunk(p.now, MessageKind::Binary, &[], true)
+            .unwrap();
+        let wire = drain_transmit(&mut p.client);
+        let frames = parse_frames(&wire);
+        let shape: Vec<(Opcode, u8)> = frames.iter().map(|f| (f.opcode, f.rsv)).collect();
+        assert_eq!(
+            shape,
+            [
+                (Opcode::Binary, 0),
+                (Opcode::Binary, 0b100),
+                (Opcode::Ping, 0),
+                (Opcode::Continuation, 0)
+            ]
+        );
+        p.server.handle_input(p.now, &wire).unwrap();
+        let mut binary = Vec::new();
+        for e in drain_events(&mut p.server) {
+            if let Event::Chunk(c) = e {
+                binary.extend_from_slice(&c.data);
+            }
+        }
+        let mut want = b"tiny".to_vec();
+        want.extend([7; 3000]);
+        assert_eq!(binary, want);
+    }
+}
+
+#[test]
+fn compressed_streamed_sends_reach_an_assembling_receiver_whole() {
+    let cfg = DeflateConfig::default();
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let text = "é😀 mixed text split inside code points ".repeat(64);
+    let bytes = text.as_bytes();
+    let cuts = [0, 1, 5, 6, 700, 701, 2000, bytes.len()];
+    for w in cuts.windows(2) {
+        let last = w[1] == bytes.len();
+        p.client
+            .send_chunk(p.now, MessageKind::Text, &bytes[w[0]..w[1]], last)
+            .unwrap();
+    }
+    p.client.send(p.now, Message::text(&text)).unwrap();
+    p.drive();
+    assert_eq!(
+        messages(&p.server_events),
+        vec![Message::text(&text), Message::text(&text)]
+    );
 }
 
 #[test]

@@ -302,6 +302,30 @@ fn streamed_text_that_would_be_invalid_utf8_is_refused_and_the_message_goes_on()
 }
 
 #[test]
+fn streaming_mode_hands_out_a_whole_non_final_frame_at_once() {
+    let streaming = Config {
+        mode: MessageMode::Streaming,
+        ..Config::default()
+    };
+    let mut server = Connection::server(Instant::ZERO, streaming);
+    // The first frame of a message, complete, and nothing after it yet: its data is not held
+    // back until the next frame arrives.
+    server
+        .handle_input(Instant::ZERO, &client_frame(false, 0x2, b"first"))
+        .unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![Event::Chunk(Chunk {
+            kind: MessageKind::Binary,
+            data: b"first"[..].into(),
+            first: true,
+            last: false,
+        })]
+    );
+}
+
+#[test]
 fn max_send_frame_fragments_outgoing_messages() {
     let cfg = Config {
         max_send_frame: Some(10),

@@ -177,10 +177,11 @@ impl PerMessageDeflate {
         self.compress_part(payload, out, true)
     }
 
-    /// Compress the next part of an outgoing message being sent in fragments, appending what
-    /// the compressor has ready (possibly nothing) to `out`; `fin` ends the message (sync
-    /// flush, tail removed, context reset if agreed). The connection may send each call's
-    /// output as a frame, RSV1 on the first one only.
+    /// Compress the next part of an outgoing message being sent in fragments, appending it to
+    /// `out` sync-flushed, so the peer can inflate everything sent so far (a streamed message
+    /// is not held back); `fin` ends the message (tail removed, context reset if agreed). The
+    /// connection sends each call's output as a frame, RSV1 on the first one only. A part
+    /// after which nothing new was compressed may append nothing.
     pub fn compress_part(
         &mut self,
         input: &[u8],
@@ -213,7 +214,7 @@ impl PerMessageDeflate {
             return Err(DeflateError::Backend(BackendError::OutOfMemory));
         };
         let start = out.len();
-        let flush = if fin { Flush::Sync } else { Flush::None };
+        let flush = Flush::Sync;
         let mut consumed = 0;
         loop {
             let remaining = input.len() - consumed;
