@@ -382,8 +382,11 @@ impl Connection {
     /// slice.
     ///
     /// With permessage-deflate, a streamed message is compressed (a whole message in one call
-    /// only from the size threshold up); each piece is sync-flushed into its frame, so the
-    /// peer can inflate what was sent without waiting for the end of the message.
+    /// only from the size threshold up; see `DeflateConfig::threshold`);
+    /// each piece is sync-flushed into its frame, so the peer can inflate what was sent
+    /// without waiting for the end of the message. If compressing fails
+    /// ([`SendError::CompressionFailed`]) the compressor cannot be used again and a message
+    /// in progress cannot be finished: close the connection (1011).
     pub fn send_chunk(
         &mut self,
         _now: Instant,
@@ -409,10 +412,13 @@ impl Connection {
         #[cfg(feature = "deflate")]
         {
             let compress = if first {
-                let size = if last { data.len() } else { usize::MAX };
-                self.deflate
-                    .as_ref()
-                    .is_some_and(|d| d.should_compress(size))
+                self.deflate.as_ref().is_some_and(|d| {
+                    if last {
+                        d.should_compress(data.len())
+                    } else {
+                        d.should_compress_stream()
+                    }
+                })
             } else {
                 self.sending_compressed
             };
@@ -1236,11 +1242,13 @@ fn validate_utf8(buf: &[u8], valid: &mut usize) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// The most a payload of `len` bytes can take once compressed and sync-flushed: DEFLATE grows
-/// incompressible data by 5 bytes per stored block of at most 64 KiB, plus the flush marker.
+/// The most a payload of `len` bytes can take once compressed and sync-flushed. zlib's
+/// conservative bound for any window and memLevel (small ones make many small stored blocks,
+/// or fixed-Huffman blocks when a stored block cannot be used): about 13% more, plus room for
+/// block headers and the flush marker.
 #[cfg(feature = "deflate")]
 fn deflate_bound(len: usize) -> usize {
-    len + len / 1024 + 64
+    len + (len >> 3) + (len >> 8) + (len >> 9) + 64
 }
 
 /// The incomplete code point (at most 3 bytes) at the end of the text sent so far in a
@@ -1396,6 +1404,49 @@ mod tests {
                 }
             }
             assert_eq!(failed_at, Some(*bad), "{pieces:?}");
+        }
+    }
+
+    /// `deflate_bound` holds for incompressible data under the settings that grow it most.
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn deflate_bound_covers_incompressible_data_at_every_setting() {
+        use crate::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+        use crate::Role;
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for level in [0, 1, 6, 9] {
+            for mem_level in [1, 2, 8, 9] {
+                for window in [9, 15] {
+                    let config = DeflateConfig {
+                        level,
+                        mem_level,
+                        max_window_bits: window,
+                        ..DeflateConfig::default()
+                    };
+                    let params = DeflateParams::default();
+                    let mut codec = PerMessageDeflate::new(&params, Role::Server, &config);
+                    for len in [0, 1, 100, 1000, 5000, 70_000, 300_000] {
+                        for fin in [false, true] {
+                            let mut out = Vec::new();
+                            codec.compress_part(&noise[..len], &mut out, fin).unwrap();
+                            assert!(
+                                out.len() <= super::deflate_bound(len),
+                                "{len} bytes -> {} at level {level} memLevel {mem_level} \
+                                 window {window}",
+                                out.len()
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -147,7 +147,8 @@ pub enum SendError {
     MessageInProgress,
     /// A text piece given to `send_chunk` would make the message invalid UTF-8.
     InvalidUtf8,
-    /// The message could not be compressed (the compressor failed); nothing was queued.
+    /// The message could not be compressed (the compressor failed); nothing was queued. The
+    /// compressor cannot be used again: close the connection (1011).
     CompressionFailed,
 }
 

@@ -213,6 +213,30 @@ fn streamed_sends_are_compressed_and_each_piece_can_be_inflated_at_once() {
 }
 
 #[test]
+fn a_threshold_of_usize_max_leaves_streamed_messages_uncompressed() {
+    let cfg = DeflateConfig {
+        threshold: usize::MAX,
+        ..DeflateConfig::default()
+    };
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let text = "never compressed ".repeat(100);
+    p.client
+        .send_chunk(p.now, MessageKind::Text, text.as_bytes(), false)
+        .unwrap();
+    p.client
+        .send_chunk(p.now, MessageKind::Text, b"", true)
+        .unwrap();
+    p.client.send(p.now, Message::text(&text)).unwrap();
+    let wire = drain_transmit(&mut p.client);
+    assert!(parse_frames(&wire).iter().all(|f| f.rsv == 0));
+    p.server.handle_input(p.now, &wire).unwrap();
+    assert_eq!(
+        messages(&drain_events(&mut p.server)),
+        vec![Message::text(&text), Message::text(&text)]
+    );
+}
+
+#[test]
 fn compressed_streamed_sends_reach_an_assembling_receiver_whole() {
     let cfg = DeflateConfig::default();
     let mut p = negotiated(&cfg, &cfg, Config::default());

@@ -151,6 +151,12 @@ impl PerMessageDeflate {
         self.can_compress && payload_len >= self.threshold
     }
 
+    /// Whether a message streamed in pieces (size unknown) should be compressed: a window we
+    /// can honour was agreed and the threshold is not `usize::MAX` (never compress).
+    pub fn should_compress_stream(&self) -> bool {
+        self.can_compress && self.threshold != usize::MAX
+    }
+
     /// The agreed parameters.
     pub fn params(&self) -> &DeflateParams {
         &self.params
