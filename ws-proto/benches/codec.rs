@@ -125,16 +125,20 @@ fn ours_decode(c: &Case) -> usize {
 }
 
 /// Each implementation sends with its cheapest API for the size: we send small messages from
-/// a borrowed slice (`send_chunk(.., last = true)` is one whole frame) and large ones as one
-/// shared `Bytes`, never copied; fastwebsockets borrows the slice; tungstenite clones `Bytes`.
+/// a borrowed `&str` (`send_text`) or slice (`send_chunk(.., last = true)`, one whole frame)
+/// and large ones as one shared `Bytes`, never copied; fastwebsockets borrows the slice; tungstenite clones `Bytes`.
 fn ours_encode(c: &Case, message: &Message, out: &mut Vec<u8>) -> usize {
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     out.clear();
     let kind = message.kind();
     for _ in 0..c.count {
         if c.size < 1024 {
-            conn.send_chunk(Instant::ZERO, kind, &c.payload, true)
-                .unwrap();
+            match message {
+                Message::Text(t) => conn.send_text(Instant::ZERO, t.as_str()).unwrap(),
+                Message::Binary(_) => conn
+                    .send_chunk(Instant::ZERO, kind, &c.payload, true)
+                    .unwrap(),
+            }
         } else {
             conn.send(Instant::ZERO, message.clone()).unwrap();
         }

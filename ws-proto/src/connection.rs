@@ -409,6 +409,34 @@ impl Connection {
                 .ok_or(SendError::InvalidUtf8)?,
             MessageKind::Binary => Utf8Tail::EMPTY,
         };
+        self.queue_piece(opcode, data, first, last)?;
+        self.sending = if last { None } else { Some(kind) };
+        self.send_utf8 = tail;
+        Ok(())
+    }
+
+    /// Queue a whole text message from a borrowed `&str`, as one frame (compressed from the
+    /// size threshold up, with permessage-deflate). Like `send_chunk(.., MessageKind::Text,
+    /// .., true)` without the UTF-8 check, which the type makes unnecessary: the cheapest way
+    /// to send short text.
+    pub fn send_text(&mut self, _now: Instant, text: &str) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_piece(Opcode::Text, text.as_bytes(), true, true)
+    }
+
+    /// Queue `data` as one frame of a message (compressed if the message is), after the
+    /// checks of `send_chunk`; nothing is queued on error.
+    #[inline]
+    fn queue_piece(
+        &mut self,
+        opcode: Opcode,
+        data: &[u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), SendError> {
         #[cfg(feature = "deflate")]
         {
             let compress = if first {
@@ -436,8 +464,6 @@ impl Connection {
             self.check_room(data.len() + MAX_HEADER_LEN)?;
             self.write_frame(opcode, last, 0, data);
         }
-        self.sending = if last { None } else { Some(kind) };
-        self.send_utf8 = tail;
         Ok(())
     }
 
@@ -1268,6 +1294,12 @@ impl Utf8Tail {
     /// The tail after `data` follows the text sent so far, or `None` if the text can never be
     /// valid UTF-8 (or `last` leaves a code point unfinished).
     fn extend(&self, data: &[u8], last: bool) -> Option<Utf8Tail> {
+        if self.len == 0 && last {
+            // The common case, a whole message (or a last piece starting on a boundary).
+            return simdutf8::basic::from_utf8(data)
+                .is_ok()
+                .then_some(Utf8Tail::EMPTY);
+        }
         let mut rest = data;
         if self.len > 0 {
             // Finish the pending code point with the first bytes of `data`.

@@ -237,6 +237,23 @@ fn a_threshold_of_usize_max_leaves_streamed_messages_uncompressed() {
 }
 
 #[test]
+fn send_text_is_compressed_from_the_threshold_up() {
+    let cfg = DeflateConfig::default();
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let long = "compress me please ".repeat(50);
+    p.client.send_text(p.now, "short").unwrap();
+    p.client.send_text(p.now, &long).unwrap();
+    let wire = drain_transmit(&mut p.client);
+    let rsv: Vec<u8> = parse_frames(&wire).iter().map(|f| f.rsv).collect();
+    assert_eq!(rsv, [0, 0b100]);
+    p.server.handle_input(p.now, &wire).unwrap();
+    assert_eq!(
+        messages(&drain_events(&mut p.server)),
+        vec![Message::text("short"), Message::text(&long)]
+    );
+}
+
+#[test]
 fn compressed_streamed_sends_reach_an_assembling_receiver_whole() {
     let cfg = DeflateConfig::default();
     let mut p = negotiated(&cfg, &cfg, Config::default());

@@ -302,6 +302,34 @@ fn streamed_text_that_would_be_invalid_utf8_is_refused_and_the_message_goes_on()
 }
 
 #[test]
+fn send_text_queues_a_whole_text_message_from_a_str() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.client.send_text(p.now, "héllo").unwrap();
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[1], false)
+        .unwrap();
+    assert_eq!(
+        p.client.send_text(p.now, "x"),
+        Err(SendError::MessageInProgress)
+    );
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[2], true)
+        .unwrap();
+    p.client.send_text(p.now, "").unwrap();
+    p.drive();
+    assert_eq!(
+        messages(&p.server_events),
+        vec![
+            Message::text("héllo"),
+            Message::binary(vec![1, 2]),
+            Message::text("")
+        ]
+    );
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(p.client.send_text(p.now, "late"), Err(SendError::Closing));
+}
+
+#[test]
 fn streaming_mode_hands_out_a_whole_non_final_frame_at_once() {
     let streaming = Config {
         mode: MessageMode::Streaming,
