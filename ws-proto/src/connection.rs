@@ -1251,21 +1251,26 @@ impl Connection {
 /// the end waits for more bytes; anything that can never become valid fails now.
 #[inline]
 fn validate_utf8(buf: &[u8], valid: &mut usize) -> Result<(), ProtocolError> {
-    let pending = &buf[*valid..];
-    // Validate up to the last code point boundary with the fast validator, then check that
-    // the incomplete tail (at most 3 bytes) is a prefix of some valid code point, so that
-    // e.g. F4 90 fails at once instead of when the frame ends.
-    let complete = complete_prefix_len(pending);
-    if simdutf8::basic::from_utf8(&pending[..complete]).is_err() {
-        return Err(ProtocolError::InvalidUtf8);
+    *valid += valid_prefix_len(&buf[*valid..]).ok_or(ProtocolError::InvalidUtf8)?;
+    Ok(())
+}
+
+/// If `b` can still begin valid UTF-8, the length of its prefix up to the last code point
+/// boundary; `None` if it never can. Validates that prefix with the fast validator, then
+/// checks that the incomplete tail (at most 3 bytes) is a prefix of some valid code point, so
+/// that e.g. F4 90 fails at once instead of when more bytes arrive.
+#[inline]
+fn valid_prefix_len(b: &[u8]) -> Option<usize> {
+    let complete = complete_prefix_len(b);
+    if simdutf8::basic::from_utf8(&b[..complete]).is_err() {
+        return None;
     }
-    if let Err(e) = simdutf8::compat::from_utf8(&pending[complete..]) {
+    if let Err(e) = simdutf8::compat::from_utf8(&b[complete..]) {
         if e.error_len().is_some() {
-            return Err(ProtocolError::InvalidUtf8);
+            return None;
         }
     }
-    *valid += complete;
-    Ok(())
+    Some(complete)
 }
 
 /// The most a payload of `len` bytes can take once compressed and sync-flushed. zlib's
@@ -1322,16 +1327,7 @@ impl Utf8Tail {
     /// Validates `b` up to its last code point boundary and returns the incomplete rest, or
     /// `None` if `b` is invalid or ends in bytes that can never start a valid code point.
     fn of(b: &[u8]) -> Option<Utf8Tail> {
-        let complete = complete_prefix_len(b);
-        if simdutf8::basic::from_utf8(&b[..complete]).is_err() {
-            return None;
-        }
-        let rest = &b[complete..];
-        if let Err(e) = core::str::from_utf8(rest) {
-            if e.error_len().is_some() {
-                return None;
-            }
-        }
+        let rest = &b[valid_prefix_len(b)?..];
         let mut tail = Utf8Tail::EMPTY;
         tail.bytes[..rest.len()].copy_from_slice(rest);
         tail.len = rest.len() as u8;
