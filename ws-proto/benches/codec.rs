@@ -4,14 +4,20 @@
 //! Decode: a server reads a buffer of masked client frames and produces whole messages (binary
 //! and text; text is mixed multi-byte UTF-8, validated). Encode: a server encodes messages into
 //! a byte buffer. Every implementation reads its input through a 128 KiB read buffer, like a
-//! socket driver would, and writes into a `Vec`.
+//! socket driver would, and writes into a `Vec`. Each implementation decodes on one
+//! long-lived connection per case, fed the same wire bytes in every iteration, as a server
+//! reading a stream of messages would (`fresh` starts a new connection for every iteration
+//! instead; each iteration is then a new conversation of 16 to 200,000 messages).
 //!
-//! Run: `cargo bench -p ws-proto --bench codec` (add `-- quick` for a shorter run).
+//! Run: `cargo bench -p ws-proto --bench codec` (add `-- quick` for a shorter run; `fresh`,
+//! `decode-only`, and `only=text` / `only=binary` / `only=65536` select variants and cases).
 //! Reports median MB/s (payload bytes), messages/s and our ratio to each peer.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Instant as StdInstant;
 
@@ -105,9 +111,19 @@ fn case(kind: Kind, size: usize) -> Case {
 
 // ---------- ws-proto ----------
 
+/// One decoder per implementation and case, kept from one iteration to the next like a
+/// long-lived connection (`fresh` on the command line makes a new one for every iteration).
+struct OursDecoder(Connection);
+
+impl OursDecoder {
+    fn new() -> Self {
+        OursDecoder(Connection::server(Instant::ZERO, Config::default()))
+    }
+}
+
 #[inline(never)]
-fn ours_decode(c: &Case) -> usize {
-    let mut conn = Connection::server(Instant::ZERO, Config::default());
+fn ours_decode(c: &Case, dec: &mut OursDecoder) -> usize {
+    let conn = &mut dec.0;
     let mut n = 0;
     let mut bytes = 0;
     for chunk in c.wire.chunks(READ_CHUNK) {
@@ -186,18 +202,64 @@ fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
         .max_frame_size(Some(16 << 20))
 }
 
-fn tungstenite_decode(c: &Case) -> usize {
-    let mut sink = Vec::new();
-    let stream = SyncStream {
-        input: &c.wire,
-        pos: 0,
-        out: &mut sink,
+/// The input side of a decoder's stream: the case's wire bytes, read from `pos`, which the
+/// harness rewinds before each iteration.
+struct Input<'a> {
+    wire: &'a [u8],
+    pos: Rc<Cell<usize>>,
+}
+
+impl Input<'_> {
+    fn read_into(&self, room: usize) -> &[u8] {
+        let pos = self.pos.get();
+        let n = room.min(self.wire.len() - pos).min(READ_CHUNK);
+        self.pos.set(pos + n);
+        &self.wire[pos..pos + n]
+    }
+}
+
+struct DecodeStream<'a> {
+    input: Input<'a>,
+    /// Whatever the decoder writes (nothing here: no control frames).
+    sink: Vec<u8>,
+}
+
+impl Read for DecodeStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let src = self.input.read_into(buf.len());
+        buf[..src.len()].copy_from_slice(src);
+        Ok(src.len())
+    }
+}
+
+impl Write for DecodeStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sink.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+type TungsteniteDecoder<'a> = tungstenite::WebSocket<DecodeStream<'a>>;
+
+fn tungstenite_decoder<'a>(c: &'a Case, pos: &Rc<Cell<usize>>) -> TungsteniteDecoder<'a> {
+    let stream = DecodeStream {
+        input: Input {
+            wire: &c.wire,
+            pos: pos.clone(),
+        },
+        sink: Vec::new(),
     };
-    let mut ws = tungstenite::WebSocket::from_raw_socket(
+    tungstenite::WebSocket::from_raw_socket(
         stream,
         tungstenite::protocol::Role::Server,
         Some(tungstenite_config()),
-    );
+    )
+}
+
+fn tungstenite_decode(c: &Case, ws: &mut TungsteniteDecoder<'_>) -> usize {
     let mut bytes = 0;
     for _ in 0..c.count {
         let m = ws.read().unwrap();
@@ -273,18 +335,52 @@ impl tokio::io::AsyncWrite for AsyncStream<'_> {
     }
 }
 
-fn fast_decode(rt: &tokio::runtime::Runtime, c: &Case) -> usize {
-    let mut sink = Vec::new();
+impl tokio::io::AsyncRead for DecodeStream<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let src = self.input.read_into(buf.remaining());
+        buf.put_slice(src);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for DecodeStream<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.sink.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+type FastDecoder<'a> = fastwebsockets::FragmentCollector<DecodeStream<'a>>;
+
+fn fast_decoder<'a>(c: &'a Case, pos: &Rc<Cell<usize>>) -> FastDecoder<'a> {
+    let stream = DecodeStream {
+        input: Input {
+            wire: &c.wire,
+            pos: pos.clone(),
+        },
+        sink: Vec::new(),
+    };
+    let mut ws = fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+    ws.set_max_message_size(64 << 20);
+    fastwebsockets::FragmentCollector::new(ws)
+}
+
+fn fast_decode(rt: &tokio::runtime::Runtime, c: &Case, ws: &mut FastDecoder<'_>) -> usize {
     rt.block_on(async {
-        let stream = AsyncStream {
-            input: &c.wire,
-            pos: 0,
-            out: &mut sink,
-        };
-        let mut ws =
-            fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
-        ws.set_max_message_size(64 << 20);
-        let mut ws = fastwebsockets::FragmentCollector::new(ws);
         let mut bytes = 0;
         for _ in 0..c.count {
             let f = ws.read_frame().await.unwrap();
@@ -438,6 +534,7 @@ fn mask_bench(runs: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "quick");
+    let fresh = args.iter().any(|a| a == "fresh");
     // `only=text` / `only=binary` / `only=65536` restrict the cases (for profiling).
     let only: Vec<String> = args
         .iter()
@@ -460,15 +557,38 @@ fn main() {
                 continue;
             }
             let c = case(kind, size);
-            // Decode.
+            // Decode: one decoder each, rewound to the start of the wire bytes before each
+            // iteration (or made anew with `fresh`).
+            let tung_pos = Rc::new(Cell::new(0));
+            let fast_pos = Rc::new(Cell::new(0));
+            let mut ours_dec = OursDecoder::new();
+            let mut tung_dec = tungstenite_decoder(&c, &tung_pos);
+            let mut fast_dec = fast_decoder(&c, &fast_pos);
             let mut samples = vec![Vec::new(), Vec::new(), Vec::new()];
             for run in 0..runs {
                 for k in 0..3 {
                     let which = (run + k) % 3;
                     let s = match which {
-                        0 => time(&mut || ours_decode(&c)),
-                        1 => time(&mut || tungstenite_decode(&c)),
-                        _ => time(&mut || fast_decode(&rt, &c)),
+                        0 => {
+                            if fresh {
+                                ours_dec = OursDecoder::new();
+                            }
+                            time(&mut || ours_decode(&c, &mut ours_dec))
+                        }
+                        1 => {
+                            tung_pos.set(0);
+                            if fresh {
+                                tung_dec = tungstenite_decoder(&c, &tung_pos);
+                            }
+                            time(&mut || tungstenite_decode(&c, &mut tung_dec))
+                        }
+                        _ => {
+                            fast_pos.set(0);
+                            if fresh {
+                                fast_dec = fast_decoder(&c, &fast_pos);
+                            }
+                            time(&mut || fast_decode(&rt, &c, &mut fast_dec))
+                        }
                     };
                     samples[which].push(s);
                 }

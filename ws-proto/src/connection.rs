@@ -84,6 +84,9 @@ pub struct Connection {
     msg: Option<MessageInProgress>,
     /// Payload of the current message not yet handed out (all of it in assembled mode).
     msg_buf: BytesMut,
+    /// An empty handle on the buffer of an earlier large message, taken back for a new
+    /// message once the application has dropped that message (see `grow_msg_buf`).
+    spare_buf: BytesMut,
     /// Length of the prefix of `msg_buf` known to be valid UTF-8 (text messages).
     utf8_valid: usize,
     /// Size of the last message that needed more than one block: a hint for sizing the buffer.
@@ -211,6 +214,7 @@ impl Connection {
             control_len: 0,
             msg: None,
             msg_buf: BytesMut::new(),
+            spare_buf: BytesMut::new(),
             utf8_valid: 0,
             size_hint: 0,
             allowed_rsv: 0,
@@ -834,15 +838,7 @@ impl Connection {
                 .as_ref()
                 .is_some_and(|m| m.kind == MessageKind::Text);
             if self.msg_buf.capacity() - self.msg_buf.len() < n {
-                // Grow by what arrived (at least a block, at least doubling), never by what the
-                // header declared. The size of the previous large message (bytes that did
-                // arrive) is a good guess for this one, capped by what this frame declares.
-                let mut want = n.max(ARENA_BLOCK).max(self.msg_buf.len());
-                let frame_total = usize::try_from(frame.remaining)
-                    .unwrap_or(usize::MAX)
-                    .saturating_add(self.msg_buf.len());
-                want = want.max(self.size_hint.min(frame_total));
-                self.msg_buf.reserve(want);
+                self.grow_msg_buf(&frame, n);
             }
             // Unmask while copying; validate text a cache-sized block at a time, while the
             // block is still in L1.
@@ -868,6 +864,49 @@ impl Connection {
             self.end_frame()?;
         }
         Ok(())
+    }
+
+    /// Make room in the message buffer for `n` more payload bytes of `frame` (and usually more).
+    ///
+    /// Growth follows what arrived, never what the header declared: at least doubling (at
+    /// least a block), or the size of the previous large message (bytes that did arrive), so a
+    /// message read in pieces is copied O(1) times per byte. When `frame` ends the message and
+    /// the rest of it is within twice that step, the buffer gets exactly the rest: the last
+    /// growth of a large message (over a block) neither doubles its memory for its last few
+    /// bytes nor leaves it a few bytes short (another copy of the whole message).
+    ///
+    /// A new message first takes back the buffer of an earlier message that the application
+    /// has dropped (the last one, or the one before it, kept in `spare_buf`): a stream of large
+    /// messages then reuses two warm buffers instead of asking the allocator for fresh memory
+    /// (page faults) for each one.
+    fn grow_msg_buf(&mut self, frame: &FrameInProgress, n: usize) {
+        let len = self.msg_buf.len();
+        let rest = usize::try_from(frame.remaining).unwrap_or(usize::MAX);
+        let step = n.max(ARENA_BLOCK).max(len);
+        let step = step.max(self.size_hint.min(rest));
+        // Small messages share arena blocks instead (see `ARENA_BLOCK`).
+        let exact = frame.fin && rest <= step.saturating_mul(2) && len + rest > ARENA_BLOCK;
+        let add = if exact { rest } else { step };
+        if len == 0 {
+            if self.msg_buf.try_reclaim(add) {
+                return;
+            }
+            if self.spare_buf.try_reclaim(add) {
+                core::mem::swap(&mut self.msg_buf, &mut self.spare_buf);
+                return;
+            }
+            // Never `reserve` here: on a buffer the application dropped but that is too small,
+            // it would copy the dead bytes of the old message into the new allocation.
+            let fresh = BytesMut::with_capacity(add);
+            self.spare_buf = core::mem::replace(&mut self.msg_buf, fresh);
+        } else if exact && self.msg_buf.capacity().saturating_mul(2) > len + add {
+            // `reserve` would double the allocation; copy into one of exactly this size.
+            let mut fresh = BytesMut::with_capacity(len + add);
+            fresh.extend_from_slice(&self.msg_buf);
+            self.msg_buf = fresh;
+        } else {
+            self.msg_buf.reserve(add);
+        }
     }
 
     /// Inflate the next compressed bytes of the current message (permessage-deflate), with
@@ -1495,5 +1534,82 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(complete_prefix_len(input), *want, "{input:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use crate::{Config, Connection, Event, Instant, Message};
+    use alloc::vec::Vec;
+
+    /// A masked client frame (FIN, binary) carrying `payload`.
+    fn masked_binary(payload: &[u8]) -> Vec<u8> {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let mut out = alloc::vec![0x82];
+        let n = payload.len();
+        if n < 126 {
+            out.push(0x80 | n as u8);
+        } else if n < 65536 {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        out
+    }
+
+    fn next_binary(conn: &mut Connection) -> bytes::Bytes {
+        match conn.poll_event() {
+            Some(Event::Message(Message::Binary(b))) => b,
+            other => panic!("expected a binary message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn messages_the_application_keeps_are_never_overwritten() {
+        let mut conn = Connection::server(Instant::ZERO, Config::default());
+        let mut kept = Vec::new();
+        let mut wire = Vec::new();
+        for i in 0..6u8 {
+            wire.extend(masked_binary(
+                &alloc::vec![i; 70_000 + usize::from(i) * 1000],
+            ));
+        }
+        // In pieces that end inside messages, so that a new message starts while the last
+        // one is still queued.
+        for piece in wire.chunks(50_000) {
+            conn.handle_input(Instant::ZERO, piece).unwrap();
+            while let Some(ev) = conn.poll_event() {
+                if let Event::Message(m) = ev {
+                    kept.push(m);
+                }
+            }
+        }
+        assert_eq!(kept.len(), 6);
+        for (i, m) in kept.iter().enumerate() {
+            assert_eq!(m.payload().len(), 70_000 + i * 1000);
+            assert!(
+                m.payload().iter().all(|&b| usize::from(b) == i),
+                "message {i} changed"
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_growth_of_a_message_fits_it_exactly() {
+        let mut conn = Connection::server(Instant::ZERO, Config::default());
+        let payload = alloc::vec![7u8; 100_000];
+        let wire = masked_binary(&payload);
+        let (head, last) = wire.split_at(wire.len() - 10);
+        for piece in head.chunks(7_000) {
+            conn.handle_input(Instant::ZERO, piece).unwrap();
+        }
+        // No doubling past the declared end for the last bytes, and room for all of them.
+        assert_eq!(conn.msg_buf.capacity(), 100_000);
+        conn.handle_input(Instant::ZERO, last).unwrap();
+        assert_eq!(&next_binary(&mut conn)[..], &payload[..]);
     }
 }
