@@ -161,3 +161,20 @@ for T, sizes in [
 ]:
     for size in sizes:
         write(T, "random-%d" % size, bytes(rng.randrange(256) for _ in range(size)))
+
+# ws_text_utf8: key, fragment point, cuts (2 bytes each, count first), payload.
+T = "ws_text_utf8"
+MIXED = "κόσμε 世界 😀 héllo Ünïcödé Привет 🚀✓ 日本語 abc ".encode() * 4
+
+
+def text_plan(frag, *positions, key=b"\x37\xfa\x21\x3d"):
+    return key + struct.pack(">H", frag) + cuts(*positions)
+
+
+write(T, "mixed-one-frame", text_plan(0) + MIXED)
+write(T, "mixed-split", text_plan(0, 70, 71, 140, 141, 142) + MIXED)
+write(T, "mixed-two-frames", text_plan(100, 90, 200) + MIXED)
+write(T, "ascii-long", text_plan(0, 33) + b"a" * 300)
+write(T, "surrogate-late", text_plan(0, 64) + MIXED[:150] + b"\xed\xa0\x80" + MIXED[:60])
+write(T, "cut-code-point", text_plan(0, 72) + b"a" * 66 + "😀".encode() * 20)
+write(T, "truncated-end", text_plan(0) + MIXED[:100] + "😀".encode()[:3])

@@ -840,18 +840,18 @@ impl Connection {
             if self.msg_buf.capacity() - self.msg_buf.len() < n {
                 self.grow_msg_buf(&frame, n);
             }
-            // Unmask while copying; validate text a cache-sized block at a time, while the
-            // block is still in L1.
-            let mut offset = frame.offset;
-            for block in payload.chunks(VALIDATE_BLOCK) {
-                match frame.mask {
-                    Some(key) => extend_unmasked(&mut self.msg_buf, block, key, offset),
-                    None => self.msg_buf.extend_from_slice(block),
-                }
-                offset = offset.wrapping_add(block.len());
-                if text {
-                    validate_utf8(&self.msg_buf, &mut self.utf8_valid)?;
-                }
+            if text {
+                append_text(
+                    &mut self.msg_buf,
+                    &mut self.utf8_valid,
+                    payload,
+                    frame.mask,
+                    frame.offset,
+                )?;
+            } else if let Some(key) = frame.mask {
+                extend_unmasked(&mut self.msg_buf, payload, key, frame.offset);
+            } else {
+                self.msg_buf.extend_from_slice(payload);
             }
             if let Some(msg) = self.msg.as_mut() {
                 msg.size += n;
@@ -1286,6 +1286,43 @@ impl Connection {
     }
 }
 
+/// Append the next bytes of a text frame's payload to the message in `buf` (unmasked with
+/// `mask`, `payload[0]` being payload byte `offset`), extending the validated prefix
+/// `buf[..*valid]`. Unmasks, stores and validates in one pass where the CPU allows it (the
+/// vectors it checked end at most 3 bytes into an unfinished code point, which is checked
+/// again from the last boundary with the rest); else a cache-sized block at a time, each
+/// validated while it is still in L1.
+fn append_text(
+    buf: &mut BytesMut,
+    valid: &mut usize,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    offset: usize,
+) -> Result<(), ProtocolError> {
+    let start = buf.len();
+    match crate::unmask_utf8::extend(buf, payload, mask.unwrap_or([0; 4]), offset) {
+        Some(Ok(checked)) => {
+            if checked > 0 {
+                *valid = complete_prefix_len(&buf[..start + checked]);
+            }
+            validate_utf8(buf, valid)
+        }
+        Some(Err(())) => Err(ProtocolError::InvalidUtf8),
+        None => {
+            let mut offset = offset;
+            for block in payload.chunks(VALIDATE_BLOCK) {
+                match mask {
+                    Some(key) => extend_unmasked(buf, block, key, offset),
+                    None => buf.extend_from_slice(block),
+                }
+                offset = offset.wrapping_add(block.len());
+                validate_utf8(buf, valid)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Extend the validated prefix `buf[..*valid]` over the new bytes. An incomplete code point at
 /// the end waits for more bytes; anything that can never become valid fails now.
 #[inline]
@@ -1611,5 +1648,192 @@ mod buffer_tests {
         assert_eq!(conn.msg_buf.capacity(), 100_000);
         conn.handle_input(Instant::ZERO, last).unwrap();
         assert_eq!(&next_binary(&mut conn)[..], &payload[..]);
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    //! `append_text` (the one-pass SIMD unmask + validate where the CPU has it, else the
+    //! blocked path) against `core::str::from_utf8`, at every vector and piece boundary.
+    use super::{append_text, validate_utf8};
+    use alloc::vec::Vec;
+    use bytes::BytesMut;
+
+    const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
+
+    /// Whether `text`, masked and fed in pieces cut at `cuts`, is accepted as a whole
+    /// message: no error on any piece, and no unfinished code point at the end.
+    fn accepted(text: &[u8], cuts: &[usize]) -> bool {
+        let masked: Vec<u8> = text
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ KEY[i % 4])
+            .collect();
+        let mut buf = BytesMut::new();
+        let mut valid = 0;
+        let mut from = 0;
+        for &to in cuts.iter().chain(core::iter::once(&text.len())) {
+            if append_text(&mut buf, &mut valid, &masked[from..to], Some(KEY), from).is_err() {
+                return false;
+            }
+            from = to;
+        }
+        assert_eq!(&buf[..], text, "unmasking");
+        valid == buf.len()
+    }
+
+    fn check(text: &[u8], cuts: &[usize]) {
+        let expected = core::str::from_utf8(text).is_ok();
+        assert_eq!(
+            accepted(text, cuts),
+            expected,
+            "{text:02x?} cut at {cuts:?}"
+        );
+    }
+
+    /// `check`, and the same with the two-step path forced (as on a CPU without AVX2).
+    fn check_both(text: &[u8], cuts: &[usize]) {
+        check(text, cuts);
+        let expected = core::str::from_utf8(text).is_ok();
+        #[cfg(feature = "std")]
+        {
+            crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(true));
+            let scalar = accepted(text, cuts);
+            crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(false));
+            assert_eq!(
+                scalar, expected,
+                "two-step path: {text:02x?} cut at {cuts:?}"
+            );
+        }
+    }
+
+    /// Byte values at the edges of every class of the UTF-8 tables.
+    const EDGES: [u8; 20] = [
+        0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED,
+        0xEF, 0xF0, 0xF4, 0xF5, 0xFF,
+    ];
+
+    /// `seq` at `pos` in a run of ASCII and multi-byte text long enough for the vector path.
+    fn embed(seq: &[u8], pos: usize, len: usize) -> Vec<u8> {
+        let mut t = alloc::vec![b'a'; len];
+        t[pos..pos + seq.len()].copy_from_slice(seq);
+        t
+    }
+
+    #[test]
+    fn every_byte_pair_at_vector_edges() {
+        for pos in [0, 1, 30, 31, 32, 62, 63, 64, 94, 95] {
+            for b1 in 0..=255u8 {
+                for b2 in 0..=255u8 {
+                    check(&embed(&[b1, b2], pos, 128), &[]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn three_and_four_byte_sequences_at_vector_edges() {
+        for pos in [29, 30, 31, 63] {
+            for b1 in 0..=255u8 {
+                for &b2 in &EDGES {
+                    for &b3 in &EDGES {
+                        check(&embed(&[b1, b2, b3], pos, 128), &[]);
+                        if b1 >= 0xF0 {
+                            for &b4 in &EDGES {
+                                check(&embed(&[b1, b2, b3, b4], pos, 128), &[]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sequences_across_piece_boundaries() {
+        // Pieces of at least 64 bytes take the vector path; the sequence straddles the cut.
+        let valid = [
+            "\u{e9}",
+            "\u{4e16}",
+            "\u{1f600}",
+            "\u{10ffff}",
+            "\u{800}",
+            "\u{ffff}",
+        ];
+        let mut seqs: Vec<Vec<u8>> = valid.iter().map(|s| s.as_bytes().to_vec()).collect();
+        seqs.extend([
+            alloc::vec![0xE0, 0x80, 0x80],
+            alloc::vec![0xED, 0xA0, 0x80],
+            alloc::vec![0xF4, 0x90, 0x80, 0x80],
+            alloc::vec![0xF0, 0x9F, 0x98],
+            alloc::vec![0xC3],
+            alloc::vec![0x80],
+            alloc::vec![0xF8, 0x80, 0x80, 0x80],
+        ]);
+        for seq in &seqs {
+            for cut in [64, 65, 66, 67, 96, 127] {
+                for back in 0..=seq.len() {
+                    let pos = cut - back;
+                    for len in [131, 160, 200] {
+                        check_both(&embed(seq, pos, len), &[cut]);
+                        if cut + 64 <= len {
+                            check_both(&embed(seq, pos, len), &[cut, cut + 64]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_mixed_text_and_errors_late_in_it() {
+        let text: Vec<u8> = "κόσμε 世界 😀 héllo Ünïcödé Привет 🚀✓ 日本語 abc "
+            .repeat(300)
+            .into_bytes();
+        for cuts in [&[][..], &[1000], &[4095, 8191], &[33, 97, 3000]] {
+            check_both(&text, cuts);
+            for at in [70, 1000, text.len() - 40, text.len() - 1] {
+                for bad in [0x80, 0xC0, 0xFF, 0xED] {
+                    let mut t = text.clone();
+                    t[at] = bad;
+                    check_both(&t, cuts);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_validated_prefix_stops_at_the_last_boundary() {
+        // 64 bytes ending in the first 2 bytes of a 3-byte sequence.
+        let mut t = alloc::vec![b'a'; 62];
+        t.extend([0xE4, 0xB8]);
+        let mut buf = BytesMut::new();
+        let mut valid = 0;
+        append_text(&mut buf, &mut valid, &t, None, 0).unwrap();
+        assert_eq!(valid, 62);
+        validate_utf8(&buf, &mut valid).unwrap();
+        buf.extend_from_slice(&[0x96]);
+        validate_utf8(&buf, &mut valid).unwrap();
+        assert_eq!(valid, 65);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_text_random_damage_random_pieces(
+            chars in proptest::collection::vec(proptest::char::any(), 0..200),
+            damage in proptest::collection::vec((0usize..1000, proptest::num::u8::ANY), 0..3),
+            cuts in proptest::collection::vec(0usize..1000, 0..4),
+        ) {
+            let mut text = chars.iter().collect::<alloc::string::String>().into_bytes();
+            for (at, b) in damage {
+                if !text.is_empty() {
+                    let at = at % text.len();
+                    text[at] = b;
+                }
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (text.len() + 1)).collect();
+            cuts.sort_unstable();
+            check_both(&text, &cuts);
+        }
     }
 }

@@ -92,6 +92,7 @@ mod message;
 mod role;
 mod state;
 mod time;
+mod unmask_utf8;
 
 #[cfg(feature = "deflate")]
 pub mod deflate;

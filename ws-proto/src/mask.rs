@@ -80,7 +80,7 @@ fn set_len_after_write(buf: &mut bytes::BytesMut, len: usize) {
 
 /// The key as seen from payload byte `offset`.
 #[inline]
-fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+pub(crate) fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
     let mut k = key;
     k.rotate_left(offset % 4);
     k

@@ -1,0 +1,91 @@
+//! Text messages through a server `Connection` against `core::str::from_utf8`: the payload
+//! (arbitrary bytes) is masked, sent as one or two frames, and fed in arbitrary pieces. Valid
+//! UTF-8 must come out as exactly that text; anything else must fail with `InvalidUtf8` and
+//! produce no message. This checks the one-pass SIMD unmask + validate path (payload pieces of
+//! 64 bytes or more) and the two-step path (shorter ones), and the hand-over between them.
+//!
+//! Input: key (4 bytes), fragment point (2 bytes, big-endian; 0 = one frame), number of cuts
+//! (1 byte, at most 8), the cuts (2 bytes each, positions in the wire bytes), then the payload.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ws_proto::{Config, Connection, Event, Instant, Message, ProtocolError};
+
+fn frame(out: &mut Vec<u8>, first_byte: u8, payload: &[u8], key: [u8; 4]) {
+    out.push(first_byte);
+    let n = payload.len();
+    if n < 126 {
+        out.push(0x80 | n as u8);
+    } else if n < 65536 {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 7 {
+        return;
+    }
+    let key = [data[0], data[1], data[2], data[3]];
+    let frag = usize::from(u16::from_be_bytes([data[4], data[5]]));
+    let ncuts = usize::from(data[6] % 9);
+    let rest = &data[7..];
+    if rest.len() < ncuts * 2 {
+        return;
+    }
+    let (cut_bytes, payload) = rest.split_at(ncuts * 2);
+
+    let mut wire = Vec::new();
+    if frag == 0 || frag >= payload.len() {
+        frame(&mut wire, 0x81, payload, key);
+    } else {
+        frame(&mut wire, 0x01, &payload[..frag], key);
+        // The second frame has its own key.
+        frame(&mut wire, 0x80, &payload[frag..], [key[3], key[0], key[2], key[1]]);
+    }
+    let mut cuts: Vec<usize> = cut_bytes
+        .chunks(2)
+        .map(|c| usize::from(u16::from_be_bytes([c[0], c[1]])) % (wire.len() + 1))
+        .collect();
+    cuts.sort_unstable();
+    cuts.push(wire.len());
+
+    let mut conn = Connection::server(Instant::ZERO, Config::default());
+    let mut from = 0;
+    let mut error = None;
+    let mut messages = Vec::new();
+    for to in cuts {
+        if let Err(e) = conn.handle_input(Instant::ZERO, &wire[from..to]) {
+            error = Some(e);
+            break;
+        }
+        from = to;
+        while let Some(ev) = conn.poll_event() {
+            if let Event::Message(m) = ev {
+                messages.push(m);
+            }
+        }
+    }
+    match core::str::from_utf8(payload) {
+        Ok(text) => {
+            assert!(error.is_none(), "valid text rejected: {error:?}");
+            assert_eq!(messages.len(), 1);
+            let Message::Text(t) = &messages[0] else {
+                panic!("not text: {:?}", messages[0]);
+            };
+            assert_eq!(t.as_str(), text);
+        }
+        Err(_) => {
+            assert!(
+                matches!(error, Some(ProtocolError::InvalidUtf8)),
+                "invalid text gave {error:?}"
+            );
+            assert!(messages.is_empty(), "invalid text delivered");
+        }
+    }
+});
