@@ -85,8 +85,9 @@ pub struct Connection {
     /// Payload of the current message not yet handed out (all of it in assembled mode).
     msg_buf: BytesMut,
     /// An empty handle on the buffer of an earlier large message, taken back for a new
-    /// message once the application has dropped that message (see `grow_msg_buf`).
-    spare_buf: BytesMut,
+    /// message once the application has dropped that message (see `grow_msg_buf`). Dropped
+    /// when a small message arrives, so a connection back to small messages holds one buffer.
+    spare_buf: Option<BytesMut>,
     /// Length of the prefix of `msg_buf` known to be valid UTF-8 (text messages).
     utf8_valid: usize,
     /// Size of the last message that needed more than one block: a hint for sizing the buffer.
@@ -214,7 +215,7 @@ impl Connection {
             control_len: 0,
             msg: None,
             msg_buf: BytesMut::new(),
-            spare_buf: BytesMut::new(),
+            spare_buf: None,
             utf8_valid: 0,
             size_hint: 0,
             allowed_rsv: 0,
@@ -702,6 +703,10 @@ impl Connection {
             };
             self.emit(Event::Message(message));
             input = &input[header_len + len..];
+            if self.spare_buf.is_some() {
+                // Back to small messages: let the spare large buffer go.
+                self.spare_buf = None;
+            }
         }
         Ok(input)
     }
@@ -871,34 +876,39 @@ impl Connection {
     /// Growth follows what arrived, never what the header declared: at least doubling (at
     /// least a block), or the size of the previous large message (bytes that did arrive), so a
     /// message read in pieces is copied O(1) times per byte. When `frame` ends the message and
-    /// the rest of it is within twice that step, the buffer gets exactly the rest: the last
-    /// growth of a large message (over a block) neither doubles its memory for its last few
-    /// bytes nor leaves it a few bytes short (another copy of the whole message).
+    /// the rest of it is at most that step plus an eighth, the buffer gets exactly the rest
+    /// (never more than 1.125 times the step): the last growth of a large message (over a
+    /// block) neither doubles its memory for its last few bytes nor leaves it a few bytes
+    /// short (another copy of the whole message).
     ///
     /// A new message first takes back the buffer of an earlier message that the application
     /// has dropped (the last one, or the one before it, kept in `spare_buf`): a stream of large
     /// messages then reuses two warm buffers instead of asking the allocator for fresh memory
-    /// (page faults) for each one.
+    /// (page faults) for each one. The spare is let go as soon as a small message arrives.
     fn grow_msg_buf(&mut self, frame: &FrameInProgress, n: usize) {
         let len = self.msg_buf.len();
         let rest = usize::try_from(frame.remaining).unwrap_or(usize::MAX);
         let step = n.max(ARENA_BLOCK).max(len);
         let step = step.max(self.size_hint.min(rest));
         // Small messages share arena blocks instead (see `ARENA_BLOCK`).
-        let exact = frame.fin && rest <= step.saturating_mul(2) && len + rest > ARENA_BLOCK;
+        let exact = frame.fin && rest <= step + step / 8 && len + rest > ARENA_BLOCK;
         let add = if exact { rest } else { step };
         if len == 0 {
             if self.msg_buf.try_reclaim(add) {
                 return;
             }
-            if self.spare_buf.try_reclaim(add) {
-                core::mem::swap(&mut self.msg_buf, &mut self.spare_buf);
-                return;
+            if let Some(spare) = self.spare_buf.as_mut() {
+                if spare.try_reclaim(add) {
+                    core::mem::swap(&mut self.msg_buf, spare);
+                    return;
+                }
             }
             // Never `reserve` here: on a buffer the application dropped but that is too small,
             // it would copy the dead bytes of the old message into the new allocation.
             let fresh = BytesMut::with_capacity(add);
-            self.spare_buf = core::mem::replace(&mut self.msg_buf, fresh);
+            let old = core::mem::replace(&mut self.msg_buf, fresh);
+            // Kept only for large messages: small ones share arena blocks.
+            self.spare_buf = (add > ARENA_BLOCK).then_some(old);
         } else if exact && self.msg_buf.capacity().saturating_mul(2) > len + add {
             // `reserve` would double the allocation; copy into one of exactly this size.
             let mut fresh = BytesMut::with_capacity(len + add);
@@ -1038,6 +1048,8 @@ impl Connection {
         }
         if msg.size > ARENA_BLOCK {
             self.size_hint = msg.size;
+        } else {
+            self.spare_buf = None;
         }
         match self.config.mode {
             MessageMode::Assembled => {
@@ -1578,6 +1590,7 @@ mod tests {
 mod buffer_tests {
     use crate::{Config, Connection, Event, Instant, Message};
     use alloc::vec::Vec;
+    use bytes::BytesMut;
 
     /// A masked client frame (FIN, binary) carrying `payload`.
     fn masked_binary(payload: &[u8]) -> Vec<u8> {
@@ -1632,6 +1645,27 @@ mod buffer_tests {
                 m.payload().iter().all(|&b| usize::from(b) == i),
                 "message {i} changed"
             );
+        }
+    }
+
+    #[test]
+    fn a_small_message_lets_the_spare_buffer_go() {
+        let mut conn = Connection::server(Instant::ZERO, Config::default());
+        let mut wire = Vec::new();
+        for i in 0..3u8 {
+            wire.extend(masked_binary(&alloc::vec![i; 50_000]));
+        }
+        for piece in wire.chunks(30_000) {
+            conn.handle_input(Instant::ZERO, piece).unwrap();
+            while conn.poll_event().is_some() {}
+        }
+        assert!(conn.spare_buf.is_some(), "large messages keep a spare");
+        for small in [&[1u8; 20][..], &[2u8; 300][..]] {
+            conn.spare_buf = Some(BytesMut::with_capacity(1));
+            conn.handle_input(Instant::ZERO, &masked_binary(small))
+                .unwrap();
+            assert_eq!(&next_binary(&mut conn)[..], small);
+            assert!(conn.spare_buf.is_none(), "{} bytes", small.len());
         }
     }
 
