@@ -9,22 +9,22 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ws_proto::frame::{FrameHeader, Opcode};
+use ws_proto::mask::apply_mask;
 use ws_proto::{Config, Connection, Event, Instant, Message, ProtocolError};
 
-fn frame(out: &mut Vec<u8>, first_byte: u8, payload: &[u8], key: [u8; 4]) {
-    out.push(first_byte);
-    let n = payload.len();
-    if n < 126 {
-        out.push(0x80 | n as u8);
-    } else if n < 65536 {
-        out.push(0x80 | 126);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0x80 | 127);
-        out.extend_from_slice(&(n as u64).to_be_bytes());
+fn frame(out: &mut Vec<u8>, fin: bool, opcode: Opcode, payload: &[u8], key: [u8; 4]) {
+    FrameHeader {
+        fin,
+        rsv: 0,
+        opcode,
+        mask: Some(key),
+        payload_len: payload.len() as u64,
     }
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    .write(out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], key, 0);
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -42,11 +42,17 @@ fuzz_target!(|data: &[u8]| {
 
     let mut wire = Vec::new();
     if frag == 0 || frag >= payload.len() {
-        frame(&mut wire, 0x81, payload, key);
+        frame(&mut wire, true, Opcode::Text, payload, key);
     } else {
-        frame(&mut wire, 0x01, &payload[..frag], key);
+        frame(&mut wire, false, Opcode::Text, &payload[..frag], key);
         // The second frame has its own key.
-        frame(&mut wire, 0x80, &payload[frag..], [key[3], key[0], key[2], key[1]]);
+        frame(
+            &mut wire,
+            true,
+            Opcode::Continuation,
+            &payload[frag..],
+            [key[3], key[0], key[2], key[1]],
+        );
     }
     let mut cuts: Vec<usize> = cut_bytes
         .chunks(2)

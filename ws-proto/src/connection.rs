@@ -1595,19 +1595,18 @@ mod buffer_tests {
     /// A masked client frame (FIN, binary) carrying `payload`.
     fn masked_binary(payload: &[u8]) -> Vec<u8> {
         let key = [0x11, 0x22, 0x33, 0x44];
-        let mut out = alloc::vec![0x82];
-        let n = payload.len();
-        if n < 126 {
-            out.push(0x80 | n as u8);
-        } else if n < 65536 {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
+        let mut out = Vec::new();
+        crate::frame::FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: crate::frame::Opcode::Binary,
+            mask: Some(key),
+            payload_len: payload.len() as u64,
         }
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        .write(&mut out);
+        let start = out.len();
+        out.extend_from_slice(payload);
+        crate::mask::apply_mask(&mut out[start..], key, 0);
         out
     }
 

@@ -5,6 +5,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use ws_proto::frame::{FrameHeader, Opcode};
+use ws_proto::mask::apply_mask;
 use ws_proto::{Config, Connection, Event, Instant, Message};
 
 thread_local! {
@@ -36,10 +38,18 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 fn masked_binary(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
-    let mut out = vec![0x82, 0x80 | 127];
-    out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    let mut out = Vec::new();
+    FrameHeader {
+        fin: true,
+        rsv: 0,
+        opcode: Opcode::Binary,
+        mask: Some(key),
+        payload_len: payload.len() as u64,
+    }
+    .write(&mut out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], key, 0);
     out
 }
 
