@@ -253,7 +253,7 @@ pub(crate) fn base64_encode(out: &mut Vec<u8>, data: &[u8]) {
 
 /// Strict standard base64 with padding; `None` if malformed.
 pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let val = |c: u8| B64.iter().position(|&x| x == c).map(|v| v as u32);

@@ -36,7 +36,7 @@ fn text(seed: u64, len: usize) -> Vec<u8> {
         let w = WORDS[(x >> 59) as usize % WORDS.len()];
         out.extend_from_slice(w.as_bytes());
         out.push(b' ');
-        if x % 7 == 0 {
+        if x.is_multiple_of(7) {
             out.extend_from_slice(format!("{}", x % 100_000).as_bytes());
         }
     }

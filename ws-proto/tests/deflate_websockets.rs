@@ -130,7 +130,7 @@ fn text(seed: u64, len: usize) -> Vec<u8> {
         x ^= x >> 7;
         x ^= x << 17;
         v.extend_from_slice(WORDS[(x % WORDS.len() as u64) as usize].as_bytes());
-        if x % 5 == 0 {
+        if x.is_multiple_of(5) {
             v.extend_from_slice(format!("{x}").as_bytes());
         }
     }

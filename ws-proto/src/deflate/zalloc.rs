@@ -35,7 +35,7 @@ const HEADER: usize = 16;
 /// Alignment of each block (and so of the pointer handed to zlib-rs): `malloc`'s on 64-bit
 /// targets.
 const ALIGN: usize = 16;
-const _: () = assert!(HEADER >= core::mem::size_of::<usize>() && HEADER % ALIGN == 0);
+const _: () = assert!(HEADER >= core::mem::size_of::<usize>() && HEADER.is_multiple_of(ALIGN));
 const _: () = assert!(ALIGN >= core::mem::align_of::<usize>());
 
 /// zlib's `zalloc`: `items * size` bytes, or null when that is zero, overflows or the
