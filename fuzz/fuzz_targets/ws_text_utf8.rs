@@ -1,8 +1,9 @@
 //! Text messages through a server `Connection` against `core::str::from_utf8`: the payload
 //! (arbitrary bytes) is masked, sent as one or two frames, and fed in arbitrary pieces. Valid
 //! UTF-8 must come out as exactly that text; anything else must fail with `InvalidUtf8` and
-//! produce no message. This checks the one-pass SIMD unmask + validate path (payload pieces of
-//! 64 bytes or more) and the two-step path (shorter ones), and the hand-over between them.
+//! produce no message. This checks the one-pass SIMD unmask + validate paths (payload pieces of
+//! 64 bytes or more; whole messages of at most 125 bytes in one piece, with AVX-512) and the
+//! two-step path (other short pieces), and the hand-over between them.
 //!
 //! Input: key (4 bytes), fragment point (2 bytes, big-endian; 0 = one frame), number of cuts
 //! (1 byte, at most 8), the cuts (2 bytes each, positions in the wire bytes), then the payload.

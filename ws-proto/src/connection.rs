@@ -115,7 +115,7 @@ pub struct Connection {
 
     // --- writer ---
     /// Segments queued before `out` (large payloads shared, not copied), in order.
-    queue: VecDeque<Bytes>,
+    queue: VecDeque<Segment>,
     /// Total bytes in `queue`.
     queued: usize,
     /// Frames being assembled after `queue`: headers and small or masked payloads.
@@ -140,6 +140,41 @@ pub struct Connection {
     pub(crate) stop_reading: bool,
     /// The `Closed` event was emitted (it is emitted once, last).
     pub(crate) closed_emitted: bool,
+}
+
+/// The most bytes an inline [`Segment`] holds (a frame header is at most 14).
+const INLINE_SEGMENT: usize = 30;
+
+/// A piece of the outgoing queue: a payload shared with the caller, or a few bytes (usually
+/// the frame header before such a payload) kept inline, without an allocation.
+enum Segment {
+    Shared(Bytes),
+    Inline {
+        buf: [u8; INLINE_SEGMENT],
+        start: u8,
+        end: u8,
+    },
+}
+
+impl Segment {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Segment::Shared(b) => b,
+            Segment::Inline { buf, start, end } => &buf[usize::from(*start)..usize::from(*end)],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Drop the first `n` bytes (fewer than `len()`).
+    fn advance(&mut self, n: usize) {
+        match self {
+            Segment::Shared(b) => bytes::Buf::advance(b, n),
+            Segment::Inline { start, .. } => *start += n as u8,
+        }
+    }
 }
 
 /// An entry of the event queue: an event for the application, or a transition that waits
@@ -517,7 +552,7 @@ impl Connection {
         }
         out.reserve(n);
         for segment in self.queue.drain(..) {
-            out.extend_from_slice(&segment);
+            out.extend_from_slice(segment.as_slice());
         }
         self.queued = 0;
         out.extend_from_slice(&self.out);
@@ -533,7 +568,7 @@ impl Connection {
     pub fn transmit_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.queue
             .iter()
-            .map(|b| &b[..])
+            .map(Segment::as_slice)
             .chain(core::iter::once(&self.out[..]))
             .filter(|c| !c.is_empty())
     }
@@ -546,7 +581,7 @@ impl Connection {
                 break;
             };
             if n < front.len() {
-                bytes::Buf::advance(front, n);
+                front.advance(n);
                 self.queued -= n;
                 return;
             }
@@ -573,18 +608,26 @@ impl Connection {
     /// Queue `payload` after everything queued so far.
     fn push_segment(&mut self, payload: Bytes) {
         if !self.out.is_empty() {
-            let head = if self.out.len() <= 512 {
-                let head = Bytes::copy_from_slice(&self.out);
-                self.out.clear();
-                head
+            let head = if self.out.len() <= INLINE_SEGMENT {
+                // Usually just the payload's frame header: kept inline, no allocation.
+                let mut buf = [0; INLINE_SEGMENT];
+                buf[..self.out.len()].copy_from_slice(&self.out);
+                Segment::Inline {
+                    buf,
+                    start: 0,
+                    end: self.out.len() as u8,
+                }
+            } else if self.out.len() <= 512 {
+                Segment::Shared(Bytes::copy_from_slice(&self.out))
             } else {
-                Bytes::from(core::mem::take(&mut self.out))
+                Segment::Shared(Bytes::from(core::mem::take(&mut self.out)))
             };
+            self.out.clear();
             self.queued += head.len();
             self.queue.push_back(head);
         }
         self.queued += payload.len();
-        self.queue.push_back(payload);
+        self.queue.push_back(Segment::Shared(payload));
     }
 
     /// The next event for the application.
@@ -685,21 +728,33 @@ impl Connection {
             if self.msg_buf.capacity() < len {
                 self.msg_buf.reserve(ARENA_BLOCK);
             }
-            if masked {
-                let key = [input[2], input[3], input[4], input[5]];
-                extend_unmasked(&mut self.msg_buf, payload, key, 0);
+            let key = if masked {
+                [input[2], input[3], input[4], input[5]]
             } else {
-                self.msg_buf.extend_from_slice(payload);
+                [0; 4]
+            };
+            let text = kind == MessageKind::Text;
+            let start = self.msg_buf.len();
+            let valid =
+                match crate::unmask_utf8::small_message(&mut self.msg_buf, payload, key, text) {
+                    Some(valid) => valid,
+                    None => {
+                        if masked {
+                            extend_unmasked(&mut self.msg_buf, payload, key, 0);
+                        } else {
+                            self.msg_buf.extend_from_slice(payload);
+                        }
+                        !text || simdutf8::basic::from_utf8(&self.msg_buf[start..]).is_ok()
+                    }
+                };
+            if !valid {
+                self.msg_buf.truncate(start);
+                return Err(ProtocolError::InvalidUtf8);
             }
             let data = self.msg_buf.split().freeze();
             let message = match kind {
                 MessageKind::Binary => Message::Binary(data),
-                MessageKind::Text => {
-                    if simdutf8::basic::from_utf8(&data).is_err() {
-                        return Err(ProtocolError::InvalidUtf8);
-                    }
-                    Message::Text(Text::from_validated(data))
-                }
+                MessageKind::Text => Message::Text(Text::from_validated(data)),
             };
             self.emit(Event::Message(message));
             input = &input[header_len + len..];
@@ -1715,6 +1770,9 @@ mod text_tests {
         valid == buf.len()
     }
 
+    /// `accepted` agrees with `core::str::from_utf8` on every path this CPU has: the widest
+    /// vector path (AVX-512 where the CPU has it), AVX2 forced, and the two-step path forced
+    /// (as on a CPU without either).
     fn check(text: &[u8], cuts: &[usize]) {
         let expected = core::str::from_utf8(text).is_ok();
         assert_eq!(
@@ -1722,17 +1780,16 @@ mod text_tests {
             expected,
             "{text:02x?} cut at {cuts:?}"
         );
-    }
-
-    /// `check`, and the same with the two-step path forced (as on a CPU without AVX2).
-    fn check_both(text: &[u8], cuts: &[usize]) {
-        check(text, cuts);
-        let expected = core::str::from_utf8(text).is_ok();
         #[cfg(feature = "std")]
         {
-            crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(true));
+            use crate::unmask_utf8::{AVX2_ONLY, SCALAR_ONLY};
+            AVX2_ONLY.with(|s| s.set(true));
+            let avx2 = accepted(text, cuts);
+            AVX2_ONLY.with(|s| s.set(false));
+            assert_eq!(avx2, expected, "AVX2 path: {text:02x?} cut at {cuts:?}");
+            SCALAR_ONLY.with(|s| s.set(true));
             let scalar = accepted(text, cuts);
-            crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(false));
+            SCALAR_ONLY.with(|s| s.set(false));
             assert_eq!(
                 scalar, expected,
                 "two-step path: {text:02x?} cut at {cuts:?}"
@@ -1755,7 +1812,8 @@ mod text_tests {
 
     #[test]
     fn every_byte_pair_at_vector_edges() {
-        for pos in [0, 1, 30, 31, 32, 62, 63, 64, 94, 95] {
+        // Edges of 32-byte (AVX2) and 64-byte (AVX-512) vectors, and the end of the text.
+        for pos in [0, 1, 30, 31, 32, 62, 63, 64, 94, 95, 126] {
             for b1 in 0..=255u8 {
                 for b2 in 0..=255u8 {
                     check(&embed(&[b1, b2], pos, 128), &[]);
@@ -1766,7 +1824,7 @@ mod text_tests {
 
     #[test]
     fn three_and_four_byte_sequences_at_vector_edges() {
-        for pos in [29, 30, 31, 63] {
+        for pos in [29, 30, 31, 61, 62, 63, 124] {
             for b1 in 0..=255u8 {
                 for &b2 in &EDGES {
                     for &b3 in &EDGES {
@@ -1808,9 +1866,9 @@ mod text_tests {
                 for back in 0..=seq.len() {
                     let pos = cut - back;
                     for len in [131, 160, 200] {
-                        check_both(&embed(seq, pos, len), &[cut]);
+                        check(&embed(seq, pos, len), &[cut]);
                         if cut + 64 <= len {
-                            check_both(&embed(seq, pos, len), &[cut, cut + 64]);
+                            check(&embed(seq, pos, len), &[cut, cut + 64]);
                         }
                     }
                 }
@@ -1824,12 +1882,12 @@ mod text_tests {
             .repeat(300)
             .into_bytes();
         for cuts in [&[][..], &[1000], &[4095, 8191], &[33, 97, 3000]] {
-            check_both(&text, cuts);
+            check(&text, cuts);
             for at in [70, 1000, text.len() - 40, text.len() - 1] {
                 for bad in [0x80, 0xC0, 0xFF, 0xED] {
                     let mut t = text.clone();
                     t[at] = bad;
-                    check_both(&t, cuts);
+                    check(&t, cuts);
                 }
             }
         }
@@ -1866,7 +1924,192 @@ mod text_tests {
             }
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (text.len() + 1)).collect();
             cuts.sort_unstable();
-            check_both(&text, &cuts);
+            check(&text, &cuts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod small_message_tests {
+    //! Whole messages of at most 125 bytes in one frame (the fast path of
+    //! `read_small_messages`: one masked AVX-512 pass where the CPU has it, else unmask and
+    //! validate in two steps) against `core::str::from_utf8`.
+    use crate::{Config, Connection, Event, Instant, Message, ProtocolError};
+    use alloc::vec::Vec;
+    use bytes::BytesMut;
+
+    const KEY: [u8; 4] = [0x9C, 0x05, 0x6E, 0xD1];
+
+    fn masked(payload: &[u8]) -> Vec<u8> {
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ KEY[i % 4])
+            .collect()
+    }
+
+    /// The one-pass kernel on `text` as a whole message (`None` on a CPU without it), after
+    /// checking that it stored the unmasked bytes behind what `dst` already held.
+    fn kernel(text: &[u8]) -> Option<bool> {
+        let mut dst = BytesMut::from(&b"held"[..]);
+        let valid = crate::unmask_utf8::small_message(&mut dst, &masked(text), KEY, true)?;
+        assert_eq!(&dst[..4], b"held");
+        assert_eq!(&dst[4..], text, "unmasking");
+        Some(valid)
+    }
+
+    fn check(text: &[u8]) {
+        if let Some(valid) = kernel(text) {
+            assert_eq!(
+                valid,
+                core::str::from_utf8(text).is_ok(),
+                "{text:02x?} ({} bytes)",
+                text.len()
+            );
+        }
+    }
+
+    /// `seq` at `pos` in `len` bytes of ASCII, cut off by the end of the message if it runs
+    /// past it.
+    fn embed(seq: &[u8], pos: usize, len: usize) -> Vec<u8> {
+        let mut t = alloc::vec![b'a'; len];
+        let n = seq.len().min(len - pos);
+        t[pos..pos + n].copy_from_slice(&seq[..n]);
+        t
+    }
+
+    const LENGTHS: [usize; 9] = [2, 3, 4, 60, 61, 62, 63, 64, 125];
+
+    #[test]
+    fn every_byte_pair_at_the_edges_of_short_messages() {
+        for len in LENGTHS.into_iter().chain([65, 66, 67, 100]) {
+            let mut positions = alloc::vec![0, len / 2, len - 2, len - 1];
+            if len > 64 {
+                positions.extend([62, 63, 64]);
+            }
+            for pos in positions {
+                for b1 in 0..=255u8 {
+                    for b2 in 0..=255u8 {
+                        check(&embed(&[b1, b2], pos, len));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn three_and_four_byte_sequences_whole_and_cut_off_at_the_end() {
+        const EDGES: [u8; 12] = [
+            0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xF4, 0xFF,
+        ];
+        for len in LENGTHS.into_iter().chain([65, 66, 67]) {
+            let mut positions: Vec<usize> =
+                (1..=4).filter(|b| *b <= len).map(|b| len - b).collect();
+            if len > 64 {
+                positions.extend([61, 62, 63]);
+            }
+            for pos in positions {
+                for b1 in 0xC0..=0xFFu8 {
+                    for &b2 in &EDGES {
+                        for &b3 in &EDGES {
+                            check(&embed(&[b1, b2, b3], pos, len));
+                            for &b4 in &EDGES {
+                                check(&embed(&[b1, b2, b3, b4], pos, len));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_length_unmasks_exactly_text_and_binary() {
+        let text = "κόσμε 世界 😀 héllo Ünïcödé Привет 🚀✓ 日本語 abcdefghijklmnopqrstuvwxyz"
+            .repeat(2)
+            .into_bytes();
+        for len in 0..=125 {
+            let mut dst = BytesMut::new();
+            let src: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
+            if let Some(valid) =
+                crate::unmask_utf8::small_message(&mut dst, &masked(&src), KEY, false)
+            {
+                assert!(valid);
+                assert_eq!(&dst[..], &src[..]);
+            }
+            let t = &text[..len];
+            assert!(t.len() == len);
+            check(t);
+        }
+    }
+
+    /// Feeds one read of `messages` (each a whole masked frame); returns the messages
+    /// delivered and the error, if any.
+    fn feed(messages: &[(bool, Vec<u8>)]) -> (Vec<Message>, Option<ProtocolError>) {
+        let mut wire = Vec::new();
+        for (text, payload) in messages {
+            wire.push(if *text { 0x81 } else { 0x82 });
+            wire.push(0x80 | payload.len() as u8);
+            wire.extend_from_slice(&KEY);
+            wire.extend(masked(payload));
+        }
+        let mut conn = Connection::server(Instant::ZERO, Config::default());
+        let err = conn.handle_input(Instant::ZERO, &wire).err();
+        let mut out = Vec::new();
+        while let Some(ev) = conn.poll_event() {
+            if let Event::Message(m) = ev {
+                out.push(m);
+            }
+        }
+        (out, err)
+    }
+
+    #[test]
+    fn a_connection_reads_runs_of_short_messages_the_same_on_every_path() {
+        let text = "κόσμε 世界 😀 héllo Ünïcödé Привет 🚀✓ 日本語 abcdefghijklmnopqrstuvwxyz"
+            .repeat(2)
+            .into_bytes();
+        let mut messages = Vec::new();
+        for len in 0..=125usize {
+            let t = &text[..len.min(text.len())];
+            if core::str::from_utf8(t).is_ok() {
+                messages.push((true, t.to_vec()));
+            }
+            messages.push((false, (0..len as u8).collect()));
+        }
+        let expected: Vec<Message> = messages
+            .iter()
+            .map(|(text, p)| {
+                if *text {
+                    Message::text(core::str::from_utf8(p).unwrap())
+                } else {
+                    Message::binary(p.clone())
+                }
+            })
+            .collect();
+        // Invalid text in the middle: everything before it arrives, then InvalidUtf8.
+        let mut bad = messages.clone();
+        bad.insert(
+            100,
+            (
+                true,
+                alloc::vec![b'a'; 70]
+                    .into_iter()
+                    .chain([0xE2, 0x82])
+                    .collect(),
+            ),
+        );
+        for scalar in [false, true] {
+            #[cfg(feature = "std")]
+            crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(scalar));
+            let (got, err) = feed(&messages);
+            assert_eq!(err, None);
+            assert_eq!(got, expected, "scalar: {scalar}");
+            let (got, err) = feed(&bad);
+            assert_eq!(err, Some(ProtocolError::InvalidUtf8));
+            assert_eq!(got, expected[..100], "scalar: {scalar}");
+            #[cfg(feature = "std")]
+            crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(false));
         }
     }
 }

@@ -31,10 +31,38 @@ pub(crate) fn extend(
     offset: usize,
 ) -> Option<Result<usize, ()>> {
     #[cfg(target_arch = "x86_64")]
-    if src.len() >= 64 && avx2::available() && !scalar_only() {
-        return Some(avx2::extend(dst, src, crate::mask::rotate_key(key, offset)));
+    if src.len() >= 64 && !scalar_only() {
+        if avx512::available() && !avx2_only() {
+            return Some(avx512::extend(
+                dst,
+                src,
+                crate::mask::rotate_key(key, offset),
+            ));
+        }
+        if avx2::available() {
+            return Some(avx2::extend(dst, src, crate::mask::rotate_key(key, offset)));
+        }
     }
     let _ = (dst, src, key, offset);
+    None
+}
+
+/// A whole single-frame message of at most 125 bytes: append `src` XOR `key` to `dst` and,
+/// if `text`, validate it as complete UTF-8 (an unfinished code point at the end is an
+/// error). `Some(valid)`: done (`valid` is always true for binary). `None`: not available on
+/// this CPU (it takes AVX-512 for the masked loads and stores); nothing was appended.
+#[inline]
+pub(crate) fn small_message(
+    dst: &mut BytesMut,
+    src: &[u8],
+    key: [u8; 4],
+    text: bool,
+) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    if src.len() <= 125 && avx512::available() && !scalar_only() && !avx2_only() {
+        return Some(avx512::small_message(dst, src, key, text));
+    }
+    let _ = (dst, src, key, text);
     None
 }
 
@@ -42,6 +70,20 @@ pub(crate) fn extend(
 std::thread_local! {
     /// Tests set it to run the two-step path on a CPU that has AVX2.
     pub(crate) static SCALAR_ONLY: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// Tests set it to run the AVX2 path on a CPU that has AVX-512.
+    pub(crate) static AVX2_ONLY: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+#[inline]
+fn avx2_only() -> bool {
+    #[cfg(all(test, feature = "std"))]
+    return AVX2_ONLY.with(core::cell::Cell::get);
+    #[cfg(not(all(test, feature = "std")))]
+    false
 }
 
 #[inline]
@@ -85,7 +127,7 @@ mod avx2 {
     const CARRY: u8 = TOO_SHORT | TOO_LONG | TWO_CONTS;
 
     /// Indexed by the high nibble of the first byte of a pair.
-    const BYTE_1_HIGH: [u8; 16] = [
+    pub(super) const BYTE_1_HIGH: [u8; 16] = [
         TOO_LONG,
         TOO_LONG,
         TOO_LONG,
@@ -105,7 +147,7 @@ mod avx2 {
     ];
 
     /// Indexed by the low nibble of the first byte of a pair.
-    const BYTE_1_LOW: [u8; 16] = [
+    pub(super) const BYTE_1_LOW: [u8; 16] = [
         CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4,
         CARRY | OVERLONG_2,
         CARRY,
@@ -125,7 +167,7 @@ mod avx2 {
     ];
 
     /// Indexed by the high nibble of the second byte of a pair.
-    const BYTE_2_HIGH: [u8; 16] = [
+    pub(super) const BYTE_2_HIGH: [u8; 16] = [
         TOO_SHORT,
         TOO_SHORT,
         TOO_SHORT,
@@ -155,7 +197,8 @@ mod avx2 {
         out
     }
 
-    const TABLES: [[u8; 32]; 3] = [lanes(BYTE_1_HIGH), lanes(BYTE_1_LOW), lanes(BYTE_2_HIGH)];
+    pub(super) const TABLES: [[u8; 32]; 3] =
+        [lanes(BYTE_1_HIGH), lanes(BYTE_1_LOW), lanes(BYTE_2_HIGH)];
 
     /// Subtracted (saturating) from the last vector: non-zero where a lead byte near the end
     /// needs more bytes than the vector has left.
@@ -201,7 +244,7 @@ mod avx2 {
     /// The CPU must have AVX2, and `dst` must be valid for writes of `src.len()` bytes.
     #[target_feature(enable = "avx2")]
     unsafe fn unmask_validate(dst: *mut u8, src: &[u8], key: [u8; 4], seed: &[u8; 32]) -> bool {
-        debug_assert!(src.len() % 32 == 0);
+        debug_assert!(src.len().is_multiple_of(32));
         // SAFETY (whole body): unaligned loads and stores within `src`, `dst` (len checked by
         // the caller), `seed` and the 32-byte tables; the rest is register arithmetic.
         unsafe {
@@ -212,17 +255,11 @@ mod avx2 {
             let incomplete = _mm256_loadu_si256(INCOMPLETE.as_ptr().cast());
             let nibble = _mm256_set1_epi8(0x0F);
             let mut prev = _mm256_loadu_si256(seed.as_ptr().cast());
-            let mut prev_incomplete = _mm256_subs_epu8(prev, incomplete);
             let mut error = _mm256_setzero_si256();
-            let mut i = 0;
-            while i < src.len() {
-                let input = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr().add(i).cast()), key);
-                _mm256_storeu_si256(dst.add(i).cast(), input);
-                if _mm256_movemask_epi8(input) == 0 {
-                    // All ASCII: fine unless the previous vector ended inside a code point.
-                    error = _mm256_or_si256(error, prev_incomplete);
-                    prev_incomplete = _mm256_setzero_si256();
-                } else {
+            // The errors of the code points ending in `input`, given the vector before it.
+            macro_rules! check {
+                ($prev:expr, $input:expr) => {{
+                    let (prev, input) = ($prev, $input);
                     // The input shifted right by 1, 2 and 3 bytes, `prev` filling in.
                     let joined = _mm256_permute2x128_si256::<0x21>(prev, input);
                     let prev1 = _mm256_alignr_epi8::<15>(input, joined);
@@ -246,13 +283,296 @@ mod avx2 {
                         _mm256_or_si256(third, fourth),
                         _mm256_set1_epi8(0x80u8 as i8),
                     );
-                    error = _mm256_or_si256(error, _mm256_xor_si256(must23, special));
-                    prev_incomplete = _mm256_subs_epu8(input, incomplete);
+                    _mm256_xor_si256(must23, special)
+                }};
+            }
+            let mut i = 0;
+            // Two vectors at a time, with one test for all-ASCII.
+            while i + 64 <= src.len() {
+                let a = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr().add(i).cast()), key);
+                let b = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr().add(i + 32).cast()), key);
+                _mm256_storeu_si256(dst.add(i).cast(), a);
+                _mm256_storeu_si256(dst.add(i + 32).cast(), b);
+                if _mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0 {
+                    // All ASCII: fine unless the vector before ended inside a code point
+                    // (non-zero where a lead byte near its end needs more bytes than it had).
+                    error = _mm256_or_si256(error, _mm256_subs_epu8(prev, incomplete));
+                } else {
+                    error = _mm256_or_si256(error, check!(prev, a));
+                    error = _mm256_or_si256(error, check!(a, b));
                 }
-                prev = input;
-                i += 32;
+                prev = b;
+                i += 64;
+            }
+            if i < src.len() {
+                let a = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr().add(i).cast()), key);
+                _mm256_storeu_si256(dst.add(i).cast(), a);
+                error = _mm256_or_si256(error, check!(prev, a));
             }
             _mm256_testz_si256(error, error) == 1
+        }
+    }
+}
+
+/// The same pass with AVX-512 (F, BW and VBMI): a 64-byte vector per step, byte shifts across
+/// the whole vector with `vpermt2b`, 64-entry table lookups with `vpermb` (which ignores the
+/// top two bits of each index, so no masking of nibbles), and the error terms merged with
+/// `vpternlog`: about a third fewer vector operations per byte than the AVX2 version.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    use super::avx2::{BYTE_1_HIGH, BYTE_1_LOW, BYTE_2_HIGH};
+    use bytes::BytesMut;
+    use core::arch::x86_64::*;
+
+    /// Whether the CPU has AVX-512 F, BW and VBMI (detected at run time with `std`, else the
+    /// compile target's).
+    #[inline]
+    pub(super) fn available() -> bool {
+        #[cfg(feature = "std")]
+        {
+            std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vbmi")
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            cfg!(all(
+                target_feature = "avx512f",
+                target_feature = "avx512bw",
+                target_feature = "avx512vbmi"
+            ))
+        }
+    }
+
+    /// A 16-entry table indexed by the low 6 bits of a byte (`vpermb`): entry `i` is `t[i % 16]`.
+    const fn wide(t: [u8; 16]) -> [u8; 64] {
+        let mut out = [0; 64];
+        let mut i = 0;
+        while i < 64 {
+            out[i] = t[i % 16];
+            i += 1;
+        }
+        out
+    }
+
+    /// `vpermt2b` indices taking the 64 bytes that start `n` bytes before `input`, from
+    /// `prev` (indices 0..64) and `input` (64..128).
+    const fn shift(n: usize) -> [u8; 64] {
+        let mut out = [0; 64];
+        let mut i = 0;
+        while i < 64 {
+            out[i] = (64 + i - n) as u8;
+            i += 1;
+        }
+        out
+    }
+
+    #[repr(align(64))]
+    struct Tables([[u8; 64]; 7]);
+
+    static TABLES: Tables = Tables([
+        wide(BYTE_1_HIGH),
+        wide(BYTE_1_LOW),
+        wide(BYTE_2_HIGH),
+        shift(1),
+        shift(2),
+        shift(3),
+        {
+            // Subtracted (saturating) from a vector: non-zero where a lead byte near the end
+            // needs more bytes than the vector has left.
+            let mut m = [0xFF; 64];
+            m[61] = 0xF0 - 1;
+            m[62] = 0xE0 - 1;
+            m[63] = 0xC0 - 1;
+            m
+        },
+    ]);
+
+    /// The tables and constants, in registers.
+    struct Vectors {
+        byte_1_high: __m512i,
+        byte_1_low: __m512i,
+        byte_2_high: __m512i,
+        shift1: __m512i,
+        shift2: __m512i,
+        shift3: __m512i,
+        incomplete: __m512i,
+        third_min: __m512i,
+        fourth_min: __m512i,
+        high_bit: __m512i,
+    }
+
+    impl Vectors {
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+        fn load() -> Vectors {
+            // SAFETY: aligned loads of the 64-byte tables.
+            let t = |k: usize| unsafe { _mm512_load_si512(TABLES.0[k].as_ptr().cast()) };
+            Vectors {
+                byte_1_high: t(0),
+                byte_1_low: t(1),
+                byte_2_high: t(2),
+                shift1: t(3),
+                shift2: t(4),
+                shift3: t(5),
+                incomplete: t(6),
+                third_min: _mm512_set1_epi8((0xE0u8 - 0x80) as i8),
+                fourth_min: _mm512_set1_epi8((0xF0u8 - 0x80) as i8),
+                high_bit: _mm512_set1_epi8(0x80u8 as i8),
+            }
+        }
+    }
+
+    /// `error` with the errors of the code points that end in `input` added, given the vector
+    /// before it (non-zero bytes where one is invalid).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn check(t: &Vectors, prev: __m512i, input: __m512i, error: __m512i) -> __m512i {
+        // The input shifted right by 1, 2 and 3 bytes, `prev` filling in.
+        let prev1 = _mm512_permutex2var_epi8(prev, t.shift1, input);
+        let prev2 = _mm512_permutex2var_epi8(prev, t.shift2, input);
+        let prev3 = _mm512_permutex2var_epi8(prev, t.shift3, input);
+        let b1h = _mm512_permutexvar_epi8(_mm512_srli_epi16::<4>(prev1), t.byte_1_high);
+        let b1l = _mm512_permutexvar_epi8(prev1, t.byte_1_low);
+        let b2h = _mm512_permutexvar_epi8(_mm512_srli_epi16::<4>(input), t.byte_2_high);
+        // b1h & b1l & b2h
+        let special = _mm512_ternarylogic_epi32::<0x80>(b1h, b1l, b2h);
+        // Bit 7 set where the byte must be a 3rd (after E0..) or 4th (after F0..) byte of a
+        // sequence; `special` has TWO_CONTS (bit 7) where it is one.
+        let third = _mm512_subs_epu8(prev2, t.third_min);
+        let fourth = _mm512_subs_epu8(prev3, t.fourth_min);
+        // (third | fourth) & 0x80
+        let must23 = _mm512_ternarylogic_epi32::<0xA8>(third, fourth, t.high_bit);
+        // error | (must23 ^ special)
+        _mm512_ternarylogic_epi32::<0xF6>(error, must23, special)
+    }
+
+    pub(super) fn small_message(dst: &mut BytesMut, src: &[u8], key: [u8; 4], text: bool) -> bool {
+        debug_assert!(src.len() <= 125);
+        dst.reserve(src.len());
+        let start = dst.len();
+        let spare = &mut dst.spare_capacity_mut()[..src.len()];
+        // SAFETY: `available()` said the CPU has the features; `spare` has room for `src`.
+        let ok = unsafe { small(spare.as_mut_ptr().cast(), src, key, text) };
+        // SAFETY: `small` wrote all of `spare`.
+        unsafe { dst.set_len(start + src.len()) };
+        ok
+    }
+
+    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every byte of `src` (at most 125), with
+    /// masked loads and stores; if `text`, returns whether `src` unmasked is complete UTF-8.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F, BW and VBMI, and `dst` must be valid for writes of
+    /// `src.len()` bytes.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    unsafe fn small(dst: *mut u8, src: &[u8], key: [u8; 4], text: bool) -> bool {
+        let n = src.len();
+        let (m0, m1): (__mmask64, __mmask64) = if n >= 64 {
+            (!0, (1u64 << (n - 64)) - 1)
+        } else {
+            ((1u64 << n) - 1, 0)
+        };
+        let key = _mm512_set1_epi32(i32::from_ne_bytes(key));
+        // SAFETY: masked loads and stores touch only `src[..n]` and `dst[..n]`.
+        let (a, b) = unsafe {
+            // Bytes past the end read as zero (ASCII), and stay zero.
+            let a = _mm512_xor_si512(
+                _mm512_maskz_loadu_epi8(m0, src.as_ptr().cast()),
+                _mm512_maskz_mov_epi8(m0, key),
+            );
+            let b = _mm512_xor_si512(
+                _mm512_maskz_loadu_epi8(m1, src.as_ptr().wrapping_add(64).cast()),
+                _mm512_maskz_mov_epi8(m1, key),
+            );
+            _mm512_mask_storeu_epi8(dst.cast(), m0, a);
+            _mm512_mask_storeu_epi8(dst.wrapping_add(64).cast(), m1, b);
+            (a, b)
+        };
+        if !text || _mm512_movepi8_mask(_mm512_or_si512(a, b)) == 0 {
+            return true;
+        }
+        let t = Vectors::load();
+        // The message starts after nothing (zeros) and is followed by zeros (at least three,
+        // `n` being at most 125): a code point cut off by its end fails like one cut off by
+        // ASCII. Up to 61 bytes, those zeros are all in `a`.
+        let zero = _mm512_setzero_si512();
+        let mut error = check(&t, zero, a, zero);
+        if n > 61 {
+            error = check(&t, a, b, error);
+        }
+        _mm512_test_epi8_mask(error, error) == 0
+    }
+
+    pub(super) fn extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> Result<usize, ()> {
+        let start = dst.len();
+        // The 64 bytes before `src` seed the checks of its first vector (zeros, i.e. ASCII,
+        // before the start of the message).
+        let mut seed = [0u8; 64];
+        let have = start.min(64);
+        seed[64 - have..].copy_from_slice(&dst[start - have..]);
+        dst.reserve(src.len());
+        let vectors = src.len() / 64 * 64;
+        let spare = &mut dst.spare_capacity_mut()[..src.len()];
+        // SAFETY: `available()` said the CPU has the features; `spare` has room for all of
+        // `src`.
+        let ok = unsafe { unmask_validate(spare.as_mut_ptr().cast(), src, vectors, key, &seed) };
+        // SAFETY: `unmask_validate` wrote all of `spare`.
+        unsafe { dst.set_len(start + src.len()) };
+        if ok {
+            Ok(vectors)
+        } else {
+            Err(())
+        }
+    }
+
+    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every byte of `src`, and returns whether
+    /// every code point that ends within `src[..vectors]` (a multiple of 64) is valid UTF-8,
+    /// given the 64 bytes before it in `seed`. The bytes after `vectors` are only unmasked.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F, BW and VBMI, and `dst` must be valid for writes of
+    /// `src.len()` bytes.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    unsafe fn unmask_validate(
+        dst: *mut u8,
+        src: &[u8],
+        vectors: usize,
+        key: [u8; 4],
+        seed: &[u8; 64],
+    ) -> bool {
+        debug_assert!(vectors.is_multiple_of(64) && vectors <= src.len());
+        // SAFETY (whole body): unaligned loads and stores within `src`, `dst` (len checked by
+        // the caller), `seed` and the 64-byte tables (masked ones for the tail); the rest is
+        // register arithmetic.
+        unsafe {
+            let t = Vectors::load();
+            let key = _mm512_set1_epi32(i32::from_ne_bytes(key));
+            let mut prev = _mm512_loadu_si512(seed.as_ptr().cast());
+            let mut error = _mm512_setzero_si512();
+            let mut i = 0;
+            while i < vectors {
+                let input = _mm512_xor_si512(_mm512_loadu_si512(src.as_ptr().add(i).cast()), key);
+                _mm512_storeu_si512(dst.add(i).cast(), input);
+                if _mm512_movepi8_mask(input) == 0 {
+                    // All ASCII: fine unless the vector before ended inside a code point.
+                    error = _mm512_or_si512(error, _mm512_subs_epu8(prev, t.incomplete));
+                } else {
+                    error = check(&t, prev, input, error);
+                }
+                prev = input;
+                i += 64;
+            }
+            // The tail (fewer than 64 bytes): key phase is unchanged, `vectors` being a
+            // multiple of 4.
+            let rest = src.len() - vectors;
+            if rest > 0 {
+                let m: __mmask64 = (1u64 << rest) - 1;
+                let input = _mm512_maskz_loadu_epi8(m, src.as_ptr().add(vectors).cast());
+                _mm512_mask_storeu_epi8(dst.add(vectors).cast(), m, _mm512_xor_si512(input, key));
+            }
+            _mm512_test_epi8_mask(error, error) == 0
         }
     }
 }
