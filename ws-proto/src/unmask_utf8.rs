@@ -1,4 +1,4 @@
-//! Unmasking and UTF-8 validation of text payloads in one pass (x86-64 with AVX2).
+//! Unmasking and UTF-8 validation of text payloads in one pass (x86-64 with AVX-512 or AVX2).
 //!
 //! A text frame's payload is XORed with the masking key, stored into the message buffer and
 //! validated as UTF-8 while it is still in a register, instead of stored first and read
@@ -11,19 +11,21 @@
 //!
 //! Invariant kept with the caller: the bytes already in the buffer are valid UTF-8 except for
 //! an unfinished code point (at most 3 bytes) at the end. [`extend`] checks every code point
-//! that ends within the 32-byte vectors it processed; one that runs past the last of them is
-//! left to the caller, which re-checks from the last code point boundary. Without AVX2 (or on
-//! other targets) [`extend`] does nothing and returns `None`, and the caller unmasks and
-//! validates in two steps.
+//! that ends within the vectors it processed (64 bytes each with AVX-512 F, BW and VBMI, else
+//! 32 with AVX2); one that runs past the last of them is left to the caller, which re-checks
+//! from the last code point boundary. [`small_message`] handles a whole message of at most 125
+//! bytes in one step (AVX-512 only). Without these features (or on other targets) both do
+//! nothing and return `None`, and the caller unmasks and validates in two steps.
 
 use bytes::BytesMut;
 
 /// Append `src` XOR `key` (where `src[0]` is payload byte `offset`) to `dst` and validate it as
 /// the continuation of the text in `dst`. `Some(Ok(n))`: everything was appended and every
-/// code point ending within `src[..n]` is valid (`n` is a multiple of 32; the tail after it is
+/// code point ending within `src[..n]` is valid (`n` is a multiple of 32 or 64; the tail after it is
 /// appended but not checked). `Some(Err(()))`: the text is invalid. `None`: not available on
 /// this CPU; nothing was appended.
 #[inline]
+#[allow(unsafe_code)]
 pub(crate) fn extend(
     dst: &mut BytesMut,
     src: &[u8],
@@ -33,14 +35,12 @@ pub(crate) fn extend(
     #[cfg(target_arch = "x86_64")]
     if src.len() >= 64 && !scalar_only() {
         if avx512::available() && !avx2_only() {
-            return Some(avx512::extend(
-                dst,
-                src,
-                crate::mask::rotate_key(key, offset),
-            ));
+            // SAFETY: the CPU has the features.
+            return Some(unsafe { avx512::extend(dst, src, crate::mask::rotate_key(key, offset)) });
         }
         if avx2::available() {
-            return Some(avx2::extend(dst, src, crate::mask::rotate_key(key, offset)));
+            // SAFETY: the CPU has AVX2.
+            return Some(unsafe { avx2::extend(dst, src, crate::mask::rotate_key(key, offset)) });
         }
     }
     let _ = (dst, src, key, offset);
@@ -52,6 +52,7 @@ pub(crate) fn extend(
 /// error). `Some(valid)`: done (`valid` is always true for binary). `None`: not available on
 /// this CPU (it takes AVX-512 for the masked loads and stores); nothing was appended.
 #[inline]
+#[allow(unsafe_code)]
 pub(crate) fn small_message(
     dst: &mut BytesMut,
     src: &[u8],
@@ -60,7 +61,8 @@ pub(crate) fn small_message(
 ) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     if src.len() <= 125 && avx512::available() && !scalar_only() && !avx2_only() {
-        return Some(avx512::small_message(dst, src, key, text));
+        // SAFETY: the features were detected and `src` is at most 125 bytes.
+        return Some(unsafe { avx512::small_message(dst, src, key, text) });
     }
     let _ = (dst, src, key, text);
     None
@@ -210,7 +212,9 @@ mod avx2 {
         m
     };
 
-    pub(super) fn extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> Result<usize, ()> {
+    /// # Safety
+    /// The CPU must have the features `available()` checks.
+    pub(super) unsafe fn extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> Result<usize, ()> {
         let start = dst.len();
         // The 32 bytes before `src` seed the checks of its first vector (zeros, i.e. ASCII,
         // before the start of the message).
@@ -220,7 +224,7 @@ mod avx2 {
         dst.reserve(src.len());
         let vectors = src.len() / 32 * 32;
         let spare = &mut dst.spare_capacity_mut()[..src.len()];
-        // SAFETY: `available()` said the CPU has AVX2; `spare` has room for all of `src`.
+        // SAFETY: the caller checked that the CPU has AVX2; `spare` has room for all of `src`.
         let ok = unsafe { unmask_validate(spare.as_mut_ptr().cast(), &src[..vectors], key, &seed) };
         // The tail (fewer than 32 bytes): key phase is unchanged, `vectors` being a multiple
         // of 4.
@@ -448,12 +452,21 @@ mod avx512 {
         _mm512_ternarylogic_epi32::<0xF6>(error, must23, special)
     }
 
-    pub(super) fn small_message(dst: &mut BytesMut, src: &[u8], key: [u8; 4], text: bool) -> bool {
+    /// # Safety
+    /// The CPU must have the features `available()` checks, and `src` must be at most 125
+    /// bytes long (the masks cover two vectors).
+    pub(super) unsafe fn small_message(
+        dst: &mut BytesMut,
+        src: &[u8],
+        key: [u8; 4],
+        text: bool,
+    ) -> bool {
         debug_assert!(src.len() <= 125);
         dst.reserve(src.len());
         let start = dst.len();
         let spare = &mut dst.spare_capacity_mut()[..src.len()];
-        // SAFETY: `available()` said the CPU has the features; `spare` has room for `src`.
+        // SAFETY: the caller checked the CPU's features and the length; `spare` has room for
+        // `src`.
         let ok = unsafe { small(spare.as_mut_ptr().cast(), src, key, text) };
         // SAFETY: `small` wrote all of `spare`.
         unsafe { dst.set_len(start + src.len()) };
@@ -494,18 +507,20 @@ mod avx512 {
             return true;
         }
         let t = Vectors::load();
-        // The message starts after nothing (zeros) and is followed by zeros (at least three,
-        // `n` being at most 125): a code point cut off by its end fails like one cut off by
-        // ASCII. Up to 61 bytes, those zeros are all in `a`.
+        // The message starts after nothing (zeros) and is followed by zeros (`n` being at most
+        // 125): a code point cut off by its end fails like one cut off by ASCII, and that error
+        // shows at position `n`, the first zero. Below 64 bytes, that position is in `a`.
         let zero = _mm512_setzero_si512();
         let mut error = check(&t, zero, a, zero);
-        if n > 61 {
+        if n >= 64 {
             error = check(&t, a, b, error);
         }
         _mm512_test_epi8_mask(error, error) == 0
     }
 
-    pub(super) fn extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> Result<usize, ()> {
+    /// # Safety
+    /// The CPU must have the features `available()` checks.
+    pub(super) unsafe fn extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> Result<usize, ()> {
         let start = dst.len();
         // The 64 bytes before `src` seed the checks of its first vector (zeros, i.e. ASCII,
         // before the start of the message).
@@ -515,7 +530,7 @@ mod avx512 {
         dst.reserve(src.len());
         let vectors = src.len() / 64 * 64;
         let spare = &mut dst.spare_capacity_mut()[..src.len()];
-        // SAFETY: `available()` said the CPU has the features; `spare` has room for all of
+        // SAFETY: the caller checked the CPU's features; `spare` has room for all of
         // `src`.
         let ok = unsafe { unmask_validate(spare.as_mut_ptr().cast(), src, vectors, key, &seed) };
         // SAFETY: `unmask_validate` wrote all of `spare`.
