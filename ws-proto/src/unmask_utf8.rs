@@ -96,6 +96,41 @@ fn scalar_only() -> bool {
     false
 }
 
+/// What both vector kernels do around their loop: seed the checks of the first vector with
+/// the `N` bytes already in `dst` before `src` (zeros, i.e. ASCII, before the start of the
+/// message), make room for `src`, let `kernel(out, seed)` write all of `src` unmasked at `out`
+/// and say whether the code points ending within `src[..vectors]` are valid, then take the
+/// written bytes into `dst`.
+///
+/// # Safety
+/// `kernel` must write all `src.len()` bytes at the pointer it gets (which is valid for that
+/// many writes).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+unsafe fn extend_seeded<const N: usize>(
+    dst: &mut BytesMut,
+    src: &[u8],
+    vectors: usize,
+    kernel: impl FnOnce(*mut u8, &[u8; N]) -> bool,
+) -> Result<usize, ()> {
+    let start = dst.len();
+    let mut seed = [0u8; N];
+    let have = start.min(N);
+    seed[N - have..].copy_from_slice(&dst[start - have..]);
+    dst.reserve(src.len());
+    let ok = kernel(
+        dst.spare_capacity_mut()[..src.len()].as_mut_ptr().cast(),
+        &seed,
+    );
+    // SAFETY: `kernel` wrote all of `src.len()` bytes after `start` (the caller's contract).
+    unsafe { dst.set_len(start + src.len()) };
+    if ok {
+        Ok(vectors)
+    } else {
+        Err(())
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod avx2 {
@@ -215,28 +250,19 @@ mod avx2 {
     /// # Safety
     /// The CPU must have the features `available()` checks.
     pub(super) unsafe fn extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> Result<usize, ()> {
-        let start = dst.len();
-        // The 32 bytes before `src` seed the checks of its first vector (zeros, i.e. ASCII,
-        // before the start of the message).
-        let mut seed = [0u8; 32];
-        let have = start.min(32);
-        seed[32 - have..].copy_from_slice(&dst[start - have..]);
-        dst.reserve(src.len());
         let vectors = src.len() / 32 * 32;
-        let spare = &mut dst.spare_capacity_mut()[..src.len()];
-        // SAFETY: the caller checked that the CPU has AVX2; `spare` has room for all of `src`.
-        let ok = unsafe { unmask_validate(spare.as_mut_ptr().cast(), &src[..vectors], key, &seed) };
-        // The tail (fewer than 32 bytes): key phase is unchanged, `vectors` being a multiple
-        // of 4.
-        for (i, (d, s)) in spare[vectors..].iter_mut().zip(&src[vectors..]).enumerate() {
-            d.write(s ^ key[i & 3]);
-        }
-        // SAFETY: `unmask_validate` wrote `spare[..vectors]` and the loop above the rest.
-        unsafe { dst.set_len(start + src.len()) };
-        if ok {
-            Ok(vectors)
-        } else {
-            Err(())
+        // SAFETY: the CPU has AVX2 (the caller checked); the kernel writes `out[..vectors]` and
+        // the loop the tail, all of `src.len()` bytes.
+        unsafe {
+            super::extend_seeded(dst, src, vectors, |out, seed: &[u8; 32]| {
+                let ok = unmask_validate(out, &src[..vectors], key, seed);
+                // The tail (fewer than 32 bytes): key phase is unchanged, `vectors` being a
+                // multiple of 4.
+                for (i, s) in src[vectors..].iter().enumerate() {
+                    out.add(vectors + i).write(s ^ key[i & 3]);
+                }
+                ok
+            })
         }
     }
 
@@ -521,24 +547,13 @@ mod avx512 {
     /// # Safety
     /// The CPU must have the features `available()` checks.
     pub(super) unsafe fn extend(dst: &mut BytesMut, src: &[u8], key: [u8; 4]) -> Result<usize, ()> {
-        let start = dst.len();
-        // The 64 bytes before `src` seed the checks of its first vector (zeros, i.e. ASCII,
-        // before the start of the message).
-        let mut seed = [0u8; 64];
-        let have = start.min(64);
-        seed[64 - have..].copy_from_slice(&dst[start - have..]);
-        dst.reserve(src.len());
         let vectors = src.len() / 64 * 64;
-        let spare = &mut dst.spare_capacity_mut()[..src.len()];
-        // SAFETY: the caller checked the CPU's features; `spare` has room for all of
-        // `src`.
-        let ok = unsafe { unmask_validate(spare.as_mut_ptr().cast(), src, vectors, key, &seed) };
-        // SAFETY: `unmask_validate` wrote all of `spare`.
-        unsafe { dst.set_len(start + src.len()) };
-        if ok {
-            Ok(vectors)
-        } else {
-            Err(())
+        // SAFETY: the caller checked the CPU's features; the kernel writes all of
+        // `src.len()` bytes.
+        unsafe {
+            super::extend_seeded(dst, src, vectors, |out, seed: &[u8; 64]| {
+                unmask_validate(out, src, vectors, key, seed)
+            })
         }
     }
 
