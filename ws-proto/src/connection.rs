@@ -698,8 +698,9 @@ impl Connection {
     }
 
     /// Fast path for the most common input: whole single-frame messages with a 7-bit length,
-    /// lying entirely in `input`, while nothing else is in progress. Anything else (or any
-    /// doubt) is left to the general path, which applies the same rules.
+    /// or a 16-bit one up to [`ARENA_BLOCK`], lying entirely in `input`, while nothing else is
+    /// in progress. Anything else (or any doubt, including a frame over a limit) is left to
+    /// the general path, which applies the same rules.
     #[inline]
     fn read_small_messages<'a>(&mut self, mut input: &'a [u8]) -> Result<&'a [u8], ProtocolError> {
         if self.frame.is_some()
@@ -713,29 +714,48 @@ impl Connection {
             return Ok(input);
         }
         let masked = self.role == Role::Server;
-        let header_len = if masked { 6 } else { 2 };
+        let key_len = if masked { 4 } else { 0 };
+        // Limits for the 16-bit lengths taken here (7-bit ones are within them, checked above).
+        let medium_max = ARENA_BLOCK
+            .min(self.config.max_frame_payload)
+            .min(self.config.max_message_size);
         while let [b0, b1, ..] = *input {
             let kind = match b0 {
                 0x81 => MessageKind::Text,
                 0x82 => MessageKind::Binary,
                 _ => break,
             };
-            let len = usize::from(b1 & 0x7F);
-            if (b1 & 0x80 != 0) != masked || len > 125 || input.len() < header_len + len {
+            if (b1 & 0x80 != 0) != masked {
+                break;
+            }
+            let (len, header_len) = match b1 & 0x7F {
+                126 => match *input {
+                    [_, _, l0, l1, ..] => (usize::from(u16::from_be_bytes([l0, l1])), 4 + key_len),
+                    _ => break,
+                },
+                127 => break,
+                n => (usize::from(n), 2 + key_len),
+            };
+            // A 16-bit length under 126 is not minimal: the general path rejects it.
+            let medium = header_len == 4 + key_len;
+            if (medium && !(126..=medium_max).contains(&len)) || input.len() < header_len + len {
                 break;
             }
             let payload = &input[header_len..header_len + len];
-            if self.msg_buf.capacity() < len {
-                self.msg_buf.reserve(ARENA_BLOCK);
-            }
             let key = if masked {
-                [input[2], input[3], input[4], input[5]]
+                let k = &input[header_len - 4..header_len];
+                [k[0], k[1], k[2], k[3]]
             } else {
                 [0; 4]
             };
             let text = kind == MessageKind::Text;
+            if self.msg_buf.capacity() < len {
+                self.msg_buf.reserve(ARENA_BLOCK);
+            }
             let start = self.msg_buf.len();
-            let valid =
+            let valid = if medium {
+                whole_message(&mut self.msg_buf, payload, masked.then_some(key), text)
+            } else {
                 match crate::unmask_utf8::small_message(&mut self.msg_buf, payload, key, text) {
                     Some(valid) => valid,
                     None => {
@@ -746,7 +766,8 @@ impl Connection {
                         }
                         !text || simdutf8::basic::from_utf8(&self.msg_buf[start..]).is_ok()
                     }
-                };
+                }
+            };
             if !valid {
                 self.msg_buf.truncate(start);
                 return Err(ProtocolError::InvalidUtf8);
@@ -1388,6 +1409,32 @@ fn append_text(
             Ok(())
         }
     }
+}
+
+/// Append the whole payload of a single-frame message to `buf` (empty before it), unmasking
+/// it with `mask`, and for `text` check that it is complete, valid UTF-8. Returns false if it
+/// is not (the bytes stay appended: the caller truncates).
+#[inline]
+fn whole_message(buf: &mut BytesMut, payload: &[u8], mask: Option<[u8; 4]>, text: bool) -> bool {
+    let start = buf.len();
+    if text {
+        match crate::unmask_utf8::extend(buf, payload, mask.unwrap_or([0; 4]), 0) {
+            Some(Ok(checked)) => {
+                // Code points ending within `checked` are valid; re-check from the last
+                // boundary before it to the end, which must be complete.
+                let b = &buf[start..];
+                let from = complete_prefix_len(&b[..checked]);
+                return simdutf8::basic::from_utf8(&b[from..]).is_ok();
+            }
+            Some(Err(())) => return false,
+            None => {}
+        }
+    }
+    match mask {
+        Some(key) => extend_unmasked(buf, payload, key, 0),
+        None => buf.extend_from_slice(payload),
+    }
+    !text || simdutf8::basic::from_utf8(&buf[start..]).is_ok()
 }
 
 /// Extend the validated prefix `buf[..*valid]` over the new bytes. An incomplete code point at
@@ -2128,5 +2175,292 @@ mod small_message_tests {
             #[cfg(feature = "std")]
             crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(false));
         }
+    }
+}
+
+#[cfg(test)]
+mod medium_message_tests {
+    //! Whole single-frame messages with a 16-bit length up to `ARENA_BLOCK` (the medium fast
+    //! path of `read_small_messages`): the same messages and errors as the general path (the
+    //! same bytes fed one at a time, which never takes a fast path), text against
+    //! `core::str::from_utf8`, on every vector path the CPU has.
+    use super::ARENA_BLOCK;
+    use crate::frame::FrameError;
+    use crate::{Config, Connection, Event, Instant, Message, ProtocolError, SeededMasks};
+    use alloc::vec::Vec;
+
+    const KEY: [u8; 4] = [0x3B, 0xE7, 0x01, 0x92];
+
+    /// One frame: FIN, `opcode`, the shortest length encoding unless `len16` forces the 16-bit
+    /// one, masked with `KEY` if `masked`.
+    fn frame(opcode: u8, payload: &[u8], masked: bool, len16: bool) -> Vec<u8> {
+        let bit = if masked { 0x80 } else { 0 };
+        let mut out = alloc::vec![0x80 | opcode];
+        let n = payload.len();
+        if n < 126 && !len16 {
+            out.push(bit | n as u8);
+        } else if n < 65536 {
+            out.push(bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+        if masked {
+            out.extend_from_slice(&KEY);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
+        } else {
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    type Outcome = (Vec<Event>, Option<ProtocolError>);
+
+    /// Feeds `wire` to a server (or client) in pieces of `piece` bytes (`usize::MAX`: in one
+    /// read); returns every event and the first error.
+    fn run(wire: &[u8], config: &Config, server: bool, piece: usize) -> Outcome {
+        let mut conn = if server {
+            Connection::server(Instant::ZERO, config.clone())
+        } else {
+            Connection::client(Instant::ZERO, config.clone(), SeededMasks::new(7))
+        };
+        let mut err = None;
+        for p in wire.chunks(piece.min(wire.len()).max(1)) {
+            if let Err(e) = conn.handle_input(Instant::ZERO, p) {
+                err = Some(e);
+                break;
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(ev) = conn.poll_event() {
+            // A failure ends with `Closed`; the tests compare what arrived before it.
+            if !matches!(ev, Event::Closed(_)) {
+                events.push(ev);
+            }
+        }
+        (events, err)
+    }
+
+    /// `wire` in one read agrees with the general path (one byte at a time), on every vector
+    /// path; returns the outcome.
+    fn agree(wire: &[u8], config: &Config, server: bool) -> Outcome {
+        let reference = run(wire, config, server, 1);
+        let whole = run(wire, config, server, usize::MAX);
+        // (`assert!`, not `assert_eq!`: the outcomes can be megabytes long.)
+        assert!(whole == reference, "one read against one byte at a time");
+        #[cfg(feature = "std")]
+        {
+            use crate::unmask_utf8::{AVX2_ONLY, SCALAR_ONLY};
+            AVX2_ONLY.with(|s| s.set(true));
+            let avx2 = run(wire, config, server, usize::MAX);
+            AVX2_ONLY.with(|s| s.set(false));
+            assert!(avx2 == reference, "AVX2 path");
+            SCALAR_ONLY.with(|s| s.set(true));
+            let scalar = run(wire, config, server, usize::MAX);
+            SCALAR_ONLY.with(|s| s.set(false));
+            assert!(scalar == reference, "two-step path");
+        }
+        whole
+    }
+
+    /// `text` as one medium frame is accepted exactly when it is UTF-8, and arrives intact.
+    fn check_text(text: &[u8]) {
+        let wire = frame(1, text, true, false);
+        let (events, err) = agree(&wire, &Config::default(), true);
+        match core::str::from_utf8(text) {
+            Ok(s) => {
+                assert_eq!(err, None, "{} bytes", text.len());
+                assert_eq!(events, [Event::Message(Message::text(s))]);
+            }
+            Err(_) => {
+                assert_eq!(err, Some(ProtocolError::InvalidUtf8), "{text:02x?}");
+                assert!(!events.iter().any(|e| matches!(e, Event::Message(_))));
+            }
+        }
+    }
+
+    /// `seq` at `pos` in `len` bytes of mixed text (cut off by the end if it runs past it).
+    fn embed(seq: &[u8], pos: usize, len: usize) -> Vec<u8> {
+        let base = "é€😀a".repeat(len / 9 + 1).into_bytes();
+        let mut t = base[..len].to_vec();
+        // Start `seq` on a boundary of the base text: put ASCII around it.
+        let n = seq.len().min(len - pos);
+        for b in t[pos.saturating_sub(3)..(pos + n + 3).min(len)].iter_mut() {
+            *b = b'-';
+        }
+        t[pos..pos + n].copy_from_slice(&seq[..n]);
+        t
+    }
+
+    const LENGTHS: [usize; 12] = [
+        126,
+        127,
+        128,
+        129,
+        191,
+        192,
+        255,
+        1000,
+        1024,
+        1027,
+        4096,
+        ARENA_BLOCK,
+    ];
+
+    #[test]
+    fn text_of_every_medium_shape_agrees_with_from_utf8() {
+        let seqs: [&[u8]; 14] = [
+            "é".as_bytes(),
+            "€".as_bytes(),
+            "😀".as_bytes(),
+            &[0xFF],
+            &[0x80],
+            &[0xC0, 0x80],
+            &[0xE0, 0x80, 0x80],
+            &[0xED, 0xA0, 0x80],
+            &[0xF4, 0x90, 0x80, 0x80],
+            &[0xF5, 0x80, 0x80, 0x80],
+            &[0xE2, 0x82],
+            &[0xF0, 0x9F, 0x98],
+            &[0xC3],
+            &[0xE2, 0x28, 0xA1],
+        ];
+        for len in LENGTHS {
+            let mut positions = alloc::vec![0, 1, len / 2];
+            positions.extend((1..=4).map(|b| len - b));
+            // Around the last vector edges (the one-pass kernels check whole vectors).
+            for edge in [len / 64 * 64, len / 32 * 32] {
+                positions.extend([edge.saturating_sub(2), edge.saturating_sub(1), edge]);
+            }
+            positions.retain(|p| *p < len);
+            for pos in positions {
+                for seq in seqs {
+                    check_text(&embed(seq, pos, len));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_pair_at_the_end_of_a_medium_message() {
+        for (len, pos) in [(126, 124), (128, 126), (130, 126), (1024, 1022)] {
+            for b1 in 0..=255u8 {
+                for b2 in 0..=255u8 {
+                    let mut t = alloc::vec![b'a'; len];
+                    t[pos] = b1;
+                    t[pos + 1] = b2;
+                    let wire = frame(1, &t, true, false);
+                    let (events, err) = run(&wire, &Config::default(), true, usize::MAX);
+                    let valid = core::str::from_utf8(&t).is_ok();
+                    assert_eq!(err.is_none(), valid, "{b1:02x} {b2:02x} at {pos} of {len}");
+                    assert_eq!(events.len(), usize::from(valid));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_mixed_frames_agree_with_the_general_path() {
+        let text = "κόσμε 世界 😀 héllo Ünïcödé Привет 🚀✓ 日本語 "
+            .repeat(ARENA_BLOCK / 50 + 2)
+            .into_bytes();
+        let prefix = |n: usize| {
+            let mut n = n.min(text.len());
+            while core::str::from_utf8(&text[..n]).is_err() {
+                n -= 1;
+            }
+            text[..n].to_vec()
+        };
+        for server in [true, false] {
+            let mut wire = Vec::new();
+            let mut expected = Vec::new();
+            for len in [
+                0,
+                5,
+                125,
+                126,
+                300,
+                1024,
+                5000,
+                ARENA_BLOCK,
+                ARENA_BLOCK + 1,
+                70_000,
+            ] {
+                let t = prefix(len);
+                wire.extend(frame(1, &t, server, false));
+                expected.push(Event::Message(Message::text(
+                    core::str::from_utf8(&t).unwrap(),
+                )));
+                let b: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+                wire.extend(frame(2, &b, server, false));
+                expected.push(Event::Message(Message::binary(b)));
+                // A Ping between them.
+                wire.extend(frame(9, b"hi", server, false));
+                expected.push(Event::Ping(bytes::Bytes::from_static(b"hi")));
+            }
+            let (events, err) = agree(&wire, &Config::default(), server);
+            assert_eq!(err, None);
+            assert!(events == expected, "server: {server}");
+
+            // Invalid text after them: all of them arrive, then the error.
+            let mut bad_wire = wire.clone();
+            let mut bad = prefix(2000);
+            bad.extend([0xE2, 0x82]);
+            bad_wire.extend(frame(1, &bad, server, false));
+            let (events, err) = agree(&bad_wire, &Config::default(), server);
+            assert_eq!(err, Some(ProtocolError::InvalidUtf8));
+            assert!(events == expected, "server: {server}");
+        }
+    }
+
+    #[test]
+    fn medium_frames_keep_every_rule_and_limit() {
+        let payload = alloc::vec![b'x'; 301];
+        let limit = Config {
+            max_frame_payload: 300,
+            ..Config::default()
+        };
+        let (_, err) = agree(&frame(2, &payload, true, false), &limit, true);
+        assert_eq!(
+            err,
+            Some(ProtocolError::FrameTooLarge {
+                len: 301,
+                limit: 300
+            })
+        );
+        let (events, err) = agree(&frame(2, &payload[..300], true, false), &limit, true);
+        assert_eq!((events.len(), err), (1, None));
+        let limit = Config {
+            max_message_size: 300,
+            ..Config::default()
+        };
+        let (_, err) = agree(&frame(1, &payload, true, false), &limit, true);
+        assert_eq!(err, Some(ProtocolError::MessageTooLarge { limit: 300 }));
+        // A 16-bit length that fits in 7 bits is not minimal.
+        let (events, err) = agree(
+            &frame(2, &payload[..100], true, true),
+            &Config::default(),
+            true,
+        );
+        assert_eq!(
+            err,
+            Some(ProtocolError::Frame(FrameError::NonMinimalLength))
+        );
+        assert!(events.is_empty());
+        // Masking must match the role.
+        let (_, err) = agree(&frame(2, &payload, false, false), &Config::default(), true);
+        assert_eq!(err, Some(ProtocolError::UnmaskedFrame));
+        let (_, err) = agree(&frame(2, &payload, true, false), &Config::default(), false);
+        assert_eq!(err, Some(ProtocolError::MaskedFrame));
+        // A frame cut short waits for the rest.
+        let wire = frame(2, &payload, true, false);
+        let (events, err) = run(
+            &wire[..wire.len() - 1],
+            &Config::default(),
+            true,
+            usize::MAX,
+        );
+        assert_eq!((events.len(), err), (0, None));
     }
 }
