@@ -1424,7 +1424,7 @@ fn whole_message(buf: &mut BytesMut, payload: &[u8], mask: Option<[u8; 4]>, text
                 // boundary before it to the end, which must be complete.
                 let b = &buf[start..];
                 let from = complete_prefix_len(&b[..checked]);
-                return simdutf8::basic::from_utf8(&b[from..]).is_ok();
+                return from == b.len() || simdutf8::basic::from_utf8(&b[from..]).is_ok();
             }
             Some(Err(())) => return false,
             None => {}
