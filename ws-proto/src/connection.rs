@@ -750,7 +750,15 @@ impl Connection {
             };
             let text = kind == MessageKind::Text;
             if self.msg_buf.capacity() < len {
-                self.msg_buf.reserve(ARENA_BLOCK);
+                // A new block, as the general path takes one (`grow_msg_buf`): never `reserve`,
+                // which sizes it after the buffer's first allocation (up to 64 KiB).
+                if !self.msg_buf.try_reclaim(ARENA_BLOCK) {
+                    self.msg_buf = BytesMut::with_capacity(ARENA_BLOCK);
+                }
+            }
+            #[cfg(all(test, feature = "std"))]
+            if medium {
+                MEDIUM_FAST_PATH.with(|n| n.set(n.get() + 1));
             }
             let start = self.msg_buf.len();
             let valid = if medium {
@@ -1411,6 +1419,12 @@ fn append_text(
     }
 }
 
+#[cfg(all(test, feature = "std"))]
+std::thread_local! {
+    /// Medium messages taken by the fast path of `read_small_messages` (tests check it runs).
+    static MEDIUM_FAST_PATH: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
 /// Append the whole payload of a single-frame message to `buf` (empty before it), unmasking
 /// it with `mask`, and for `text` check that it is complete, valid UTF-8. Returns false if it
 /// is not (the bytes stay appended: the caller truncates).
@@ -1762,11 +1776,20 @@ mod buffer_tests {
         }
         assert!(conn.spare_buf.is_some(), "large messages keep a spare");
         for small in [&[1u8; 20][..], &[2u8; 300][..]] {
-            conn.spare_buf = Some(BytesMut::with_capacity(1));
-            conn.handle_input(Instant::ZERO, &masked_binary(small))
-                .unwrap();
-            assert_eq!(&next_binary(&mut conn)[..], small);
-            assert!(conn.spare_buf.is_none(), "{} bytes", small.len());
+            // Whole in one read (the fast path), and in two (the general path).
+            for split in [0, 5] {
+                conn.spare_buf = Some(BytesMut::with_capacity(1));
+                let wire = masked_binary(small);
+                for piece in [&wire[..split], &wire[split..]] {
+                    conn.handle_input(Instant::ZERO, piece).unwrap();
+                }
+                assert_eq!(&next_binary(&mut conn)[..], small);
+                assert!(
+                    conn.spare_buf.is_none(),
+                    "{} bytes, split {split}",
+                    small.len()
+                );
+            }
         }
     }
 
@@ -2185,32 +2208,35 @@ mod medium_message_tests {
     //! same bytes fed one at a time, which never takes a fast path), text against
     //! `core::str::from_utf8`, on every vector path the CPU has.
     use super::ARENA_BLOCK;
-    use crate::frame::FrameError;
+    use crate::frame::{FrameError, FrameHeader, Opcode};
     use crate::{Config, Connection, Event, Instant, Message, ProtocolError, SeededMasks};
     use alloc::vec::Vec;
 
     const KEY: [u8; 4] = [0x3B, 0xE7, 0x01, 0x92];
 
     /// One frame: FIN, `opcode`, the shortest length encoding unless `len16` forces the 16-bit
-    /// one, masked with `KEY` if `masked`.
+    /// one (for a payload under 126 bytes), masked with `KEY` if `masked`.
     fn frame(opcode: u8, payload: &[u8], masked: bool, len16: bool) -> Vec<u8> {
-        let bit = if masked { 0x80 } else { 0 };
-        let mut out = alloc::vec![0x80 | opcode];
-        let n = payload.len();
-        if n < 126 && !len16 {
-            out.push(bit | n as u8);
-        } else if n < 65536 {
-            out.push(bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
+        let mut out = Vec::new();
+        let mask = masked.then_some(KEY);
+        if len16 && payload.len() < 126 {
+            let bit = if masked { 0x80 } else { 0 };
+            out.extend([0x80 | opcode, bit | 126, 0, payload.len() as u8]);
+            out.extend(mask.iter().flatten());
         } else {
-            out.push(bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
+            FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode: Opcode::from_u8(opcode).unwrap(),
+                mask,
+                payload_len: payload.len() as u64,
+            }
+            .write(&mut out);
         }
-        if masked {
-            out.extend_from_slice(&KEY);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
-        } else {
-            out.extend_from_slice(payload);
+        let start = out.len();
+        out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            crate::mask::apply_mask(&mut out[start..], key, 0);
         }
         out
     }
@@ -2264,10 +2290,18 @@ mod medium_message_tests {
         whole
     }
 
+    /// Medium messages the fast path has taken on this thread so far.
+    fn fast() -> usize {
+        super::MEDIUM_FAST_PATH.with(core::cell::Cell::get)
+    }
+
     /// `text` as one medium frame is accepted exactly when it is UTF-8, and arrives intact.
     fn check_text(text: &[u8]) {
         let wire = frame(1, text, true, false);
+        let before = fast();
         let (events, err) = agree(&wire, &Config::default(), true);
+        // One read on each of the three paths took the fast path.
+        assert_eq!(fast() - before, 3, "fast path taken");
         match core::str::from_utf8(text) {
             Ok(s) => {
                 assert_eq!(err, None, "{} bytes", text.len());
@@ -2280,10 +2314,22 @@ mod medium_message_tests {
         }
     }
 
+    /// `len` bytes of valid mixed text: whole code points, then ASCII.
+    fn mixed(len: usize) -> Vec<u8> {
+        let mut t = Vec::new();
+        for c in "é€😀a".chars().cycle() {
+            if t.len() + c.len_utf8() > len {
+                break;
+            }
+            t.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+        t.resize(len, b'a');
+        t
+    }
+
     /// `seq` at `pos` in `len` bytes of mixed text (cut off by the end if it runs past it).
     fn embed(seq: &[u8], pos: usize, len: usize) -> Vec<u8> {
-        let base = "é€😀a".repeat(len / 9 + 1).into_bytes();
-        let mut t = base[..len].to_vec();
+        let mut t = mixed(len);
         // Start `seq` on a boundary of the base text: put ASCII around it.
         let n = seq.len().min(len - pos);
         for b in t[pos.saturating_sub(3)..(pos + n + 3).min(len)].iter_mut() {
@@ -2344,19 +2390,40 @@ mod medium_message_tests {
 
     #[test]
     fn every_byte_pair_at_the_end_of_a_medium_message() {
-        for (len, pos) in [(126, 124), (128, 126), (130, 126), (1024, 1022)] {
-            for b1 in 0..=255u8 {
-                for b2 in 0..=255u8 {
-                    let mut t = alloc::vec![b'a'; len];
-                    t[pos] = b1;
-                    t[pos + 1] = b2;
-                    let wire = frame(1, &t, true, false);
-                    let (events, err) = run(&wire, &Config::default(), true, usize::MAX);
-                    let valid = core::str::from_utf8(&t).is_ok();
-                    assert_eq!(err.is_none(), valid, "{b1:02x} {b2:02x} at {pos} of {len}");
-                    assert_eq!(events.len(), usize::from(valid));
+        for path in 0..3 {
+            #[cfg(feature = "std")]
+            {
+                crate::unmask_utf8::AVX2_ONLY.with(|s| s.set(path == 1));
+                crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(path == 2));
+            }
+            for (len, pos) in [(126, 124), (128, 126), (130, 126), (1024, 1022), (200, 62)] {
+                for b1 in 0..=255u8 {
+                    for b2 in 0..=255u8 {
+                        let mut t = alloc::vec![b'a'; len];
+                        t[pos] = b1;
+                        t[pos + 1] = b2;
+                        let wire = frame(1, &t, true, false);
+                        let (events, err) = run(&wire, &Config::default(), true, usize::MAX);
+                        let at =
+                            || alloc::format!("{b1:02x} {b2:02x} at {pos} of {len}, path {path}");
+                        match core::str::from_utf8(&t) {
+                            Ok(s) => {
+                                assert_eq!(err, None, "{}", at());
+                                assert!(events == [Event::Message(Message::text(s))], "{}", at());
+                            }
+                            Err(_) => {
+                                assert_eq!(err, Some(ProtocolError::InvalidUtf8), "{}", at());
+                                assert!(events.is_empty(), "{}", at());
+                            }
+                        }
+                    }
                 }
             }
+        }
+        #[cfg(feature = "std")]
+        {
+            crate::unmask_utf8::AVX2_ONLY.with(|s| s.set(false));
+            crate::unmask_utf8::SCALAR_ONLY.with(|s| s.set(false));
         }
     }
 
@@ -2365,12 +2432,15 @@ mod medium_message_tests {
         let text = "κόσμε 世界 😀 héllo Ünïcödé Привет 🚀✓ 日本語 "
             .repeat(ARENA_BLOCK / 50 + 2)
             .into_bytes();
+        // Exactly `n` bytes: whole code points, then ASCII.
         let prefix = |n: usize| {
-            let mut n = n.min(text.len());
-            while core::str::from_utf8(&text[..n]).is_err() {
-                n -= 1;
+            let mut k = n.min(text.len());
+            while core::str::from_utf8(&text[..k]).is_err() {
+                k -= 1;
             }
-            text[..n].to_vec()
+            let mut t = text[..k].to_vec();
+            t.resize(n, b'a');
+            t
         };
         for server in [true, false] {
             let mut wire = Vec::new();
@@ -2399,9 +2469,19 @@ mod medium_message_tests {
                 wire.extend(frame(9, b"hi", server, false));
                 expected.push(Event::Ping(bytes::Bytes::from_static(b"hi")));
             }
+            let before = fast();
             let (events, err) = agree(&wire, &Config::default(), server);
             assert_eq!(err, None);
             assert!(events == expected, "server: {server}");
+            assert!(fast() > before, "fast path taken");
+            // In pieces, switching between the fast and the general path.
+            for piece in [7, 130, 1000, 4096, 9000] {
+                let got = run(&wire, &Config::default(), server, piece);
+                assert!(
+                    got == (expected.clone(), None),
+                    "server: {server}, pieces of {piece}"
+                );
+            }
 
             // Invalid text after them: all of them arrive, then the error.
             let mut bad_wire = wire.clone();
@@ -2437,6 +2517,33 @@ mod medium_message_tests {
         };
         let (_, err) = agree(&frame(1, &payload, true, false), &limit, true);
         assert_eq!(err, Some(ProtocolError::MessageTooLarge { limit: 300 }));
+        let (events, err) = agree(&frame(1, &payload[..300], true, false), &limit, true);
+        assert_eq!((events.len(), err), (1, None));
+        // Limits under 126: the fast path stands aside entirely.
+        let limit = Config {
+            max_frame_payload: 100,
+            ..Config::default()
+        };
+        let (_, err) = agree(&frame(2, &payload[..200], true, false), &limit, true);
+        assert_eq!(
+            err,
+            Some(ProtocolError::FrameTooLarge {
+                len: 200,
+                limit: 100
+            })
+        );
+        // RSV1 without an extension, and a 16-bit frame without FIN then its continuation.
+        let mut rsv = frame(2, &payload[..200], true, false);
+        rsv[0] |= 0x40;
+        let (_, err) = agree(&rsv, &Config::default(), true);
+        assert_eq!(err, Some(ProtocolError::ReservedBits(4)));
+        let mut first = frame(2, &payload[..200], true, false);
+        first[0] &= 0x7F;
+        let mut wire = first;
+        wire.extend(frame(0, &payload[..150], true, false));
+        let (events, err) = agree(&wire, &Config::default(), true);
+        assert_eq!(err, None);
+        assert!(events == [Event::Message(Message::binary(alloc::vec![b'x'; 350]))]);
         // A 16-bit length that fits in 7 bits is not minimal.
         let (events, err) = agree(
             &frame(2, &payload[..100], true, true),
