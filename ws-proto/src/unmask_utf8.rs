@@ -131,6 +131,30 @@ unsafe fn extend_seeded<const N: usize>(
     }
 }
 
+/// A 16-entry table repeated over `N` bytes: entry `i` is `t[i % 16]`, whichever of its low
+/// 4 (AVX2 `vpshufb`, per 128-bit lane) or 6 (AVX-512 `vpermb`) bits the lookup uses.
+#[cfg(target_arch = "x86_64")]
+const fn repeat<const N: usize>(t: [u8; 16]) -> [u8; N] {
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = t[i % 16];
+        i += 1;
+    }
+    out
+}
+
+/// Subtracted (saturating) from an `N`-byte vector: non-zero where a lead byte near the end
+/// needs more bytes than the vector has left.
+#[cfg(target_arch = "x86_64")]
+const fn incomplete<const N: usize>() -> [u8; N] {
+    let mut m = [0xFF; N];
+    m[N - 3] = 0xF0 - 1;
+    m[N - 2] = 0xE0 - 1;
+    m[N - 1] = 0xC0 - 1;
+    m
+}
+
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod avx2 {
@@ -223,29 +247,14 @@ mod avx2 {
         TOO_SHORT,
     ];
 
-    /// A 16-entry table in both 128-bit lanes (`vpshufb` looks up within each lane).
-    const fn lanes(t: [u8; 16]) -> [u8; 32] {
-        let mut out = [0; 32];
-        let mut i = 0;
-        while i < 32 {
-            out[i] = t[i % 16];
-            i += 1;
-        }
-        out
-    }
+    /// The 16-entry tables in both 128-bit lanes (`vpshufb` looks up within each lane).
+    pub(super) const TABLES: [[u8; 32]; 3] = [
+        super::repeat(BYTE_1_HIGH),
+        super::repeat(BYTE_1_LOW),
+        super::repeat(BYTE_2_HIGH),
+    ];
 
-    pub(super) const TABLES: [[u8; 32]; 3] =
-        [lanes(BYTE_1_HIGH), lanes(BYTE_1_LOW), lanes(BYTE_2_HIGH)];
-
-    /// Subtracted (saturating) from the last vector: non-zero where a lead byte near the end
-    /// needs more bytes than the vector has left.
-    const INCOMPLETE: [u8; 32] = {
-        let mut m = [0xFF; 32];
-        m[29] = 0xF0 - 1;
-        m[30] = 0xE0 - 1;
-        m[31] = 0xC0 - 1;
-        m
-    };
+    const INCOMPLETE: [u8; 32] = super::incomplete();
 
     /// # Safety
     /// The CPU must have the features `available()` checks.
@@ -375,17 +384,6 @@ mod avx512 {
         }
     }
 
-    /// A 16-entry table indexed by the low 6 bits of a byte (`vpermb`): entry `i` is `t[i % 16]`.
-    const fn wide(t: [u8; 16]) -> [u8; 64] {
-        let mut out = [0; 64];
-        let mut i = 0;
-        while i < 64 {
-            out[i] = t[i % 16];
-            i += 1;
-        }
-        out
-    }
-
     /// `vpermt2b` indices taking the 64 bytes that start `n` bytes before `input`, from
     /// `prev` (indices 0..64) and `input` (64..128).
     const fn shift(n: usize) -> [u8; 64] {
@@ -401,22 +399,15 @@ mod avx512 {
     #[repr(align(64))]
     struct Tables([[u8; 64]; 7]);
 
+    // The 16-entry tables are indexed by the low 6 bits of a byte (`vpermb`).
     static TABLES: Tables = Tables([
-        wide(BYTE_1_HIGH),
-        wide(BYTE_1_LOW),
-        wide(BYTE_2_HIGH),
+        super::repeat(BYTE_1_HIGH),
+        super::repeat(BYTE_1_LOW),
+        super::repeat(BYTE_2_HIGH),
         shift(1),
         shift(2),
         shift(3),
-        {
-            // Subtracted (saturating) from a vector: non-zero where a lead byte near the end
-            // needs more bytes than the vector has left.
-            let mut m = [0xFF; 64];
-            m[61] = 0xF0 - 1;
-            m[62] = 0xE0 - 1;
-            m[63] = 0xC0 - 1;
-            m
-        },
+        super::incomplete(),
     ]);
 
     /// The tables and constants, in registers.
