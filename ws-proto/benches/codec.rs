@@ -172,31 +172,6 @@ fn ours_encode(c: &Case, message: &Message, out: &mut Vec<u8>) -> usize {
 
 // ---------- tungstenite ----------
 
-struct SyncStream<'a> {
-    input: &'a [u8],
-    pos: usize,
-    out: &'a mut Vec<u8>,
-}
-
-impl Read for SyncStream<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.input.len() - self.pos).min(READ_CHUNK);
-        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl Write for SyncStream<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(READ_CHUNK)
@@ -220,13 +195,35 @@ impl Input<'_> {
     }
 }
 
-struct DecodeStream<'a> {
+/// A peer's stream for tungstenite and fastwebsockets: reads `input`, writes into `sink`.
+/// Decoders read the case's wire bytes (and write nothing: no control frames); encoders read
+/// nothing and write into the harness's output buffer.
+struct Stream<'a> {
     input: Input<'a>,
-    /// Whatever the decoder writes (nothing here: no control frames).
     sink: Vec<u8>,
 }
 
-impl Read for DecodeStream<'_> {
+impl<'a> Stream<'a> {
+    fn new(wire: &'a [u8], pos: &Rc<Cell<usize>>, sink: Vec<u8>) -> Self {
+        Stream {
+            input: Input {
+                wire,
+                pos: pos.clone(),
+            },
+            sink,
+        }
+    }
+
+    /// A stream for an encoder: no input, writing into `out` (taken, cleared, and given back
+    /// by the caller when done).
+    fn writing_into(out: &mut Vec<u8>) -> Stream<'static> {
+        let mut sink = std::mem::take(out);
+        sink.clear();
+        Stream::new(&[], &Rc::new(Cell::new(0)), sink)
+    }
+}
+
+impl Read for Stream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let src = self.input.read_into(buf.len());
         buf[..src.len()].copy_from_slice(src);
@@ -234,7 +231,7 @@ impl Read for DecodeStream<'_> {
     }
 }
 
-impl Write for DecodeStream<'_> {
+impl Write for Stream<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.sink.extend_from_slice(buf);
         Ok(buf.len())
@@ -244,16 +241,10 @@ impl Write for DecodeStream<'_> {
     }
 }
 
-type TungsteniteDecoder<'a> = tungstenite::WebSocket<DecodeStream<'a>>;
+type TungsteniteDecoder<'a> = tungstenite::WebSocket<Stream<'a>>;
 
 fn tungstenite_decoder<'a>(c: &'a Case, pos: &Rc<Cell<usize>>) -> TungsteniteDecoder<'a> {
-    let stream = DecodeStream {
-        input: Input {
-            wire: &c.wire,
-            pos: pos.clone(),
-        },
-        sink: Vec::new(),
-    };
+    let stream = Stream::new(&c.wire, pos, Vec::new());
     tungstenite::WebSocket::from_raw_socket(
         stream,
         tungstenite::protocol::Role::Server,
@@ -277,14 +268,8 @@ fn tungstenite_decode(c: &Case, ws: &mut TungsteniteDecoder<'_>) -> usize {
 }
 
 fn tungstenite_encode(c: &Case, message: &tungstenite::Message, out: &mut Vec<u8>) -> usize {
-    out.clear();
-    let stream = SyncStream {
-        input: &[],
-        pos: 0,
-        out,
-    };
     let mut ws = tungstenite::WebSocket::from_raw_socket(
-        stream,
+        Stream::writing_into(out),
         tungstenite::protocol::Role::Server,
         Some(tungstenite_config()),
     );
@@ -292,52 +277,13 @@ fn tungstenite_encode(c: &Case, message: &tungstenite::Message, out: &mut Vec<u8
         ws.write(message.clone()).unwrap();
     }
     ws.flush().unwrap();
+    *out = std::mem::take(&mut ws.get_mut().sink);
     c.count
 }
 
 // ---------- fastwebsockets ----------
 
-struct AsyncStream<'a> {
-    input: &'a [u8],
-    pos: usize,
-    out: &'a mut Vec<u8>,
-}
-
-impl tokio::io::AsyncRead for AsyncStream<'_> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = buf
-            .remaining()
-            .min(self.input.len() - self.pos)
-            .min(READ_CHUNK);
-        let pos = self.pos;
-        buf.put_slice(&self.input[pos..pos + n]);
-        self.pos += n;
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncWrite for AsyncStream<'_> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.out.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncRead for DecodeStream<'_> {
+impl tokio::io::AsyncRead for Stream<'_> {
     fn poll_read(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -349,7 +295,7 @@ impl tokio::io::AsyncRead for DecodeStream<'_> {
     }
 }
 
-impl tokio::io::AsyncWrite for DecodeStream<'_> {
+impl tokio::io::AsyncWrite for Stream<'_> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -366,16 +312,10 @@ impl tokio::io::AsyncWrite for DecodeStream<'_> {
     }
 }
 
-type FastDecoder<'a> = fastwebsockets::FragmentCollector<DecodeStream<'a>>;
+type FastDecoder<'a> = fastwebsockets::FragmentCollector<Stream<'a>>;
 
 fn fast_decoder<'a>(c: &'a Case, pos: &Rc<Cell<usize>>) -> FastDecoder<'a> {
-    let stream = DecodeStream {
-        input: Input {
-            wire: &c.wire,
-            pos: pos.clone(),
-        },
-        sink: Vec::new(),
-    };
+    let stream = Stream::new(&c.wire, pos, Vec::new());
     let mut ws = fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
     ws.set_max_message_size(64 << 20);
     fastwebsockets::FragmentCollector::new(ws)
@@ -395,15 +335,11 @@ fn fast_decode(rt: &tokio::runtime::Runtime, c: &Case, ws: &mut FastDecoder<'_>)
 }
 
 fn fast_encode(rt: &tokio::runtime::Runtime, c: &Case, out: &mut Vec<u8>) -> usize {
-    out.clear();
     rt.block_on(async {
-        let stream = AsyncStream {
-            input: &[],
-            pos: 0,
-            out,
-        };
-        let mut ws =
-            fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+        let mut ws = fastwebsockets::WebSocket::after_handshake(
+            Stream::writing_into(out),
+            fastwebsockets::Role::Server,
+        );
         for _ in 0..c.count {
             let frame = match c.kind {
                 Kind::Binary => {
@@ -416,6 +352,7 @@ fn fast_encode(rt: &tokio::runtime::Runtime, c: &Case, out: &mut Vec<u8>) -> usi
             ws.write_frame(frame).await.unwrap();
         }
         ws.flush().await.unwrap();
+        *out = ws.into_inner().sink;
     });
     c.count
 }
