@@ -397,7 +397,7 @@ mod avx512 {
     }
 
     #[repr(align(64))]
-    struct Tables([[u8; 64]; 7]);
+    struct Tables([[u8; 64]; 6]);
 
     // The 16-entry tables are indexed by the low 6 bits of a byte (`vpermb`).
     static TABLES: Tables = Tables([
@@ -406,7 +406,6 @@ mod avx512 {
         super::repeat(BYTE_2_HIGH),
         shift(1),
         shift(2),
-        shift(3),
         super::incomplete(),
     ]);
 
@@ -417,7 +416,6 @@ mod avx512 {
         byte_2_high: __m512i,
         shift1: __m512i,
         shift2: __m512i,
-        shift3: __m512i,
         incomplete: __m512i,
         third_min: __m512i,
         fourth_min: __m512i,
@@ -436,8 +434,7 @@ mod avx512 {
                 byte_2_high: t(2),
                 shift1: t(3),
                 shift2: t(4),
-                shift3: t(5),
-                incomplete: t(6),
+                incomplete: t(5),
                 third_min: _mm512_set1_epi8((0xE0u8 - 0x80) as i8),
                 fourth_min: _mm512_set1_epi8((0xF0u8 - 0x80) as i8),
                 high_bit: _mm512_set1_epi8(0x80u8 as i8),
@@ -445,15 +442,36 @@ mod avx512 {
         }
     }
 
-    /// `error` with the errors of the code points that end in `input` added, given the vector
-    /// before it (non-zero bytes where one is invalid).
+    /// Bit 7 set at each byte that is a lead byte of 3 or 4 bytes, or follows one of 4 bytes
+    /// (`prev1` is `input` shifted right by one byte): two bytes later must come a
+    /// continuation byte (the 3rd byte of a sequence or the 4th).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    fn check(t: &Vectors, prev: __m512i, input: __m512i, error: __m512i) -> __m512i {
-        // The input shifted right by 1, 2 and 3 bytes, `prev` filling in.
+    fn leads(t: &Vectors, prev1: __m512i, input: __m512i) -> __m512i {
+        let third = _mm512_subs_epu8(input, t.third_min);
+        let fourth = _mm512_subs_epu8(prev1, t.fourth_min);
+        // (third | fourth) & 0x80
+        _mm512_ternarylogic_epi32::<0xA8>(third, fourth, t.high_bit)
+    }
+
+    /// `error` with the errors of the code points that end in `input` added, given the vector
+    /// before it (non-zero bytes where one is invalid) and that vector's [`leads`]. Returns
+    /// the new `error` and the leads of `input`.
+    ///
+    /// Whether a byte must be a 3rd or 4th byte depends on the bytes 2 and 3 before it: the
+    /// leads, computed from `input` and the `prev1` the pairs need anyway, shifted by two
+    /// bytes. That is one shuffle instead of shifting the input by 2 and by 3.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn check(
+        t: &Vectors,
+        prev: __m512i,
+        prev_leads: __m512i,
+        input: __m512i,
+        error: __m512i,
+    ) -> (__m512i, __m512i) {
+        // The input shifted right by 1 byte, `prev` filling in.
         let prev1 = _mm512_permutex2var_epi8(prev, t.shift1, input);
-        let prev2 = _mm512_permutex2var_epi8(prev, t.shift2, input);
-        let prev3 = _mm512_permutex2var_epi8(prev, t.shift3, input);
         let b1h = _mm512_permutexvar_epi8(_mm512_srli_epi16::<4>(prev1), t.byte_1_high);
         let b1l = _mm512_permutexvar_epi8(prev1, t.byte_1_low);
         let b2h = _mm512_permutexvar_epi8(_mm512_srli_epi16::<4>(input), t.byte_2_high);
@@ -461,12 +479,13 @@ mod avx512 {
         let special = _mm512_ternarylogic_epi32::<0x80>(b1h, b1l, b2h);
         // Bit 7 set where the byte must be a 3rd (after E0..) or 4th (after F0..) byte of a
         // sequence; `special` has TWO_CONTS (bit 7) where it is one.
-        let third = _mm512_subs_epu8(prev2, t.third_min);
-        let fourth = _mm512_subs_epu8(prev3, t.fourth_min);
-        // (third | fourth) & 0x80
-        let must23 = _mm512_ternarylogic_epi32::<0xA8>(third, fourth, t.high_bit);
+        let leads = leads(t, prev1, input);
+        let must23 = _mm512_permutex2var_epi8(prev_leads, t.shift2, leads);
         // error | (must23 ^ special)
-        _mm512_ternarylogic_epi32::<0xF6>(error, must23, special)
+        (
+            _mm512_ternarylogic_epi32::<0xF6>(error, must23, special),
+            leads,
+        )
     }
 
     /// # Safety
@@ -528,9 +547,9 @@ mod avx512 {
         // 125): a code point cut off by its end fails like one cut off by ASCII, and that error
         // shows at position `n`, the first zero. Below 64 bytes, that position is in `a`.
         let zero = _mm512_setzero_si512();
-        let mut error = check(&t, zero, a, zero);
+        let (mut error, leads) = check(&t, zero, zero, a, zero);
         if n >= 64 {
-            error = check(&t, a, b, error);
+            (error, _) = check(&t, a, leads, b, error);
         }
         _mm512_test_epi8_mask(error, error) == 0
     }
@@ -570,17 +589,22 @@ mod avx512 {
         unsafe {
             let t = Vectors::load();
             let key = _mm512_set1_epi32(i32::from_ne_bytes(key));
+            let zero = _mm512_setzero_si512();
             let mut prev = _mm512_loadu_si512(seed.as_ptr().cast());
-            let mut error = _mm512_setzero_si512();
+            // The seed's leads (only its last two bytes' count), zeros before it.
+            let mut prev_leads = leads(&t, _mm512_permutex2var_epi8(zero, t.shift1, prev), prev);
+            let mut error = zero;
             let mut i = 0;
             while i < vectors {
                 let input = _mm512_xor_si512(_mm512_loadu_si512(src.as_ptr().add(i).cast()), key);
                 _mm512_storeu_si512(dst.add(i).cast(), input);
                 if _mm512_movepi8_mask(input) == 0 {
                     // All ASCII: fine unless the vector before ended inside a code point.
+                    // (`prev_leads` stays: its last two bytes, all the next check reads,
+                    // are set only if that vector did, an error already.)
                     error = _mm512_or_si512(error, _mm512_subs_epu8(prev, t.incomplete));
                 } else {
-                    error = check(&t, prev, input, error);
+                    (error, prev_leads) = check(&t, prev, prev_leads, input, error);
                 }
                 prev = input;
                 i += 64;
