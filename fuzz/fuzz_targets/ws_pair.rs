@@ -1,13 +1,14 @@
 //! A client and a server `Connection` driven by an arbitrary sequence of operations: sends
-//! (whole, streamed in pieces, text split inside code points, arbitrary bytes as text
-//! pieces), pings, closes, partial delivery of bytes in either direction, time passing and
+//! (whole, encoded straight into the wire buffer with `send_into`, streamed in pieces, text
+//! split inside code points, arbitrary bytes as text pieces), pings, closes, partial delivery of bytes in either direction, time passing and
 //! EOF. Small limits on both sides.
 //!
 //! Invariants, checked after every operation: no panic; a send that fails says why and the
 //! reason holds (closing, message in progress, a text piece that would make the message
 //! invalid UTF-8 and only then, buffer full only when the buffer is not empty and would pass
 //! its limit, control payload too long, invalid close code or reason); a send into a
-//! non-empty buffer never takes it past `max_send_buffer`; what each side receives is
+//! non-empty buffer never takes it past `max_send_buffer`; `send_into` leaves nothing pending
+//! and never fails for lack of room; what each side receives is
 //! exactly what the other sent, in order (a receiver only fails with a size limit error,
 //! and only for a message that breaks that limit); a Close received is the one the peer sent
 //! (its own, its echo, or its error's code); Pongs answer Pings received, in order; `Closed`
@@ -22,7 +23,7 @@ use libfuzzer_sys::fuzz_target;
 use ws_proto::frame::MAX_HEADER_LEN;
 use ws_proto::{
     CloseCode, CloseFrame, Config, Connection, Event, Instant, Keepalive, Message, MessageKind,
-    MessageMode, ProtocolError, SeededMasks, SendError,
+    MessageMode, MessageRef, ProtocolError, SeededMasks, SendError,
 };
 
 const CODES: [u16; 12] = [
@@ -75,6 +76,13 @@ enum Op {
     },
     Binary {
         client: bool,
+        data: Vec<u8>,
+    },
+    /// A whole message with `send_into`, straight into the side's wire buffer.
+    Direct {
+        client: bool,
+        is_text: bool,
+        text: String,
         data: Vec<u8>,
     },
     /// One piece of a streamed message: `text` is used if the message is text, unless `raw`.
@@ -405,6 +413,42 @@ fn run(input: Input) {
                         data,
                         frames,
                     });
+                }
+            }
+            Op::Direct {
+                client,
+                is_text,
+                text,
+                data,
+            } => {
+                let (tx, _) = side_mut(client, &mut c, &mut s);
+                let (message, kind) = if is_text {
+                    (MessageRef::Text(&text), MessageKind::Text)
+                } else {
+                    (MessageRef::Binary(&data), MessageKind::Binary)
+                };
+                let payload = message.payload().to_vec();
+                let wire_before = tx.wire.len();
+                let r = tx.conn.send_into(now, message, &mut tx.wire);
+                match r {
+                    Ok(()) => {
+                        assert!(tx.can_send() && tx.in_progress.is_none());
+                        assert_eq!(tx.conn.pending_transmit(), 0);
+                        let frames = frames_of(payload.len(), tx.config.max_send_frame);
+                        tx.sent.push_back(Sent {
+                            kind,
+                            data: payload,
+                            frames,
+                        });
+                    }
+                    Err(SendError::Closing) => assert!(!tx.can_send()),
+                    Err(SendError::MessageInProgress) => {
+                        assert!(tx.can_send() && tx.in_progress.is_some())
+                    }
+                    Err(e) => panic!("send_into: {e:?}"),
+                }
+                if r.is_err() {
+                    assert_eq!(tx.wire.len(), wire_before, "a refused send_into wrote");
                 }
             }
             Op::Chunk {

@@ -19,7 +19,7 @@ use crate::error::{ProtocolError, SendError};
 use crate::frame::{FrameHeader, Opcode, Status, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1};
 use crate::mask::{apply_mask, extend_unmasked};
 use crate::mask_source::{MaskSource, NoMasks};
-use crate::message::{Chunk, Event, Message, MessageKind, Text};
+use crate::message::{Chunk, Event, Message, MessageKind, MessageRef, Text};
 use crate::state::Phase;
 use crate::time::Instant;
 use crate::Role;
@@ -465,6 +465,63 @@ impl Connection {
             return Err(SendError::MessageInProgress);
         }
         self.queue_piece(Opcode::Text, text.as_bytes(), true, true)
+    }
+
+    /// Encode a whole message from a borrowed payload straight into `out`, the driver's own
+    /// write buffer: whatever is pending goes into `out` first (as
+    /// [`poll_transmit`](Self::poll_transmit) would move it), then the message's frames. The
+    /// payload is copied once, into `out` (masked on the way for a client), and nothing stays
+    /// queued in the connection, so [`Config::max_send_buffer`] does not apply: `out` is the
+    /// caller's to bound. Frames are split per [`Config::max_send_frame`], and with
+    /// permessage-deflate a message from the size threshold up is compressed, as
+    /// [`send`](Self::send) does.
+    ///
+    /// The cheapest way to send a payload the caller keeps (a serialization buffer, a
+    /// `&'static str`): [`send`](Self::send) takes ownership instead, and
+    /// [`send_text`](Self::send_text) copies into the connection's buffer, from which
+    /// `poll_transmit` copies again unless its `out` is empty. Fails like `send` (while
+    /// closing, or with a message in progress, nothing is written); if compressing fails
+    /// ([`SendError::CompressionFailed`]), the bytes that were pending are in `out`, the
+    /// message is not.
+    ///
+    /// ```
+    /// use ws_proto::{Config, Connection, Instant, MessageRef};
+    ///
+    /// let mut server = Connection::server(Instant::ZERO, Config::default());
+    /// let mut write_buf = Vec::new();
+    /// server.send_into(Instant::ZERO, MessageRef::Text("hello"), &mut write_buf).unwrap();
+    /// assert_eq!(write_buf, b"\x81\x05hello");
+    /// assert_eq!(server.pending_transmit(), 0);
+    /// ```
+    pub fn send_into(
+        &mut self,
+        _now: Instant,
+        message: MessageRef<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let (opcode, payload) = match message {
+            MessageRef::Text(t) => (Opcode::Text, t.as_bytes()),
+            MessageRef::Binary(b) => (Opcode::Binary, b),
+        };
+        self.poll_transmit(out);
+        #[cfg(feature = "deflate")]
+        if self
+            .deflate
+            .as_ref()
+            .is_some_and(|d| d.should_compress(payload.len()))
+        {
+            // Compressed into the connection's buffer (empty now, so never over its limit),
+            // then moved into `out`.
+            self.send_compressed(opcode, payload)?;
+            self.poll_transmit(out);
+            return Ok(());
+        }
+        self.data_frames_into(out, opcode, payload, true, 0);
+        Ok(())
     }
 
     /// Queue `data` as one frame of a message (compressed if the message is), after the
@@ -1297,44 +1354,59 @@ impl Connection {
             .filter(|&n| n > 0 && n < payload.len());
         let frames = frame_size.map_or(1, |n| payload.len().div_ceil(n));
         self.check_room(payload.len() + frames * MAX_HEADER_LEN)?;
-        match frame_size {
-            None => self.write_frame(opcode, fin, rsv, payload),
+        let mut out = core::mem::take(&mut self.out);
+        self.data_frames_into(&mut out, opcode, payload, fin, rsv);
+        self.out = out;
+        Ok(())
+    }
+
+    /// Append the frames of `payload` to `out`: one, or one per
+    /// [`Config::max_send_frame`] bytes.
+    fn data_frames_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        opcode: Opcode,
+        payload: &[u8],
+        fin: bool,
+        rsv: u8,
+    ) {
+        match self
+            .config
+            .max_send_frame
+            .filter(|&n| n > 0 && n < payload.len())
+        {
+            None => {
+                let mask = self.next_mask();
+                encode_frame(out, mask, opcode, fin, rsv, payload);
+            }
             Some(size) => {
                 let mut op = opcode;
                 let mut rsv = rsv;
                 let mut chunks = payload.chunks(size).peekable();
                 while let Some(chunk) = chunks.next() {
                     let last = chunks.peek().is_none();
-                    self.write_frame(op, fin && last, rsv, chunk);
+                    let mask = self.next_mask();
+                    encode_frame(out, mask, op, fin && last, rsv, chunk);
                     op = Opcode::Continuation;
                     rsv = 0;
                 }
             }
         }
-        Ok(())
+    }
+
+    /// The masking key for the next frame: a fresh one for a client, none for a server.
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Client => Some(self.masks.next_mask()),
+            Role::Server => None,
+        }
     }
 
     /// Append one frame to the outgoing buffer, masked when this is a client.
     #[inline]
     pub(crate) fn write_frame(&mut self, opcode: Opcode, fin: bool, rsv: u8, payload: &[u8]) {
-        let mask = match self.role {
-            Role::Client => Some(self.masks.next_mask()),
-            Role::Server => None,
-        };
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
-        self.out.reserve(header.encoded_len() + payload.len());
-        header.write(&mut self.out);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
-        }
+        let mask = self.next_mask();
+        encode_frame(&mut self.out, mask, opcode, fin, rsv, payload);
     }
 
     /// Queue the Pong for a Ping. If the outgoing buffer is over its limit (a peer that pings
@@ -1574,6 +1646,31 @@ fn complete_prefix_len(b: &[u8]) -> usize {
         }
     }
     n
+}
+
+/// Append one frame to `out`, its payload masked with `mask` if there is one.
+fn encode_frame(
+    out: &mut Vec<u8>,
+    mask: Option<[u8; 4]>,
+    opcode: Opcode,
+    fin: bool,
+    rsv: u8,
+    payload: &[u8],
+) {
+    let header = FrameHeader {
+        fin,
+        rsv,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    out.reserve(header.encoded_len() + payload.len());
+    header.write(out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
 }
 
 #[cfg(test)]

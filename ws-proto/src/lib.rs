@@ -102,6 +102,6 @@ pub use config::{Config, Keepalive, MessageMode};
 pub use connection::Connection;
 pub use error::{ProtocolError, SendError};
 pub use mask_source::{MaskSource, SeededMasks};
-pub use message::{Chunk, Closed, Event, Message, MessageKind, Text};
+pub use message::{Chunk, Closed, Event, Message, MessageKind, MessageRef, Text};
 pub use role::Role;
 pub use time::Instant;

@@ -12,8 +12,8 @@ use ws_proto::deflate::{
 use ws_proto::frame::Opcode;
 use ws_proto::handshake::parse_extension_list;
 use ws_proto::{
-    Config, Connection, Event, Instant, Message, MessageKind, MessageMode, ProtocolError, Role,
-    SeededMasks,
+    Config, Connection, Event, Instant, Message, MessageKind, MessageMode, MessageRef,
+    ProtocolError, Role, SeededMasks,
 };
 
 /// Negotiate as a real handshake would and return a client and server with deflate enabled.
@@ -250,6 +250,35 @@ fn send_text_is_compressed_from_the_threshold_up() {
     assert_eq!(
         messages(&drain_events(&mut p.server)),
         vec![Message::text("short"), Message::text(&long)]
+    );
+}
+
+#[test]
+fn send_into_compresses_from_the_threshold_up_after_what_was_pending() {
+    let cfg = DeflateConfig::default();
+    let mut p = negotiated(&cfg, &cfg, Config::default());
+    let long = "compress me ".repeat(200);
+    p.client.send_text(p.now, &long).unwrap();
+    let mut out = Vec::new();
+    p.client
+        .send_into(p.now, MessageRef::Text("short"), &mut out)
+        .unwrap();
+    p.client
+        .send_into(p.now, MessageRef::Binary(long.as_bytes()), &mut out)
+        .unwrap();
+    assert_eq!(p.client.pending_transmit(), 0);
+    let frames = parse_frames(&out);
+    let rsv: Vec<u8> = frames.iter().map(|f| f.rsv).collect();
+    assert_eq!(rsv, [0b100, 0, 0b100]);
+    assert!(frames[2].payload.len() < long.len() / 5);
+    p.server.handle_input(p.now, &out).unwrap();
+    assert_eq!(
+        messages(&drain_events(&mut p.server)),
+        vec![
+            Message::text(&long),
+            Message::text("short"),
+            Message::binary(long.clone().into_bytes())
+        ]
     );
 }
 

@@ -7,7 +7,7 @@ use support::*;
 use ws_proto::frame::Opcode;
 use ws_proto::{
     Chunk, CloseCode, CloseFrame, Closed, Config, Connection, Event, Instant, Keepalive, Message,
-    MessageKind, MessageMode, SendError,
+    MessageKind, MessageMode, MessageRef, SendError,
 };
 
 fn closed(events: &[Event]) -> Option<Closed> {
@@ -405,6 +405,140 @@ fn poll_transmit_swaps_into_an_empty_buffer_and_appends_otherwise() {
     assert_eq!(out, [0x81, 1, b'a', 0x81, 1, b'b']);
 }
 
+/// A connection of `role` whose masks (for a client) come from the same seed every time.
+fn seeded(server: bool, config: Config) -> Connection {
+    if server {
+        Connection::server(Instant::ZERO, config)
+    } else {
+        Connection::client(Instant::ZERO, config, ws_proto::SeededMasks::new(7))
+    }
+}
+
+#[test]
+fn send_into_writes_exactly_what_send_then_poll_transmit_would() {
+    let text: String = "héllo wörld ✓ 😀 ".chars().cycle().take(80_000).collect();
+    let binary: Vec<u8> = (0..80_000u32).map(|i| (i * 7 + 3) as u8).collect();
+    for server in [true, false] {
+        for max_send_frame in [None, Some(1000), Some(65_536)] {
+            let config = Config {
+                max_send_frame,
+                ..Config::default()
+            };
+            for len in [0, 1, 125, 126, 1024, 65_535, 65_536, 70_000] {
+                let cut = text
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .take_while(|&i| i <= len)
+                    .last();
+                let cases = [
+                    Message::text(&text[..cut.unwrap()]),
+                    Message::binary(binary[..len].to_vec()),
+                ];
+                for message in &cases {
+                    let mut queued = seeded(server, config.clone());
+                    queued.send(Instant::ZERO, message.clone()).unwrap();
+                    let expected = drain_transmit(&mut queued);
+                    let mut direct = seeded(server, config.clone());
+                    // Appended after what the buffer already holds.
+                    let mut out = b"before".to_vec();
+                    direct
+                        .send_into(Instant::ZERO, MessageRef::from(message), &mut out)
+                        .unwrap();
+                    assert_eq!(&out[..6], b"before");
+                    assert_eq!(
+                        out[6..],
+                        expected[..],
+                        "server {server}, {max_send_frame:?}, {len} bytes of {:?}",
+                        message.kind()
+                    );
+                    assert_eq!(direct.pending_transmit(), 0);
+                    assert_eq!(direct.poll_transmit(&mut out), None);
+                    // The peer reads the same message back.
+                    let mut peer = seeded(!server, Config::default());
+                    peer.handle_input(Instant::ZERO, &out[6..]).unwrap();
+                    assert_eq!(messages(&drain_events(&mut peer)), vec![message.clone()]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn send_into_puts_what_was_pending_first_and_then_the_message() {
+    let mut server = Connection::server(Instant::ZERO, Config::default());
+    server.send_text(Instant::ZERO, "queued").unwrap();
+    server
+        .send(Instant::ZERO, Message::binary(vec![9u8; 4096]))
+        .unwrap();
+    server.ping(Instant::ZERO, b"p").unwrap();
+    // A Ping from the peer: its Pong is owed too.
+    let mut client = seeded(false, Config::default());
+    client.ping(Instant::ZERO, b"q").unwrap();
+    server
+        .handle_input(Instant::ZERO, &drain_transmit(&mut client))
+        .unwrap();
+    drain_events(&mut server);
+    let mut out = Vec::new();
+    server
+        .send_into(Instant::ZERO, MessageRef::Text("direct"), &mut out)
+        .unwrap();
+    assert_eq!(server.pending_transmit(), 0);
+    let frames = parse_frames(&out);
+    let got: Vec<(Opcode, Vec<u8>)> = frames.into_iter().map(|f| (f.opcode, f.payload)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Opcode::Text, b"queued".to_vec()),
+            (Opcode::Binary, vec![9u8; 4096]),
+            (Opcode::Ping, b"p".to_vec()),
+            (Opcode::Pong, b"q".to_vec()),
+            (Opcode::Text, b"direct".to_vec()),
+        ]
+    );
+}
+
+#[test]
+fn send_into_refuses_like_send_and_leaves_out_untouched() {
+    let mut p = Pair::default_pair();
+    let mut out = b"mine".to_vec();
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[1], false)
+        .unwrap();
+    let pending = p.client.pending_transmit();
+    assert_eq!(
+        p.client
+            .send_into(p.now, MessageRef::Binary(&[2]), &mut out),
+        Err(SendError::MessageInProgress)
+    );
+    assert_eq!(
+        (out.as_slice(), p.client.pending_transmit()),
+        (&b"mine"[..], pending)
+    );
+    p.client
+        .send_chunk(p.now, MessageKind::Binary, &[3], true)
+        .unwrap();
+    p.client
+        .send_into(p.now, MessageRef::Binary(&[4]), &mut out)
+        .unwrap();
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    let before = out.clone();
+    assert_eq!(
+        p.client
+            .send_into(p.now, MessageRef::Text("late"), &mut out),
+        Err(SendError::Closing)
+    );
+    assert_eq!(out, before);
+    // The bytes written so far are a valid conversation.
+    p.server.handle_input(p.now, &out[4..]).unwrap();
+    p.server
+        .handle_input(p.now, &drain_transmit(&mut p.client))
+        .unwrap();
+    assert_eq!(
+        messages(&drain_events(&mut p.server)),
+        vec![Message::binary(vec![1, 3]), Message::binary(vec![4])]
+    );
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -414,6 +548,9 @@ mod props {
         SendText(String),
         SendBinary(Vec<u8>),
         SendChunks(Vec<Vec<u8>>),
+        /// `send_into` the bytes not yet delivered.
+        SendIntoText(String),
+        SendIntoBinary(Vec<u8>),
         Ping(Vec<u8>),
         /// Deliver up to n bytes in each direction.
         Deliver(usize),
@@ -426,6 +563,8 @@ mod props {
             proptest::collection::vec(any::<u8>(), 0..300).prop_map(Op::SendBinary),
             proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..4)
                 .prop_map(Op::SendChunks),
+            ".{0,40}".prop_map(Op::SendIntoText),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(Op::SendIntoBinary),
             proptest::collection::vec(any::<u8>(), 0..125).prop_map(Op::Ping),
             (1usize..200).prop_map(Op::Deliver),
             (0u64..3000).prop_map(Op::Advance),
@@ -467,6 +606,14 @@ mod props {
                             p.client.send_chunk(p.now, MessageKind::Binary, part, i + 1 == n).unwrap();
                         }
                         expected.push((MessageKind::Binary, parts.concat()));
+                    }
+                    Op::SendIntoText(s) => {
+                        p.client.send_into(p.now, MessageRef::Text(&s), &mut c2s).unwrap();
+                        expected.push((MessageKind::Text, s.into_bytes()));
+                    }
+                    Op::SendIntoBinary(b) => {
+                        p.client.send_into(p.now, MessageRef::Binary(&b), &mut c2s).unwrap();
+                        expected.push((MessageKind::Binary, b));
                     }
                     Op::Ping(b) => {
                         p.client.ping(p.now, &b).unwrap();
