@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 use std::time::Instant as StdInstant;
 
 use bytes::Bytes;
-use ws_proto::{Config, Connection, Event, Instant, Message};
+use ws_proto::{Config, Connection, Event, Instant, MessageRef};
 
 const READ_CHUNK: usize = 128 * 1024;
 
@@ -142,29 +142,14 @@ fn ours_decode(c: &Case, dec: &mut OursDecoder) -> usize {
     n
 }
 
-/// Each implementation sends with its cheapest API for the size: we send small messages from
-/// a borrowed `&str` (`send_text`) or slice (`send_chunk(.., last = true)`, one whole frame)
-/// and large ones as one shared `Bytes`, never copied; fastwebsockets borrows the slice; tungstenite clones `Bytes`.
-fn ours_encode(c: &Case, message: &Message, out: &mut Vec<u8>) -> usize {
+/// Each implementation sends with its cheapest API for a payload the caller keeps: we encode
+/// straight into the sink from the borrowed `&str` or slice (`send_into`), fastwebsockets
+/// borrows the slice and writes it vectored, tungstenite clones the `Bytes`.
+fn ours_encode(c: &Case, message: MessageRef<'_>, out: &mut Vec<u8>) -> usize {
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     out.clear();
-    let kind = message.kind();
     for _ in 0..c.count {
-        if c.size < 1024 {
-            match message {
-                Message::Text(t) => conn.send_text(Instant::ZERO, t.as_str()).unwrap(),
-                Message::Binary(_) => conn
-                    .send_chunk(Instant::ZERO, kind, &c.payload, true)
-                    .unwrap(),
-            }
-        } else {
-            conn.send(Instant::ZERO, message.clone()).unwrap();
-        }
-        // A driver doing vectored writes: each piece goes straight to the sink.
-        for piece in conn.transmit_chunks() {
-            out.extend_from_slice(piece);
-        }
-        conn.advance_transmit(usize::MAX);
+        conn.send_into(Instant::ZERO, message, out).unwrap();
     }
     black_box(&out);
     c.count
@@ -585,8 +570,8 @@ fn main() {
             }
             // Encode, all three from the same payload buffer.
             let ours_msg = match kind {
-                Kind::Binary => Message::Binary(c.payload.clone()),
-                Kind::Text => Message::Text(ws_proto::Text::from_utf8(c.payload.clone()).unwrap()),
+                Kind::Binary => MessageRef::Binary(&c.payload),
+                Kind::Text => MessageRef::Text(std::str::from_utf8(&c.payload).unwrap()),
             };
             let tung_msg = match kind {
                 Kind::Binary => tungstenite::Message::Binary(c.payload.clone()),
@@ -597,7 +582,7 @@ fn main() {
                 for k in 0..3 {
                     let which = (run + k) % 3;
                     let s = match which {
-                        0 => time(&mut || ours_encode(&c, &ours_msg, &mut out)),
+                        0 => time(&mut || ours_encode(&c, ours_msg, &mut out)),
                         1 => time(&mut || tungstenite_encode(&c, &tung_msg, &mut out)),
                         _ => time(&mut || fast_encode(&rt, &c, &mut out)),
                     };
