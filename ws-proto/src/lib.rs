@@ -7,7 +7,10 @@
 //! - [`handshake`]: the opening handshake for both roles.
 //! - [`Connection`]: one connection after the handshake: framing, messages (whole or
 //!   streamed), UTF-8 validation as bytes arrive, ping/pong, the close handshake, keepalive,
-//!   and a limit with its own error for everything that could grow.
+//!   and a limit with its own error for everything that could grow. Messages go out owned
+//!   (`send`, the payload shared, not copied), borrowed into the connection's buffer
+//!   (`send_text`, `send_chunk` for a message in pieces), or borrowed straight into the
+//!   driver's write buffer (`send_into`).
 //! - [`frame`] and [`mask`]: the wire layer, usable on its own.
 //! - [`deflate`] (feature `deflate`, on by default): permessage-deflate (RFC 7692), enabled
 //!   per connection with `Connection::enable_deflate` after the handshake negotiated it.
