@@ -1,7 +1,7 @@
 //! A client and a server `Connection` driven by an arbitrary sequence of operations: sends
-//! (whole, encoded straight into the wire buffer with `send_into`, streamed in pieces, text
-//! split inside code points, arbitrary bytes as text pieces), pings, closes, partial delivery of bytes in either direction, time passing and
-//! EOF. Small limits on both sides.
+//! (whole, encoded straight into the wire buffer with `send_into`, streamed in pieces,
+//! text split inside code points, arbitrary bytes as text pieces), pings, closes, partial
+//! delivery of bytes in either direction, time passing and EOF. Small limits on both sides.
 //!
 //! Invariants, checked after every operation: no panic; a send that fails says why and the
 //! reason holds (closing, message in progress, a text piece that would make the message
@@ -78,13 +78,6 @@ enum Op {
         client: bool,
         data: Vec<u8>,
     },
-    /// A whole message with `send_into`, straight into the side's wire buffer.
-    Direct {
-        client: bool,
-        is_text: bool,
-        text: String,
-        data: Vec<u8>,
-    },
     /// One piece of a streamed message: `text` is used if the message is text, unless `raw`.
     Chunk {
         client: bool,
@@ -119,6 +112,13 @@ enum Op {
     },
     Eof {
         server: bool,
+    },
+    /// A whole message with `send_into`, straight into the side's wire buffer.
+    Direct {
+        client: bool,
+        is_text: bool,
+        text: String,
+        data: Vec<u8>,
     },
 }
 

@@ -469,17 +469,18 @@ impl Connection {
 
     /// Encode a whole message from a borrowed payload straight into `out`, the driver's own
     /// write buffer: whatever is pending goes into `out` first (as
-    /// [`poll_transmit`](Self::poll_transmit) would move it), then the message's frames. The
-    /// payload is copied once, into `out` (masked on the way for a client), and nothing stays
-    /// queued in the connection, so [`Config::max_send_buffer`] does not apply: `out` is the
-    /// caller's to bound. Frames are split per [`Config::max_send_frame`], and with
-    /// permessage-deflate a message from the size threshold up is compressed, as
-    /// [`send`](Self::send) does.
+    /// [`poll_transmit`](Self::poll_transmit) would move it, an owed Pong included), then
+    /// the message's frames. The payload is copied once, into `out` (for a client, then
+    /// masked in place there), and nothing stays queued in the connection, so
+    /// [`Config::max_send_buffer`] does not apply: `out` is the caller's to bound. Frames are
+    /// split per [`Config::max_send_frame`], and with permessage-deflate a message from the
+    /// size threshold up is compressed, as [`send`](Self::send) does (the compressed bytes go
+    /// through the connection's buffer on their way to `out`).
     ///
     /// The cheapest way to send a payload the caller keeps (a serialization buffer, a
     /// `&'static str`): [`send`](Self::send) takes ownership instead, and
     /// [`send_text`](Self::send_text) copies into the connection's buffer, from which
-    /// `poll_transmit` copies again unless its `out` is empty. Fails like `send` (while
+    /// `poll_transmit` copies again unless nothing else is queued and its `out` is empty. Fails like `send` (while
     /// closing, or with a message in progress, nothing is written); if compressing fails
     /// ([`SendError::CompressionFailed`]), the bytes that were pending are in `out`, the
     /// message is not.
@@ -2450,6 +2451,41 @@ mod medium_message_tests {
         4096,
         ARENA_BLOCK,
     ];
+
+    /// A sequence at the end of one 64-byte vector, a vector of ASCII, then continuation bytes
+    /// at the start of the next: the AVX-512 pass keeps the 3rd/4th-byte state of the last
+    /// non-ASCII vector across the ASCII one, and must neither accept the cut sequence nor
+    /// reject what follows a complete one.
+    #[test]
+    fn sequences_before_an_ascii_vector_and_continuations_after_it() {
+        let leads: [&[u8]; 6] = [
+            b"\xE2\x82\xAC",     // complete, ends at 63
+            b"\xF0\x9F\x98\x80", // complete, ends at 63
+            b"\xE2",             // cut: a lead at 63
+            b"\xE2\x82",         // cut: lead at 62
+            b"\xF0\x9F\x98",     // cut: lead at 61
+            b"\xF0",             // cut: lead at 63
+        ];
+        let after: [&[u8]; 4] = [
+            b"\x80\x80",         // stray continuations at 128 and 129
+            b"\xE2\x82\xAC",     // a complete sequence at 128
+            b"\xF0\x9F\x98\x80", // a complete 4-byte one at 128
+            b"\x82\xAC",         // the tail of a sequence whose lead is not there
+        ];
+        for len in [192, 256, 300] {
+            for lead in leads {
+                for tail in after {
+                    let mut text = mixed(64 - lead.len());
+                    text.resize(64 - lead.len(), b'a');
+                    text.extend_from_slice(lead);
+                    text.extend_from_slice(&[b'x'; 64]);
+                    text.extend_from_slice(tail);
+                    text.resize(len, b'z');
+                    check_text(&text);
+                }
+            }
+        }
+    }
 
     #[test]
     fn text_of_every_medium_shape_agrees_with_from_utf8() {

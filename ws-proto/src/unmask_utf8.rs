@@ -442,9 +442,10 @@ mod avx512 {
         }
     }
 
-    /// Bit 7 set at each byte that is a lead byte of 3 or 4 bytes, or follows one of 4 bytes
-    /// (`prev1` is `input` shifted right by one byte): two bytes later must come a
-    /// continuation byte (the 3rd byte of a sequence or the 4th).
+    /// Bit 7 set at each byte from E0 up (a lead byte of 3 or 4 bytes, or an invalid one the
+    /// pair check rejects anyway), or after one from F0 up (`prev1` is `input` shifted right
+    /// by one byte): two bytes later must come a continuation byte (the 3rd byte of a
+    /// sequence or the 4th).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     fn leads(t: &Vectors, prev1: __m512i, input: __m512i) -> __m512i {
@@ -600,8 +601,10 @@ mod avx512 {
                 _mm512_storeu_si512(dst.add(i).cast(), input);
                 if _mm512_movepi8_mask(input) == 0 {
                     // All ASCII: fine unless the vector before ended inside a code point.
-                    // (`prev_leads` stays: its last two bytes, all the next check reads,
-                    // are set only if that vector did, an error already.)
+                    // (`prev_leads` stays those of the last non-ASCII vector, or the seed's.
+                    // The next check reads only its last two bytes, set only if that vector
+                    // ended inside a code point, which `incomplete` flagged at the first
+                    // ASCII vector after it.)
                     error = _mm512_or_si512(error, _mm512_subs_epu8(prev, t.incomplete));
                 } else {
                     (error, prev_leads) = check(&t, prev, prev_leads, input, error);

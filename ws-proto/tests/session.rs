@@ -471,13 +471,6 @@ fn send_into_puts_what_was_pending_first_and_then_the_message() {
         .send(Instant::ZERO, Message::binary(vec![9u8; 4096]))
         .unwrap();
     server.ping(Instant::ZERO, b"p").unwrap();
-    // A Ping from the peer: its Pong is owed too.
-    let mut client = seeded(false, Config::default());
-    client.ping(Instant::ZERO, b"q").unwrap();
-    server
-        .handle_input(Instant::ZERO, &drain_transmit(&mut client))
-        .unwrap();
-    drain_events(&mut server);
     let mut out = Vec::new();
     server
         .send_into(Instant::ZERO, MessageRef::Text("direct"), &mut out)
@@ -491,6 +484,47 @@ fn send_into_puts_what_was_pending_first_and_then_the_message() {
             (Opcode::Text, b"queued".to_vec()),
             (Opcode::Binary, vec![9u8; 4096]),
             (Opcode::Ping, b"p".to_vec()),
+            (Opcode::Text, b"direct".to_vec()),
+        ]
+    );
+}
+
+#[test]
+fn send_into_writes_an_owed_pong_before_the_message() {
+    // A small outgoing limit: the Pong for a Ping that arrives while the buffer is over it is
+    // owed, not queued.
+    let config = Config {
+        max_send_buffer: 64,
+        ..Config::default()
+    };
+    let mut server = Connection::server(Instant::ZERO, config);
+    let long = "x".repeat(60);
+    server.send_text(Instant::ZERO, &long).unwrap();
+    let mut client = seeded(false, Config::default());
+    client.ping(Instant::ZERO, b"q").unwrap();
+    server
+        .handle_input(Instant::ZERO, &drain_transmit(&mut client))
+        .unwrap();
+    assert_eq!(
+        drain_events(&mut server),
+        vec![Event::Ping(b"q".to_vec().into())]
+    );
+    // Owed, not written yet: counted at its largest frame size (6 + 1), not as the 3 bytes
+    // a written server Pong takes.
+    assert_eq!(server.pending_transmit(), 2 + 60 + 6 + 1);
+    let mut out = Vec::new();
+    server
+        .send_into(Instant::ZERO, MessageRef::Text("direct"), &mut out)
+        .unwrap();
+    assert_eq!(server.pending_transmit(), 0);
+    let got: Vec<(Opcode, Vec<u8>)> = parse_frames(&out)
+        .into_iter()
+        .map(|f| (f.opcode, f.payload))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Opcode::Text, long.into_bytes()),
             (Opcode::Pong, b"q".to_vec()),
             (Opcode::Text, b"direct".to_vec()),
         ]
