@@ -377,10 +377,7 @@ impl Connection {
     /// Queue a whole message. Fails with [`SendError::BufferFull`] (changing nothing) if it
     /// would take the outgoing buffer past [`Config::max_send_buffer`].
     pub fn send(&mut self, _now: Instant, message: Message) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_can_start_message()?;
         let (opcode, payload) = match message {
             Message::Text(t) => (Opcode::Text, t.into_bytes()),
             Message::Binary(b) => (Opcode::Binary, b),
@@ -460,10 +457,7 @@ impl Connection {
     /// .., true)` without the UTF-8 check, which the type makes unnecessary: the cheapest way
     /// to send short text.
     pub fn send_text(&mut self, _now: Instant, text: &str) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_can_start_message()?;
         self.queue_piece(Opcode::Text, text.as_bytes(), true, true)
     }
 
@@ -500,10 +494,7 @@ impl Connection {
         message: MessageRef<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_can_start_message()?;
         let (opcode, payload) = match message {
             MessageRef::Text(t) => (Opcode::Text, t.as_bytes()),
             MessageRef::Binary(b) => (Opcode::Binary, b),
@@ -1277,6 +1268,15 @@ impl Connection {
         } else {
             Err(SendError::Closing)
         }
+    }
+
+    /// A whole message can go out: the connection is open and no message is in progress.
+    fn check_can_start_message(&self) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        Ok(())
     }
 
     /// Backpressure: refuse to grow the outgoing buffer past its limit, unless it is empty.
