@@ -474,10 +474,10 @@ impl Connection {
     /// The cheapest way to send a payload the caller keeps (a serialization buffer, a
     /// `&'static str`): [`send`](Self::send) takes ownership instead, and
     /// [`send_text`](Self::send_text) copies into the connection's buffer, from which
-    /// `poll_transmit` copies again unless nothing else is queued and its `out` is empty. Fails like `send` (while
-    /// closing, or with a message in progress, nothing is written); if compressing fails
-    /// ([`SendError::CompressionFailed`]), the bytes that were pending are in `out`, the
-    /// message is not.
+    /// `poll_transmit` copies again unless nothing else is queued and its `out` is empty.
+    /// Fails like `send` (while closing, or with a message in progress, nothing is written);
+    /// if compressing fails ([`SendError::CompressionFailed`]), the bytes that were pending
+    /// are in `out`, the message is not.
     ///
     /// ```
     /// use ws_proto::{Config, Connection, Instant, MessageRef};
