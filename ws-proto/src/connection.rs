@@ -17,7 +17,7 @@ use crate::close::{parse_close_payload, CloseCode, MAX_REASON_LEN};
 use crate::config::{Config, MessageMode};
 use crate::error::{ProtocolError, SendError};
 use crate::frame::{FrameHeader, Opcode, Status, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1};
-use crate::mask::{apply_mask, extend_unmasked};
+use crate::mask::{apply_mask, extend_masked, extend_unmasked};
 use crate::mask_source::{MaskSource, NoMasks};
 use crate::message::{Chunk, Event, Message, MessageKind, MessageRef, Text};
 use crate::state::Phase;
@@ -464,8 +464,8 @@ impl Connection {
     /// Encode a whole message from a borrowed payload straight into `out`, the driver's own
     /// write buffer: whatever is pending goes into `out` first (as
     /// [`poll_transmit`](Self::poll_transmit) would move it, an owed Pong included), then
-    /// the message's frames. The payload is copied once, into `out` (for a client, then
-    /// masked in place there), and nothing stays queued in the connection, so
+    /// the message's frames. The payload is copied once, into `out` (for a client, masked
+    /// while it is copied), and nothing stays queued in the connection, so
     /// [`Config::max_send_buffer`] does not apply: `out` is the caller's to bound. Frames are
     /// split per [`Config::max_send_frame`], and with permessage-deflate a message from the
     /// size threshold up is compressed, as [`send`](Self::send) does (the compressed bytes go
@@ -791,12 +791,10 @@ impl Connection {
                 break;
             }
             let payload = &input[header_len..header_len + len];
-            let key = if masked {
+            let mask = masked.then(|| {
                 let k = &input[header_len - 4..header_len];
                 [k[0], k[1], k[2], k[3]]
-            } else {
-                [0; 4]
-            };
+            });
             let text = kind == MessageKind::Text;
             if self.msg_buf.capacity() < len {
                 // A new block, as the general path takes one (`grow_msg_buf`): never `reserve`,
@@ -810,21 +808,7 @@ impl Connection {
                 MEDIUM_FAST_PATH.with(|n| n.set(n.get() + 1));
             }
             let start = self.msg_buf.len();
-            let valid = if medium {
-                whole_message(&mut self.msg_buf, payload, masked.then_some(key), text)
-            } else {
-                match crate::unmask_utf8::small_message(&mut self.msg_buf, payload, key, text) {
-                    Some(valid) => valid,
-                    None => {
-                        if masked {
-                            extend_unmasked(&mut self.msg_buf, payload, key, 0);
-                        } else {
-                            self.msg_buf.extend_from_slice(payload);
-                        }
-                        !text || simdutf8::basic::from_utf8(&self.msg_buf[start..]).is_ok()
-                    }
-                }
-            };
+            let valid = whole_message(&mut self.msg_buf, payload, mask, text);
             if !valid {
                 self.msg_buf.truncate(start);
                 return Err(ProtocolError::InvalidUtf8);
@@ -1499,11 +1483,18 @@ std::thread_local! {
 }
 
 /// Append the whole payload of a single-frame message to `buf` (empty before it), unmasking
-/// it with `mask`, and for `text` check that it is complete, valid UTF-8. Returns false if it
-/// is not (the bytes stay appended: the caller truncates).
+/// it with `mask`, and for `text` check that it is complete, valid UTF-8, in one pass where
+/// the CPU allows it (one masked step up to 125 bytes, the vector pass above). Returns false
+/// if it is not (the bytes stay appended: the caller truncates).
 #[inline]
 fn whole_message(buf: &mut BytesMut, payload: &[u8], mask: Option<[u8; 4]>, text: bool) -> bool {
     let start = buf.len();
+    // Up to 125 bytes: one masked step where the CPU has it.
+    if let Some(valid) =
+        crate::unmask_utf8::small_message(buf, payload, mask.unwrap_or([0; 4]), text)
+    {
+        return valid;
+    }
     if text {
         match crate::unmask_utf8::extend(buf, payload, mask.unwrap_or([0; 4]), 0) {
             Some(Ok(checked)) => {
@@ -1667,10 +1658,9 @@ fn encode_frame(
     };
     out.reserve(header.encoded_len() + payload.len());
     header.write(out);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key, 0);
+    match mask {
+        Some(key) => extend_masked(out, payload, key),
+        None => out.extend_from_slice(payload),
     }
 }
 
