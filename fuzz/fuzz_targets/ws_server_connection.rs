@@ -14,7 +14,9 @@
 //! when `is_finished` turns true; everything the server transmits is a valid server stream
 //! (a client connection reads it without error) whose Pongs answer Pings received and whose
 //! Close carries the error's code; without keepalive, the events (streamed chunks merged per
-//! message) are the same as when the input arrives in one piece.
+//! message) are the same as when the input arrives in one piece; and the same chunks read in
+//! place (`handle_input_buf`, each chunk in a read buffer of its own) give exactly the same
+//! events, error and transmitted bytes as `handle_input`.
 #![no_main]
 
 use core::time::Duration;
@@ -44,7 +46,7 @@ struct Run {
     pings: Vec<Vec<u8>>,
 }
 
-fn run(config: &Config, chunks: &[&[u8]], flags: u8, step: Duration) -> Run {
+fn run(config: &Config, chunks: &[&[u8]], flags: u8, step: Duration, in_place: bool) -> Run {
     let drain_each = flags & 4 != 0;
     let mut now = Instant::ZERO;
     let mut conn = Connection::server(now, config.clone());
@@ -133,7 +135,15 @@ fn run(config: &Config, chunks: &[&[u8]], flags: u8, step: Duration) -> Run {
         now = now.saturating_add(step);
         let was_finished = conn.is_finished();
         let before = r.events.len();
-        match conn.handle_input(now, chunk) {
+        let result = if in_place {
+            let mut buf = bytes::BytesMut::from(*chunk);
+            let result = conn.handle_input_buf(now, &mut buf);
+            assert!(buf.is_empty(), "handle_input_buf left bytes in the buffer");
+            result
+        } else {
+            conn.handle_input(now, chunk)
+        };
+        match result {
             Ok(()) => {}
             Err(e) => {
                 assert!(!was_finished, "error after finishing: {e:?}");
@@ -218,7 +228,11 @@ fuzz_target!(|data: &[u8]| {
     let step = Duration::from_millis(u64::from(plan.u8()));
     let (chunks, payload) = plan.chunks();
 
-    let split = run(&config, &chunks, flags, step);
+    let split = run(&config, &chunks, flags, step, false);
+    let in_place = run(&config, &chunks, flags, step, true);
+    assert_eq!(split.error, in_place.error, "in place: error");
+    assert!(split.events == in_place.events, "in place: events");
+    assert!(split.transmitted == in_place.transmitted, "in place: transmitted");
 
     // The server's output is a valid server stream: a client reads all of it.
     let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(1));
@@ -247,7 +261,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     if config.keepalive.is_none() {
-        let whole = run(&config, &[payload], flags & !4, Duration::ZERO);
+        let whole = run(&config, &[payload], flags & !4, Duration::ZERO, false);
         assert_eq!(split.error, whole.error);
         assert_eq!(merge(&split.events), merge(&whole.events));
     }

@@ -3,15 +3,19 @@
 //!
 //! Decode: a server reads a buffer of masked client frames and produces whole messages (binary
 //! and text; text is mixed multi-byte UTF-8, validated). Encode: a server encodes messages into
-//! a byte buffer. Every implementation reads its input through a 128 KiB read buffer, like a
-//! socket driver would, and writes into a `Vec`. Each implementation decodes on one
-//! long-lived connection per case, fed the same wire bytes in every iteration, as a server
+//! a byte buffer. Input arrives in reads of 128 KiB, like a socket driver's, and output goes
+//! into a `Vec`. The peers read from an in-memory stream into their own read buffer (their
+//! API owns it), so their time includes that copy; ws-proto's API takes the driver's buffer:
+//! `handle_input` gets 128 KiB slices of the wire bytes, `handle_input_buf` 128 KiB read
+//! buffers filled before the clock starts (the transport's copy; `timed-reads` times it too,
+//! filling one reused read buffer, as the peers' figures do). Each implementation decodes on
+//! one long-lived connection per case, fed the same wire bytes in every iteration, as a server
 //! reading a stream of messages would (`fresh` starts a new connection for every iteration
 //! instead; each iteration is then a new conversation of 16 to 200,000 messages).
 //!
 //! Run: `cargo bench -p ws-proto --bench codec` (add `-- quick` for a shorter run; `fresh`,
-//! `decode-only`, and `only=text` / `only=binary` / `only=65536` select variants and cases).
-//! Reports median MB/s (payload bytes), messages/s and our ratio to each peer.
+//! `timed-reads`, `decode-only`, and `only=text` / `only=binary` / `only=65536` select variants
+//! and cases). Reports median MB/s (payload bytes), messages/s and our ratio to each peer.
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -123,23 +127,87 @@ impl OursDecoder {
     }
 }
 
-#[inline(never)]
-fn ours_decode(c: &Case, dec: &mut OursDecoder) -> usize {
-    let conn = &mut dec.0;
-    let mut n = 0;
-    let mut bytes = 0;
-    for chunk in c.wire.chunks(READ_CHUNK) {
-        conn.handle_input(Instant::ZERO, chunk).unwrap();
-        while let Some(ev) = conn.poll_event() {
-            if let Event::Message(m) = ev {
-                bytes += m.payload().len();
-                n += 1;
-                black_box(&m);
-            }
+/// Take the events of one read: (messages, payload bytes).
+#[inline]
+fn take_messages(conn: &mut Connection) -> (usize, usize) {
+    let (mut n, mut bytes) = (0, 0);
+    while let Some(ev) = conn.poll_event() {
+        if let Event::Message(m) = ev {
+            bytes += m.payload().len();
+            n += 1;
+            black_box(&m);
         }
+    }
+    (n, bytes)
+}
+
+/// Decodes the case's reads with `read(conn, i)` for read `i`, taking the events after each.
+#[inline(always)]
+fn decode_reads(
+    c: &Case,
+    dec: &mut OursDecoder,
+    reads: usize,
+    mut read: impl FnMut(&mut Connection, usize),
+) -> usize {
+    let (mut n, mut bytes) = (0, 0);
+    for i in 0..reads {
+        read(&mut dec.0, i);
+        let (m, b) = take_messages(&mut dec.0);
+        n += m;
+        bytes += b;
     }
     assert_eq!(bytes, c.count * c.size);
     n
+}
+
+/// `handle_input`: whole messages are copied (and unmasked) out of 128 KiB slices of the wire.
+#[inline(never)]
+fn ours_decode(c: &Case, dec: &mut OursDecoder) -> usize {
+    let chunks: Vec<&[u8]> = c.wire.chunks(READ_CHUNK).collect();
+    decode_reads(c, dec, chunks.len(), |conn, i| {
+        conn.handle_input(Instant::ZERO, chunks[i]).unwrap()
+    })
+}
+
+/// Our cheapest API for a driver that reads into a `BytesMut`: `handle_input_buf` unmasks and
+/// validates whole messages where they lie in the read buffer and hands them out as slices of
+/// it. `bufs` holds the case's wire bytes in read buffers of `READ_CHUNK` bytes, filled before
+/// the clock starts (as the transport fills them; the decoder's work starts after).
+#[inline(never)]
+fn ours_decode_in_place(c: &Case, dec: &mut OursDecoder, bufs: &mut [bytes::BytesMut]) -> usize {
+    decode_reads(c, dec, bufs.len(), |conn, i| {
+        conn.handle_input_buf(Instant::ZERO, &mut bufs[i]).unwrap()
+    })
+}
+
+/// [`ours_decode_in_place`] as a driver that reads into one `BytesMut` runs it, the copy into
+/// the read buffer (a socket read's) included in the time: for each read, `reserve` (which
+/// takes the allocation back, the messages being dropped), the bytes, `handle_input_buf`.
+#[inline(never)]
+fn ours_decode_in_place_with_reads(
+    c: &Case,
+    dec: &mut OursDecoder,
+    buf: &mut bytes::BytesMut,
+) -> usize {
+    let chunks: Vec<&[u8]> = c.wire.chunks(READ_CHUNK).collect();
+    decode_reads(c, dec, chunks.len(), |conn, i| {
+        buf.reserve(READ_CHUNK);
+        buf.extend_from_slice(chunks[i]);
+        conn.handle_input_buf(Instant::ZERO, buf).unwrap()
+    })
+}
+
+/// The case's wire bytes in fresh read buffers of `READ_CHUNK` bytes, for
+/// [`ours_decode_in_place`]: pieces of one copy of the wire bytes, so that they lie in the same
+/// kind of memory (one large allocation, huge pages where the system gives them) as the wire
+/// bytes the other decoders read.
+fn read_buffers(c: &Case) -> Vec<bytes::BytesMut> {
+    let mut all = bytes::BytesMut::from(&c.wire[..]);
+    let mut bufs = Vec::with_capacity(all.len().div_ceil(READ_CHUNK));
+    while !all.is_empty() {
+        bufs.push(all.split_to(READ_CHUNK.min(all.len())));
+    }
+    bufs
 }
 
 /// Each implementation sends with its cheapest API for a payload the caller keeps: we encode
@@ -492,6 +560,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "quick");
     let fresh = args.iter().any(|a| a == "fresh");
+    let timed_reads = args.iter().any(|a| a == "timed-reads");
     // `only=text` / `only=binary` / `only=65536` restrict the cases (for profiling).
     let only: Vec<String> = args
         .iter()
@@ -519,12 +588,15 @@ fn main() {
             let tung_pos = Rc::new(Cell::new(0));
             let fast_pos = Rc::new(Cell::new(0));
             let mut ours_dec = OursDecoder::new();
+            let mut copy_dec = OursDecoder::new();
+            let mut read_buf = bytes::BytesMut::with_capacity(READ_CHUNK);
             let mut tung_dec = tungstenite_decoder(&c, &tung_pos);
             let mut fast_dec = fast_decoder(&c, &fast_pos);
             // For text from 1 KiB up, the UTF-8 validation bound runs as a fourth contender in
             // the same rounds.
+            // ws-proto's copying `handle_input` runs as another contender.
             let bound = (kind == Kind::Text && size >= 1024).then(|| unmasked_input(&c));
-            let contenders = if bound.is_some() { 4 } else { 3 };
+            let contenders = if bound.is_some() { 5 } else { 4 };
             let mut samples = vec![Vec::new(); contenders];
             for run in 0..runs {
                 for k in 0..contenders {
@@ -534,7 +606,24 @@ fn main() {
                             if fresh {
                                 ours_dec = OursDecoder::new();
                             }
-                            time(&mut || ours_decode(&c, &mut ours_dec))
+                            if timed_reads {
+                                time(&mut || {
+                                    ours_decode_in_place_with_reads(
+                                        &c,
+                                        &mut ours_dec,
+                                        &mut read_buf,
+                                    )
+                                })
+                            } else {
+                                let mut bufs = read_buffers(&c);
+                                time(&mut || ours_decode_in_place(&c, &mut ours_dec, &mut bufs))
+                            }
+                        }
+                        3 => {
+                            if fresh {
+                                copy_dec = OursDecoder::new();
+                            }
+                            time(&mut || ours_decode(&c, &mut copy_dec))
                         }
                         1 => {
                             tung_pos.set(0);
@@ -560,12 +649,23 @@ fn main() {
             }
             let med: Vec<f64> = samples.into_iter().map(median).collect();
             report("decode", &c, &names, &med[..3]);
-            if let Some(&v) = med.get(3) {
+            let bytes = (c.count * c.size) as f64;
+            let best_peer = med[1].min(med[2]);
+            println!(
+                "       ws-proto copying (handle_input) {:.1} MB/s {:.2} M msg/s: x{:.2} vs best \
+                 peer, x{:.2} vs in place",
+                bytes / med[3] / 1e6,
+                c.count as f64 / med[3] / 1e6,
+                best_peer / med[3],
+                med[0] / med[3]
+            );
+            if let Some(&v) = med.get(4) {
                 println!(
                     "       utf-8 validation bound (simdutf8, payloads in place) {:.1} MB/s: \
-                     ws-proto decodes at {:.0}% of it",
-                    (c.count * c.size) as f64 / v / 1e6,
-                    100.0 * v / med[0]
+                     ws-proto decodes at {:.0}% of it (copying: {:.0}%)",
+                    bytes / v / 1e6,
+                    100.0 * v / med[0],
+                    100.0 * v / med[3]
                 );
             }
             if args.iter().any(|a| a == "decode-only") {

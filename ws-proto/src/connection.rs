@@ -7,7 +7,8 @@
 //!
 //! Invariants:
 //! - Payload bytes are unmasked while being copied from the caller's input into the message
-//!   buffer; no buffer is ever sized by a length the peer declared, only by bytes that arrived.
+//!   buffer, or (`handle_input_buf`) unmasked in the caller's read buffer and split off it; no
+//!   buffer is ever sized by a length the peer declared, only by bytes that arrived.
 //! - Text is validated as it arrives, inside partial frames, so invalid UTF-8 fails at once.
 //! - After a protocol error, nothing more is read; the Close frame with the error's code is
 //!   queued and the connection is finished.
@@ -51,8 +52,9 @@ const VALIDATE_BLOCK: usize = 16 * 1024;
 ///
 /// - getters: [`role`](Self::role), [`is_finished`](Self::is_finished),
 ///   [`pending_transmit`](Self::pending_transmit), [`config`](Self::config)
-/// - inputs: [`handle_input`](Self::handle_input), [`handle_timeout`](Self::handle_timeout),
-///   [`handle_eof`](Self::handle_eof)
+/// - inputs: [`handle_input`](Self::handle_input) (or, to receive whole messages without
+///   copying them out of the driver's read buffer, [`handle_input_buf`](Self::handle_input_buf)),
+///   [`handle_timeout`](Self::handle_timeout), [`handle_eof`](Self::handle_eof)
 /// - mutators: [`send`](Self::send), [`send_chunk`](Self::send_chunk), [`ping`](Self::ping),
 ///   [`close`](Self::close)
 /// - outputs: [`poll_transmit`](Self::poll_transmit) (or, for vectored writes without copies,
@@ -340,31 +342,185 @@ impl Connection {
         self.reads() && (self.stalled || !self.pending_input.is_empty())
     }
 
+    /// Bytes received from the transport, in the driver's own read buffer: what
+    /// [`handle_input`](Self::handle_input) does, without copying whole messages.
+    ///
+    /// A data message that lies in `input` whole, as one frame (and not compressed), is
+    /// unmasked and validated where it lies and handed out as a slice of `input`'s buffer
+    /// (zero-copy receive); everything else (fragments, control frames, a frame cut off by the
+    /// end of `input`, compressed messages, [`MessageMode::Streaming`]) is read exactly as
+    /// `handle_input` reads it. The events, errors and bytes to transmit are the same as
+    /// `handle_input(now, &input[..])` gives.
+    ///
+    /// All of `input` is taken: it is left empty, its capacity kept. Read the next bytes into
+    /// it after [`BytesMut::reserve`], which reuses the allocation once the application has
+    /// dropped every message taken from it, and allocates anew while one is kept.
+    ///
+    /// Memory: each message shares the allocation of the read buffer it came in, as long as
+    /// the application keeps it (with `handle_input`, a small message shares an 8 KiB block
+    /// instead). An application that keeps many small messages for long should copy them
+    /// out, or use `handle_input`.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use ws_proto::{Config, Connection, Event, Instant, Message, SeededMasks};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut client = Connection::client(now, Config::default(), SeededMasks::new(1));
+    /// let mut server = Connection::server(now, Config::default());
+    /// client.send(now, Message::text("hello"))?;
+    /// client.send(now, Message::binary(vec![7u8; 3000]))?;
+    ///
+    /// // The server's read buffer, as a read from the transport fills it.
+    /// let mut buf = BytesMut::with_capacity(64 * 1024);
+    /// let mut wire = Vec::new();
+    /// while client.poll_transmit(&mut wire).is_some() {}
+    /// buf.extend_from_slice(&wire);
+    ///
+    /// server.handle_input_buf(now, &mut buf)?;
+    /// assert!(buf.is_empty());
+    /// assert_eq!(server.poll_event(), Some(Event::Message(Message::text("hello"))));
+    /// let Some(Event::Message(Message::Binary(b))) = server.poll_event() else { panic!() };
+    /// assert_eq!(b, vec![7u8; 3000]); // a slice of the read buffer, unmasked where it lay
+    /// drop(b);
+    ///
+    /// // Every message is dropped: the next read reuses the same allocation.
+    /// buf.reserve(64 * 1024);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_input_buf(
+        &mut self,
+        now: Instant,
+        input: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        if !self.reads() || input.is_empty() {
+            input.clear();
+            return Ok(());
+        }
+        self.last_input = now;
+        self.step_budget = self.config.inflate_step.max(1);
+        let result = self.read_buf(input);
+        input.clear();
+        if let Err(e) = &result {
+            self.read_failed(e);
+        }
+        result
+    }
+
     /// Parse `input` after whatever earlier input is still waiting, within one step budget.
     pub(crate) fn process(&mut self, _now: Instant, input: &[u8]) -> Result<(), ProtocolError> {
         self.step_budget = self.config.inflate_step.max(1);
-        let result = if self.pending_input.is_empty() {
-            self.read(input).map(|used| {
-                if used < input.len() {
-                    self.pending_input.extend_from_slice(&input[used..]);
-                }
-            })
+        let result = self.read_all(input);
+        if let Err(e) = &result {
+            self.read_failed(e);
+        }
+        result
+    }
+
+    /// Read `input` after whatever earlier input is still waiting; what the step budget
+    /// leaves unread waits in `pending_input`.
+    fn read_all(&mut self, input: &[u8]) -> Result<(), ProtocolError> {
+        if self.pending_input.is_empty() {
+            let used = self.read(input)?;
+            if used < input.len() {
+                self.pending_input.extend_from_slice(&input[used..]);
+            }
         } else {
             let mut buf = core::mem::take(&mut self.pending_input);
             buf.extend_from_slice(input);
-            self.read(&buf).map(|used| {
-                buf.drain(..used);
-                self.pending_input = buf;
-            })
-        };
-        if let Err(e) = &result {
-            // Stop reading now; the Close goes out once the events before it were taken.
-            self.pending_input.clear();
-            self.stalled = false;
-            self.stop_reading = true;
-            self.events.push_back(Queued::Fail(e.clone()));
+            let used = self.read(&buf)?;
+            buf.drain(..used);
+            self.pending_input = buf;
         }
-        result
+        Ok(())
+    }
+
+    /// The peer broke the protocol: stop reading now; the Close goes out once the events
+    /// before it were taken.
+    fn read_failed(&mut self, e: &ProtocolError) {
+        self.pending_input.clear();
+        self.stalled = false;
+        self.stop_reading = true;
+        self.events.push_back(Queued::Fail(e.clone()));
+    }
+
+    /// [`handle_input_buf`](Self::handle_input_buf)'s reader: whole single-frame messages
+    /// where they lie, and the rest through [`read`](Self::read) one frame at a time, so that
+    /// the frame after it can again be taken where it lies. Everything in `input` is read or,
+    /// past the step budget, waits in `pending_input`.
+    fn read_buf(&mut self, input: &mut BytesMut) -> Result<(), ProtocolError> {
+        if self.config.mode != MessageMode::Assembled {
+            return self.read_all(input);
+        }
+        while !input.is_empty() && self.reads() {
+            if self.stalled || !self.pending_input.is_empty() {
+                // Earlier input waits for the step budget: this goes behind it.
+                return self.read_all(input);
+            }
+            self.read_in_place(input)?;
+            if input.is_empty() || !self.reads() {
+                break;
+            }
+            // Up to the end of the frame that could not be taken in place (its header may be
+            // cut off, or invalid: `read` says so).
+            let n = match self.frame {
+                Some(f) => usize::try_from(f.remaining).unwrap_or(usize::MAX),
+                None if self.hdr_len != 0 => MAX_HEADER_LEN - self.hdr_len,
+                None => match FrameHeader::decode(input) {
+                    Ok(Status::Complete((h, n))) => {
+                        usize::try_from(h.payload_len).map_or(usize::MAX, |len| n + len)
+                    }
+                    _ => input.len(),
+                },
+            };
+            let n = n.clamp(1, input.len());
+            let used = self.read(&input[..n])?;
+            if used < n {
+                self.pending_input.extend_from_slice(&input[used..]);
+                return Ok(());
+            }
+            bytes::Buf::advance(input, n);
+        }
+        Ok(())
+    }
+
+    /// Take the whole single-frame data messages at the start of `input` where they lie:
+    /// unmask and validate them in place and split them off `input`, while nothing else is
+    /// in progress. Stops at the first frame that is anything else (or breaks a rule or a
+    /// limit), which [`read`](Self::read) then reads and judges.
+    #[inline]
+    fn read_in_place(&mut self, input: &mut BytesMut) -> Result<(), ProtocolError> {
+        if self.frame.is_some()
+            || self.hdr_len != 0
+            || self.msg.is_some()
+            || self.config.max_fragments == 0
+        {
+            return Ok(());
+        }
+        let masked = self.role == Role::Server;
+        let limit = self
+            .config
+            .max_frame_payload
+            .min(self.config.max_message_size);
+        while let Some((kind, n, len, mask)) = single_frame_header(input, masked) {
+            let Some(len) = usize::try_from(len).ok().filter(|&l| l <= limit) else {
+                break;
+            };
+            if input.len() - n < len {
+                break;
+            }
+            let text = kind == MessageKind::Text;
+            if !whole_in_place(&mut input[n..n + len], mask, text) {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            bytes::Buf::advance(input, n);
+            let data = input.split_to(len).freeze();
+            self.emit(Event::Message(match kind {
+                MessageKind::Binary => Message::Binary(data),
+                MessageKind::Text => Message::Text(Text::from_validated(data)),
+            }));
+        }
+        Ok(())
     }
 
     /// Whether received bytes are still read.
@@ -763,38 +919,17 @@ impl Connection {
             return Ok(input);
         }
         let masked = self.role == Role::Server;
-        let key_len = if masked { 4 } else { 0 };
-        // Limits for the 16-bit lengths taken here (7-bit ones are within them, checked above).
+        // The limit for the 16-bit lengths taken here (7-bit ones are within the limits,
+        // checked above; 64-bit ones are over it).
         let medium_max = ARENA_BLOCK
             .min(self.config.max_frame_payload)
             .min(self.config.max_message_size);
-        while let [b0, b1, ..] = *input {
-            let kind = match b0 {
-                0x81 => MessageKind::Text,
-                0x82 => MessageKind::Binary,
-                _ => break,
-            };
-            if (b1 & 0x80 != 0) != masked {
+        while let Some((kind, header_len, len, mask)) = single_frame_header(input, masked) {
+            if len > medium_max as u64 || input.len() - header_len < len as usize {
                 break;
             }
-            let (len, header_len) = match b1 & 0x7F {
-                126 => match *input {
-                    [_, _, l0, l1, ..] => (usize::from(u16::from_be_bytes([l0, l1])), 4 + key_len),
-                    _ => break,
-                },
-                127 => break,
-                n => (usize::from(n), 2 + key_len),
-            };
-            // A 16-bit length under 126 is not minimal: the general path rejects it.
-            let medium = header_len == 4 + key_len;
-            if (medium && !(126..=medium_max).contains(&len)) || input.len() < header_len + len {
-                break;
-            }
+            let len = len as usize;
             let payload = &input[header_len..header_len + len];
-            let mask = masked.then(|| {
-                let k = &input[header_len - 4..header_len];
-                [k[0], k[1], k[2], k[3]]
-            });
             let text = kind == MessageKind::Text;
             if self.msg_buf.capacity() < len {
                 // A new block, as the general path takes one (`grow_msg_buf`): never `reserve`,
@@ -804,7 +939,7 @@ impl Connection {
                 }
             }
             #[cfg(all(test, feature = "std"))]
-            if medium {
+            if len > 125 {
                 MEDIUM_FAST_PATH.with(|n| n.set(n.get() + 1));
             }
             let start = self.msg_buf.len();
@@ -1497,13 +1632,7 @@ fn whole_message(buf: &mut BytesMut, payload: &[u8], mask: Option<[u8; 4]>, text
     }
     if text {
         match crate::unmask_utf8::extend(buf, payload, mask.unwrap_or([0; 4]), 0) {
-            Some(Ok(checked)) => {
-                // Code points ending within `checked` are valid; re-check from the last
-                // boundary before it to the end, which must be complete.
-                let b = &buf[start..];
-                let from = complete_prefix_len(&b[..checked]);
-                return from == b.len() || simdutf8::basic::from_utf8(&b[from..]).is_ok();
-            }
+            Some(Ok(checked)) => return rest_is_valid(&buf[start..], checked),
             Some(Err(())) => return false,
             None => {}
         }
@@ -1513,6 +1642,84 @@ fn whole_message(buf: &mut BytesMut, payload: &[u8], mask: Option<[u8; 4]>, text
         None => buf.extend_from_slice(payload),
     }
     !text || simdutf8::basic::from_utf8(&buf[start..]).is_ok()
+}
+
+/// The header at the start of `input` if it is that of a whole message in one frame, as the
+/// fast paths take it: FIN, no RSV bits, text or binary, masked if `masked` (a server's
+/// input), the minimal length encoding. Returns the kind, the header's length, the payload
+/// length and the masking key; `None` for anything else, or a header cut off, which the
+/// general path reads and judges.
+#[inline]
+fn single_frame_header(
+    input: &[u8],
+    masked: bool,
+) -> Option<(MessageKind, usize, u64, Option<[u8; 4]>)> {
+    let [b0, b1, ref rest @ ..] = *input else {
+        return None;
+    };
+    let kind = match b0 {
+        0x81 => MessageKind::Text,
+        0x82 => MessageKind::Binary,
+        _ => return None,
+    };
+    if (b1 & 0x80 != 0) != masked {
+        return None;
+    }
+    let (len, ext) = match b1 & 0x7F {
+        126 => {
+            let [l0, l1, ..] = *rest else {
+                return None;
+            };
+            (u64::from(u16::from_be_bytes([l0, l1])), 2)
+        }
+        127 => (u64::from_be_bytes(rest.get(..8)?.try_into().ok()?), 8),
+        n => (u64::from(n), 0),
+    };
+    // Not minimal, or the top bit set: the general path rejects it.
+    let minimal = match ext {
+        2 => len >= 126,
+        8 => len > 0xFFFF && len >> 63 == 0,
+        _ => true,
+    };
+    if !minimal {
+        return None;
+    }
+    let header_len = 2 + ext + if masked { 4 } else { 0 };
+    let mask = match rest.get(ext..header_len - 2)? {
+        &[k0, k1, k2, k3] => Some([k0, k1, k2, k3]),
+        _ => None,
+    };
+    Some((kind, header_len, len, mask))
+}
+
+/// The payload of a whole single-frame message where it lies: unmask it in place with
+/// `mask`, and for `text` check that it is complete, valid UTF-8, in one pass where the CPU
+/// allows it (as [`whole_message`] does while copying). Returns false if it is not.
+#[inline]
+fn whole_in_place(payload: &mut [u8], mask: Option<[u8; 4]>, text: bool) -> bool {
+    if let Some(key) = mask {
+        if let Some(valid) = crate::unmask_utf8::small_in_place(payload, key, text) {
+            return valid;
+        }
+        if text {
+            match crate::unmask_utf8::unmask_validate_in_place(payload, key) {
+                Some(Ok(checked)) => return rest_is_valid(payload, checked),
+                Some(Err(())) => return false,
+                None => {}
+            }
+        }
+        apply_mask(payload, key, 0);
+    }
+    !text || simdutf8::basic::from_utf8(payload).is_ok()
+}
+
+/// Whether the whole message `b`, whose code points ending within `b[..checked]` are known
+/// to be valid, is complete, valid UTF-8: re-checks from the last code point boundary before
+/// `checked` to the end.
+#[inline]
+fn rest_is_valid(b: &[u8], checked: usize) -> bool {
+    let from = complete_prefix_len(&b[..checked]);
+    from == b.len() || simdutf8::basic::from_utf8(&b[from..]).is_ok()
 }
 
 /// Extend the validated prefix `buf[..*valid]` over the new bytes. An incomplete code point at
@@ -2113,6 +2320,11 @@ mod small_message_tests {
         let valid = crate::unmask_utf8::small_message(&mut dst, &masked(text), KEY, true)?;
         assert_eq!(&dst[..4], b"held");
         assert_eq!(&dst[4..], text, "unmasking");
+        // The same kernel in place (`handle_input_buf`) agrees.
+        let mut buf = masked(text);
+        let in_place = crate::unmask_utf8::small_in_place(&mut buf, KEY, true);
+        assert_eq!(in_place, Some(valid), "in place: {text:02x?}");
+        assert_eq!(buf, text, "unmasking in place");
         Some(valid)
     }
 
@@ -2124,10 +2336,21 @@ mod small_message_tests {
         wire.extend(masked(text));
         let mut conn = Connection::server(Instant::ZERO, Config::default());
         let ok = conn.handle_input(Instant::ZERO, &wire).is_ok();
-        match conn.poll_event() {
+        let copied = match conn.poll_event() {
             Some(Event::Message(Message::Text(t))) => ok && t.as_bytes()[..] == *text,
             _ => false,
-        }
+        };
+        // Read in place (`handle_input_buf`), the same.
+        let mut conn = Connection::server(Instant::ZERO, Config::default());
+        let ok = conn
+            .handle_input_buf(Instant::ZERO, &mut BytesMut::from(&wire[..]))
+            .is_ok();
+        let in_place = match conn.poll_event() {
+            Some(Event::Message(Message::Text(t))) => ok && t.as_bytes()[..] == *text,
+            _ => false,
+        };
+        assert_eq!(copied, in_place, "in place: {text:02x?}");
+        copied
     }
 
     /// The kernel (or, on a CPU without it, the connection's other path) agrees with
@@ -2208,6 +2431,10 @@ mod small_message_tests {
                 Some(valid) => {
                     assert!(valid);
                     assert_eq!(&dst[..], &src[..]);
+                    let mut buf = masked(&src);
+                    let in_place = crate::unmask_utf8::small_in_place(&mut buf, KEY, false);
+                    assert_eq!(in_place, Some(true));
+                    assert_eq!(buf, src, "unmasking in place");
                 }
                 // Without the kernel: the same through a connection.
                 None => assert_eq!(feed(&[(false, src.clone())]).0, [Message::binary(src)]),
@@ -2228,14 +2455,25 @@ mod small_message_tests {
             wire.extend_from_slice(&KEY);
             wire.extend(masked(payload));
         }
+        let messages = |conn: &mut Connection| {
+            let mut out = Vec::new();
+            while let Some(ev) = conn.poll_event() {
+                if let Event::Message(m) = ev {
+                    out.push(m);
+                }
+            }
+            out
+        };
         let mut conn = Connection::server(Instant::ZERO, Config::default());
         let err = conn.handle_input(Instant::ZERO, &wire).err();
-        let mut out = Vec::new();
-        while let Some(ev) = conn.poll_event() {
-            if let Event::Message(m) = ev {
-                out.push(m);
-            }
-        }
+        let out = messages(&mut conn);
+        // Read in place (`handle_input_buf`), the same.
+        let mut conn = Connection::server(Instant::ZERO, Config::default());
+        let in_place_err = conn
+            .handle_input_buf(Instant::ZERO, &mut BytesMut::from(&wire[..]))
+            .err();
+        assert_eq!(in_place_err, err, "in place");
+        assert!(messages(&mut conn) == out, "in place");
         (out, err)
     }
 
@@ -2356,24 +2594,62 @@ mod medium_message_tests {
         (events, err)
     }
 
-    /// `wire` in one read agrees with the general path (one byte at a time), on every vector
-    /// path; returns the outcome.
+    /// [`run`] through `handle_input_buf` (messages read where they lie): each piece of
+    /// `piece` bytes in a read buffer of its own.
+    fn run_in_place(wire: &[u8], config: &Config, server: bool, piece: usize) -> Outcome {
+        let mut conn = if server {
+            Connection::server(Instant::ZERO, config.clone())
+        } else {
+            Connection::client(Instant::ZERO, config.clone(), SeededMasks::new(7))
+        };
+        let mut err = None;
+        let mut buf = bytes::BytesMut::new();
+        for p in wire.chunks(piece.min(wire.len()).max(1)) {
+            buf.reserve(p.len());
+            buf.extend_from_slice(p);
+            let result = conn.handle_input_buf(Instant::ZERO, &mut buf);
+            assert!(buf.is_empty(), "handle_input_buf takes everything");
+            if let Err(e) = result {
+                err = Some(e);
+                break;
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(ev) = conn.poll_event() {
+            if !matches!(ev, Event::Closed(_)) {
+                events.push(ev);
+            }
+        }
+        (events, err)
+    }
+
+    /// `wire` in one read, and read in place in one read and in pieces, agrees with the
+    /// general path (one byte at a time), on every vector path; returns the outcome.
     fn agree(wire: &[u8], config: &Config, server: bool) -> Outcome {
         let reference = run(wire, config, server, 1);
-        let whole = run(wire, config, server, usize::MAX);
-        // (`assert!`, not `assert_eq!`: the outcomes can be megabytes long.)
-        assert!(whole == reference, "one read against one byte at a time");
+        let all_ways = |path: &str| {
+            let whole = run(wire, config, server, usize::MAX);
+            // (`assert!`, not `assert_eq!`: the outcomes can be megabytes long.)
+            assert!(
+                whole == reference,
+                "{path}: one read against one byte at a time"
+            );
+            for piece in [usize::MAX, 1000, 7] {
+                let in_place = run_in_place(wire, config, server, piece);
+                assert!(in_place == reference, "{path}: in place, pieces of {piece}");
+            }
+            whole
+        };
+        let whole = all_ways("default");
         #[cfg(feature = "std")]
         {
             use crate::unmask_utf8::{AVX2_ONLY, SCALAR_ONLY};
             AVX2_ONLY.with(|s| s.set(true));
-            let avx2 = run(wire, config, server, usize::MAX);
+            all_ways("AVX2");
             AVX2_ONLY.with(|s| s.set(false));
-            assert!(avx2 == reference, "AVX2 path");
             SCALAR_ONLY.with(|s| s.set(true));
-            let scalar = run(wire, config, server, usize::MAX);
+            all_ways("two-step");
             SCALAR_ONLY.with(|s| s.set(false));
-            assert!(scalar == reference, "two-step path");
         }
         whole
     }

@@ -7,7 +7,10 @@
 //! - [`handshake`]: the opening handshake for both roles.
 //! - [`Connection`]: one connection after the handshake: framing, messages (whole or
 //!   streamed), UTF-8 validation as bytes arrive, ping/pong, the close handshake, keepalive,
-//!   and a limit with its own error for everything that could grow. Messages go out owned
+//!   and a limit with its own error for everything that could grow. Messages come in copied
+//!   out of the caller's input (`handle_input`), or unmasked and validated where they lie in
+//!   the driver's read buffer and handed out as slices of it (`handle_input_buf`, zero-copy).
+//!   Messages go out owned
 //!   (`send`, the payload shared, not copied), borrowed into the connection's buffer
 //!   (`send_text`, `send_chunk` for a message in pieces), or borrowed straight into the
 //!   driver's write buffer (`send_into`).

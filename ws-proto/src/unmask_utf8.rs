@@ -14,8 +14,11 @@
 //! that ends within the vectors it processed (64 bytes each with AVX-512 F, BW and VBMI, else
 //! 32 with AVX2); one that runs past the last of them is left to the caller, which re-checks
 //! from the last code point boundary. [`small_message`] handles a whole message of at most 125
-//! bytes in one step (AVX-512 only). Without these features (or on other targets) both do
-//! nothing and return `None`, and the caller unmasks and validates in two steps.
+//! bytes in one step (AVX-512 only). [`unmask_validate_in_place`] and [`small_in_place`] do
+//! the same to a whole message where it lies in the caller's read buffer (the kernels load
+//! each vector before storing it, so source and destination may be the same). Without these
+//! features (or on other targets) they all do nothing and return `None`, and the caller
+//! unmasks and validates in two steps.
 
 use bytes::BytesMut;
 
@@ -65,6 +68,57 @@ pub(crate) fn small_message(
         return Some(unsafe { avx512::small_message(dst, src, key, text) });
     }
     let _ = (dst, src, key, text);
+    None
+}
+
+/// [`extend`] for text that lies in the caller's buffer: unmask all of `buf` in place
+/// (`buf[0]` being payload byte 0 of a frame) and validate it, with a zero seed (the start of
+/// a message). `Some(Ok(n))`: every code point ending within `buf[..n]` is valid (`n` a
+/// multiple of 32 or 64; the tail after it is unmasked but not checked). `Some(Err(()))`: the
+/// text is invalid (`buf` is then unmasked only in part). `None`: not available on this CPU;
+/// nothing was changed.
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn unmask_validate_in_place(buf: &mut [u8], key: [u8; 4]) -> Option<Result<usize, ()>> {
+    #[cfg(target_arch = "x86_64")]
+    if buf.len() >= 64 && !scalar_only() {
+        let (len, p) = (buf.len(), buf.as_mut_ptr());
+        if avx512::available() && !avx2_only() {
+            let vectors = len / 64 * 64;
+            // SAFETY: the CPU has the features; source and destination are all of `buf`, the
+            // same pointer.
+            let ok = unsafe { avx512::unmask_validate(p, p, len, vectors, key, &[0; 64]) };
+            return Some(if ok { Ok(vectors) } else { Err(()) });
+        }
+        if avx2::available() {
+            let vectors = len / 32 * 32;
+            // SAFETY: the CPU has AVX2; source and destination are `buf[..vectors]`, the same
+            // pointer.
+            let ok = unsafe { avx2::unmask_validate(p, p, vectors, key, &[0; 32]) };
+            // The tail (fewer than 32 bytes): the key's phase is unchanged, `vectors` being a
+            // multiple of 4.
+            crate::mask::apply_mask(&mut buf[vectors..], key, 0);
+            return Some(if ok { Ok(vectors) } else { Err(()) });
+        }
+    }
+    let _ = (buf, key);
+    None
+}
+
+/// [`small_message`] for a message that lies in the caller's buffer: unmask all of `buf`
+/// (at most 125 bytes) in place and, if `text`, check that it is complete, valid UTF-8.
+/// `Some(valid)`: done. `None`: not available on this CPU; nothing was changed.
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn small_in_place(buf: &mut [u8], key: [u8; 4], text: bool) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    if buf.len() <= 125 && avx512::available() && !scalar_only() && !avx2_only() {
+        let (len, p) = (buf.len(), buf.as_mut_ptr());
+        // SAFETY: the features were detected, `buf` is at most 125 bytes, and source and
+        // destination are the same pointer.
+        return Some(unsafe { avx512::small(p, p, len, key, text) });
+    }
+    let _ = (buf, key, text);
     None
 }
 
@@ -264,7 +318,7 @@ mod avx2 {
         // the loop the tail, all of `src.len()` bytes.
         unsafe {
             super::extend_seeded(dst, src, vectors, |out, seed: &[u8; 32]| {
-                let ok = unmask_validate(out, &src[..vectors], key, seed);
+                let ok = unmask_validate(out, src.as_ptr(), vectors, key, seed);
                 // The tail (fewer than 32 bytes): key phase is unchanged, `vectors` being a
                 // multiple of 4.
                 for (i, s) in src[vectors..].iter().enumerate() {
@@ -275,17 +329,26 @@ mod avx2 {
         }
     }
 
-    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every byte of `src` (a multiple of 32
-    /// long) and returns whether every code point that ends within it is valid UTF-8, given
-    /// the 32 bytes before it in `seed`.
+    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every `i < len` (a multiple of 32) and
+    /// returns whether every code point that ends within those bytes is valid UTF-8, given
+    /// the 32 bytes before them in `seed`. `dst` may be `src` (unmasking in place): each
+    /// vector is loaded before it is stored.
     ///
     /// # Safety
-    /// The CPU must have AVX2, and `dst` must be valid for writes of `src.len()` bytes.
+    /// The CPU must have AVX2, `src` must be valid for reads and `dst` for writes of `len`
+    /// bytes, and the two are either the same pointer or do not overlap.
     #[target_feature(enable = "avx2")]
-    unsafe fn unmask_validate(dst: *mut u8, src: &[u8], key: [u8; 4], seed: &[u8; 32]) -> bool {
-        debug_assert!(src.len().is_multiple_of(32));
-        // SAFETY (whole body): unaligned loads and stores within `src`, `dst` (len checked by
-        // the caller), `seed` and the 32-byte tables; the rest is register arithmetic.
+    pub(super) unsafe fn unmask_validate(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        key: [u8; 4],
+        seed: &[u8; 32],
+    ) -> bool {
+        debug_assert!(len.is_multiple_of(32));
+        // SAFETY (whole body): unaligned loads and stores within `src[..len]`, `dst[..len]`
+        // (the caller's contract), `seed` and the 32-byte tables; the rest is register
+        // arithmetic.
         unsafe {
             let key = _mm256_set1_epi32(i32::from_ne_bytes(key));
             let byte_1_high = _mm256_loadu_si256(TABLES[0].as_ptr().cast());
@@ -327,9 +390,9 @@ mod avx2 {
             }
             let mut i = 0;
             // Two vectors at a time, with one test for all-ASCII.
-            while i + 64 <= src.len() {
-                let a = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr().add(i).cast()), key);
-                let b = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr().add(i + 32).cast()), key);
+            while i + 64 <= len {
+                let a = _mm256_xor_si256(_mm256_loadu_si256(src.add(i).cast()), key);
+                let b = _mm256_xor_si256(_mm256_loadu_si256(src.add(i + 32).cast()), key);
                 _mm256_storeu_si256(dst.add(i).cast(), a);
                 _mm256_storeu_si256(dst.add(i + 32).cast(), b);
                 if _mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0 {
@@ -343,8 +406,8 @@ mod avx2 {
                 prev = b;
                 i += 64;
             }
-            if i < src.len() {
-                let a = _mm256_xor_si256(_mm256_loadu_si256(src.as_ptr().add(i).cast()), key);
+            if i < len {
+                let a = _mm256_xor_si256(_mm256_loadu_si256(src.add(i).cast()), key);
                 _mm256_storeu_si256(dst.add(i).cast(), a);
                 error = _mm256_or_si256(error, check!(prev, a));
             }
@@ -504,21 +567,38 @@ mod avx512 {
         let spare = &mut dst.spare_capacity_mut()[..src.len()];
         // SAFETY: the caller checked the CPU's features and the length; `spare` has room for
         // `src`.
-        let ok = unsafe { small(spare.as_mut_ptr().cast(), src, key, text) };
+        let ok = unsafe {
+            small(
+                spare.as_mut_ptr().cast(),
+                src.as_ptr(),
+                src.len(),
+                key,
+                text,
+            )
+        };
         // SAFETY: `small` wrote all of `spare`.
         unsafe { dst.set_len(start + src.len()) };
         ok
     }
 
-    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every byte of `src` (at most 125), with
-    /// masked loads and stores; if `text`, returns whether `src` unmasked is complete UTF-8.
+    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every `i < n` (at most 125), with masked
+    /// loads and stores; if `text`, returns whether those bytes unmasked are complete UTF-8.
+    /// `dst` may be `src` (unmasking in place): both vectors are loaded before they are
+    /// stored.
     ///
     /// # Safety
-    /// The CPU must have AVX-512 F, BW and VBMI, and `dst` must be valid for writes of
-    /// `src.len()` bytes.
+    /// The CPU must have AVX-512 F, BW and VBMI, `src` must be valid for reads and `dst` for
+    /// writes of `n` bytes (at most 125), and the two are either the same pointer or do not
+    /// overlap.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    unsafe fn small(dst: *mut u8, src: &[u8], key: [u8; 4], text: bool) -> bool {
-        let n = src.len();
+    pub(super) unsafe fn small(
+        dst: *mut u8,
+        src: *const u8,
+        n: usize,
+        key: [u8; 4],
+        text: bool,
+    ) -> bool {
+        debug_assert!(n <= 125);
         let (m0, m1): (__mmask64, __mmask64) = if n >= 64 {
             (!0, (1u64 << (n - 64)) - 1)
         } else {
@@ -529,11 +609,11 @@ mod avx512 {
         let (a, b) = unsafe {
             // Bytes past the end read as zero (ASCII), and stay zero.
             let a = _mm512_xor_si512(
-                _mm512_maskz_loadu_epi8(m0, src.as_ptr().cast()),
+                _mm512_maskz_loadu_epi8(m0, src.cast()),
                 _mm512_maskz_mov_epi8(m0, key),
             );
             let b = _mm512_xor_si512(
-                _mm512_maskz_loadu_epi8(m1, src.as_ptr().wrapping_add(64).cast()),
+                _mm512_maskz_loadu_epi8(m1, src.wrapping_add(64).cast()),
                 _mm512_maskz_mov_epi8(m1, key),
             );
             _mm512_mask_storeu_epi8(dst.cast(), m0, a);
@@ -563,30 +643,33 @@ mod avx512 {
         // `src.len()` bytes.
         unsafe {
             super::extend_seeded(dst, src, vectors, |out, seed: &[u8; 64]| {
-                unmask_validate(out, src, vectors, key, seed)
+                unmask_validate(out, src.as_ptr(), src.len(), vectors, key, seed)
             })
         }
     }
 
-    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every byte of `src`, and returns whether
-    /// every code point that ends within `src[..vectors]` (a multiple of 64) is valid UTF-8,
-    /// given the 64 bytes before it in `seed`. The bytes after `vectors` are only unmasked.
+    /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for every `i < len`, and returns whether
+    /// every code point that ends within the first `vectors` bytes (a multiple of 64) is valid
+    /// UTF-8, given the 64 bytes before them in `seed`. The bytes after `vectors` are only
+    /// unmasked. `dst` may be `src` (unmasking in place): each vector is loaded before it is
+    /// stored.
     ///
     /// # Safety
-    /// The CPU must have AVX-512 F, BW and VBMI, and `dst` must be valid for writes of
-    /// `src.len()` bytes.
+    /// The CPU must have AVX-512 F, BW and VBMI, `src` must be valid for reads and `dst` for
+    /// writes of `len` bytes, and the two are either the same pointer or do not overlap.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    unsafe fn unmask_validate(
+    pub(super) unsafe fn unmask_validate(
         dst: *mut u8,
-        src: &[u8],
+        src: *const u8,
+        len: usize,
         vectors: usize,
         key: [u8; 4],
         seed: &[u8; 64],
     ) -> bool {
-        debug_assert!(vectors.is_multiple_of(64) && vectors <= src.len());
-        // SAFETY (whole body): unaligned loads and stores within `src`, `dst` (len checked by
-        // the caller), `seed` and the 64-byte tables (masked ones for the tail); the rest is
-        // register arithmetic.
+        debug_assert!(vectors.is_multiple_of(64) && vectors <= len);
+        // SAFETY (whole body): unaligned loads and stores within `src[..len]`, `dst[..len]`
+        // (the caller's contract), `seed` and the 64-byte tables (masked ones for the tail);
+        // the rest is register arithmetic.
         unsafe {
             let t = Vectors::load();
             let key = _mm512_set1_epi32(i32::from_ne_bytes(key));
@@ -597,7 +680,7 @@ mod avx512 {
             let mut error = zero;
             let mut i = 0;
             while i < vectors {
-                let input = _mm512_xor_si512(_mm512_loadu_si512(src.as_ptr().add(i).cast()), key);
+                let input = _mm512_xor_si512(_mm512_loadu_si512(src.add(i).cast()), key);
                 _mm512_storeu_si512(dst.add(i).cast(), input);
                 if _mm512_movepi8_mask(input) == 0 {
                     // All ASCII: fine unless the vector before ended inside a code point.
@@ -614,10 +697,10 @@ mod avx512 {
             }
             // The tail (fewer than 64 bytes): key phase is unchanged, `vectors` being a
             // multiple of 4.
-            let rest = src.len() - vectors;
+            let rest = len - vectors;
             if rest > 0 {
                 let m: __mmask64 = (1u64 << rest) - 1;
-                let input = _mm512_maskz_loadu_epi8(m, src.as_ptr().add(vectors).cast());
+                let input = _mm512_maskz_loadu_epi8(m, src.add(vectors).cast());
                 _mm512_mask_storeu_epi8(dst.add(vectors).cast(), m, _mm512_xor_si512(input, key));
             }
             _mm512_test_epi8_mask(error, error) == 0

@@ -88,3 +88,57 @@ fn dropped_large_messages_give_their_buffers_back() {
     // own (the first is still queued when it starts); after that the two are reused.
     assert_eq!(large_allocs(), allocs_after_warmup.unwrap());
 }
+
+/// Reading in place (`handle_input_buf`): the messages are slices of the driver's read
+/// buffer. Once the application has dropped them, `reserve` takes the same allocation back;
+/// while one is kept, the driver gets a new buffer and the kept message is never overwritten.
+#[test]
+fn a_read_buffer_is_reused_once_its_messages_are_dropped_and_kept_ones_stay_intact() {
+    const READ: usize = 128 * 1024;
+    let mut conn = Connection::server(Instant::ZERO, Config::default());
+    let mut buf = bytes::BytesMut::with_capacity(READ);
+    let first = buf.as_ptr();
+    let before = large_allocs();
+    let mut kept = Vec::new();
+    for round in 0..40u8 {
+        buf.reserve(READ);
+        for i in 0..100u8 {
+            buf.extend_from_slice(&masked_binary(&[round; 1000], [i, round, 7, 9]));
+        }
+        assert!(buf.len() <= READ);
+        let start = buf.as_ptr();
+        conn.handle_input_buf(Instant::ZERO, &mut buf).unwrap();
+        assert!(buf.is_empty());
+        let mut n = 0;
+        while let Some(event) = conn.poll_event() {
+            let Event::Message(Message::Binary(m)) = event else {
+                panic!("unexpected {event:?}");
+            };
+            assert!(m.iter().all(|&b| b == round));
+            // A slice of the read buffer, not a copy.
+            let offset = m.as_ptr() as usize - start as usize;
+            assert!(
+                offset < READ,
+                "message {n} of round {round} is not in the read buffer"
+            );
+            if round % 10 == 0 && n == 0 {
+                kept.push((round, m));
+            }
+            n += 1;
+        }
+        assert_eq!(n, 100);
+        if round == 1 {
+            // Round 0 kept a message: round 1 had to read into a new buffer.
+            assert_ne!(start, first);
+        }
+    }
+    // One new read buffer after each round that kept a message (4), none otherwise.
+    assert_eq!(large_allocs() - before, 4);
+    for (round, m) in kept {
+        assert_eq!(m.len(), 1000);
+        assert!(
+            m.iter().all(|&b| b == round),
+            "a kept message was overwritten"
+        );
+    }
+}

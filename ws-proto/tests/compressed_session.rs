@@ -432,6 +432,7 @@ mod props {
             client_bits in 9u8..=15, server_bits in 9u8..=15,
             client_nct in any::<bool>(), server_nct in any::<bool>(),
             chunk in 1usize..2000,
+            in_place in any::<bool>(),
             msgs in proptest::collection::vec(
                 prop_oneof![
                     "[a-e ]{0,300}".prop_map(|s| Message::text(&s)),
@@ -449,6 +450,7 @@ mod props {
             let server_cfg = DeflateConfig { threshold: 16, ..DeflateConfig::default() };
             let mut p = negotiated(&client_cfg, &server_cfg, Config::default());
             p.chunk = chunk;
+            p.in_place = in_place;
             for m in &msgs {
                 p.client.send(p.now, m.clone()).unwrap();
                 p.server.send(p.now, m.clone()).unwrap();
@@ -512,6 +514,48 @@ fn inflating_runs_in_bounded_steps_and_keeps_order() {
     // About 1 MiB per step (a step may overshoot by the codec's 32 KiB output chunk).
     assert!(steps >= 6, "8 MiB took {steps} steps");
     assert_eq!(messages(&events), vec![big, Message::text("after")]);
+}
+
+#[test]
+fn read_in_place_a_compressed_message_inflates_in_steps_and_what_follows_waits() {
+    let cfg = DeflateConfig::default();
+    let server_cfg = Config {
+        inflate_step: 1 << 20,
+        max_message_size: 16 << 20,
+        ..Config::default()
+    };
+    let mut p = negotiated(&cfg, &cfg, server_cfg);
+    let big = Message::binary(vec![7u8; 8 << 20]);
+    // Uncompressed (under the threshold), so read where it lies once its turn comes.
+    let small = Message::text("after");
+    let mut wire = compressed_wire(std::slice::from_ref(&big));
+    wire.extend(client_frame(true, 0x1, b"after"));
+    let (first, second) = wire.split_at(wire.len() / 2);
+    feed(&mut p.server, p.now, first, true).unwrap();
+    assert!(p.server.has_pending_work());
+    assert!(drain_events(&mut p.server).is_empty());
+    // The rest, the uncompressed message with it, waits behind the stalled inflation.
+    feed(&mut p.server, p.now, second, true).unwrap();
+    assert!(drain_events(&mut p.server).is_empty());
+    let mut events = Vec::new();
+    let mut steps = 1;
+    while p.server.has_pending_work() {
+        p.server.handle_timeout(p.now);
+        events.extend(drain_events(&mut p.server));
+        steps += 1;
+        assert!(steps < 100);
+    }
+    assert!(steps >= 6, "8 MiB took {steps} steps");
+    assert_eq!(messages(&events), vec![big, small.clone()]);
+    // Once nothing waits, an uncompressed message is read in place again.
+    feed(
+        &mut p.server,
+        p.now,
+        &client_frame(true, 0x1, b"after"),
+        true,
+    )
+    .unwrap();
+    assert_eq!(messages(&drain_events(&mut p.server)), vec![small]);
 }
 
 #[test]

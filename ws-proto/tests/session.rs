@@ -591,6 +591,79 @@ mod props {
         Advance(u64),
     }
 
+    /// One frame for [`reading_in_place_gives_exactly_what_copying_gives`], valid or not.
+    #[derive(Debug, Clone)]
+    struct RandomFrame {
+        fin: bool,
+        rsv: u8,
+        opcode: u8,
+        payload: Vec<u8>,
+        /// Masked the wrong way for the role.
+        wrong_mask: bool,
+        len: Len,
+    }
+
+    impl RandomFrame {
+        fn bytes(&self, to_server: bool) -> Vec<u8> {
+            let masked = to_server != self.wrong_mask;
+            let key = masked.then_some([0xA1, 0x07, 0x5C, 0xE3]);
+            raw_frame(
+                self.fin,
+                self.rsv,
+                self.opcode,
+                &self.payload,
+                key,
+                self.len,
+            )
+        }
+    }
+
+    fn frame() -> impl Strategy<Value = RandomFrame> {
+        let payload = prop_oneof![
+            // Text: valid (mostly multi-byte), or valid text with one byte changed.
+            4 => ".{0,300}".prop_map(String::into_bytes),
+            1 => (".{1,300}", any::<prop::sample::Index>(), any::<u8>()).prop_map(|(s, i, b)| {
+                let mut v = s.into_bytes();
+                let at = i.index(v.len());
+                v[at] = b;
+                v
+            }),
+            2 => proptest::collection::vec(any::<u8>(), 0..2000),
+            1 => Just(vec![b'x'; 70_000]),
+        ];
+        let opcode = prop_oneof![
+            6 => Just(0x1u8), 6 => Just(0x2), 2 => Just(0x0), 1 => Just(0x9), 1 => Just(0xA),
+            1 => Just(0x8), 1 => Just(0x3),
+        ];
+        let len = prop_oneof![
+            20 => Just(Len::Minimal), 1 => Just(Len::Force16), 1 => Just(Len::Force64),
+        ];
+        (
+            prop::bool::weighted(0.85),
+            prop_oneof![12 => Just(0u8), 1 => 1u8..8],
+            opcode,
+            payload,
+            prop::bool::weighted(0.1),
+            len,
+        )
+            .prop_map(|(fin, rsv, opcode, payload, wrong_mask, len)| {
+                // Control frames mostly short (a Close with a valid code or none).
+                let payload = if opcode >= 0x8 && payload.len() > 125 {
+                    payload[..payload.len() % 126].to_vec()
+                } else {
+                    payload
+                };
+                RandomFrame {
+                    fin,
+                    rsv,
+                    opcode,
+                    payload,
+                    wrong_mask,
+                    len,
+                }
+            })
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             ".{0,40}".prop_map(Op::SendText),
@@ -612,7 +685,7 @@ mod props {
         /// receives exactly what was sent, in order, with nothing lost or duplicated, and every
         /// ping is answered.
         #[test]
-        fn random_operations_deliver_in_order(ops in proptest::collection::vec(op(), 1..40), mode_streaming in any::<bool>()) {
+        fn random_operations_deliver_in_order(ops in proptest::collection::vec(op(), 1..40), mode_streaming in any::<bool>(), in_place in any::<bool>()) {
             let server_cfg = Config {
                 mode: if mode_streaming { MessageMode::Streaming } else { MessageMode::Assembled },
                 ..Config::default()
@@ -658,8 +731,8 @@ mod props {
                         while p.server.poll_transmit(&mut s2c).is_some() {}
                         let a: Vec<u8> = c2s.drain(..n.min(c2s.len())).collect();
                         let b: Vec<u8> = s2c.drain(..n.min(s2c.len())).collect();
-                        p.server.handle_input(p.now, &a).unwrap();
-                        p.client.handle_input(p.now, &b).unwrap();
+                        feed(&mut p.server, p.now, &a, in_place).unwrap();
+                        feed(&mut p.client, p.now, &b, in_place).unwrap();
                     }
                     Op::Advance(ms) => {
                         p.now = p.now.saturating_add(Duration::from_millis(ms));
@@ -673,9 +746,9 @@ mod props {
             // Deliver everything left.
             for _ in 0..4 {
                 while p.client.poll_transmit(&mut c2s).is_some() {}
-                p.server.handle_input(p.now, &std::mem::take(&mut c2s)).unwrap();
+                feed(&mut p.server, p.now, &std::mem::take(&mut c2s), in_place).unwrap();
                 while p.server.poll_transmit(&mut s2c).is_some() {}
-                p.client.handle_input(p.now, &std::mem::take(&mut s2c)).unwrap();
+                feed(&mut p.client, p.now, &std::mem::take(&mut s2c), in_place).unwrap();
             }
             server_events.extend(drain_events(&mut p.server));
             client_events.extend(drain_events(&mut p.client));
@@ -697,6 +770,53 @@ mod props {
             let pongs = client_events.iter().filter(|e| matches!(e, Event::Pong(_))).count();
             prop_assert_eq!(pongs, pings);
             prop_assert!(!p.server.is_finished() && !p.client.is_finished());
+        }
+
+        /// Reading in place (`handle_input_buf`) gives exactly what copying (`handle_input`)
+        /// gives, input by input: the same events, errors and bytes to transmit, for random
+        /// streams of valid and invalid frames (text valid or not, fragments, control frames,
+        /// RSV bits, wrong masking, non-minimal lengths, frames over small limits) cut at
+        /// random points, in both roles and both message modes.
+        #[test]
+        fn reading_in_place_gives_exactly_what_copying_gives(
+            frames in proptest::collection::vec(frame(), 0..24),
+            cuts in proptest::collection::vec(0usize..4000, 0..12),
+            server in any::<bool>(),
+            streaming in any::<bool>(),
+            max_frame_payload in prop_oneof![Just(usize::MAX), 0usize..3000],
+            max_message_size in prop_oneof![Just(16usize << 20), 0usize..4000],
+            max_fragments in prop_oneof![Just(65_536usize), 0usize..4],
+        ) {
+            let config = Config {
+                mode: if streaming { MessageMode::Streaming } else { MessageMode::Assembled },
+                max_frame_payload,
+                max_message_size,
+                max_fragments,
+                ..Config::default()
+            };
+            let mut wire = Vec::new();
+            for f in &frames {
+                wire.extend(f.bytes(server));
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(wire.len())).collect();
+            cuts.push(0);
+            cuts.push(wire.len());
+            cuts.sort_unstable();
+            let new = || if server {
+                Connection::server(Instant::ZERO, config.clone())
+            } else {
+                Connection::client(Instant::ZERO, config.clone(), ws_proto::SeededMasks::new(5))
+            };
+            let (mut copying, mut in_place) = (new(), new());
+            for w in cuts.windows(2) {
+                let piece = &wire[w[0]..w[1]];
+                let a = copying.handle_input(Instant::ZERO, piece);
+                let b = feed(&mut in_place, Instant::ZERO, piece, true);
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(drain_events(&mut copying), drain_events(&mut in_place));
+                prop_assert_eq!(drain_transmit(&mut copying), drain_transmit(&mut in_place));
+                prop_assert_eq!(copying.is_finished(), in_place.is_finished());
+            }
         }
 
         /// Random bytes never panic a connection, and whatever it sends back is well-formed.

@@ -8,6 +8,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant as StdInstant};
 
+use bytes::BytesMut;
 use ws_proto::{Connection, Event, Instant, Message, SendError};
 
 /// Virtual time for the connection: microseconds since this driver started.
@@ -70,14 +71,16 @@ pub fn run(
     leftover: &[u8],
     mut on_message: impl FnMut(Message) -> Option<Message>,
 ) -> io::Result<Option<ws_proto::Closed>> {
+    const READ_BUF: usize = 64 * 1024;
     let mut out = Vec::with_capacity(64 * 1024);
-    let mut buf = vec![0u8; 64 * 1024];
+    // The read buffer: whole messages in it are unmasked and validated where they lie and
+    // handed out as slices of it (`handle_input_buf`), which leaves it empty.
+    let mut buf = BytesMut::from(leftover);
     let mut closed = None;
-    let mut input: &[u8] = leftover;
     loop {
-        if !input.is_empty() {
+        if !buf.is_empty() {
             // A protocol error is already answered by the queued Close; the loop ends below.
-            let _ = conn.handle_input(clock.now(), input);
+            let _ = conn.handle_input_buf(clock.now(), &mut buf);
         }
         // Drain in order: transmit, then events (an echo queues more transmit), then timers.
         // A peer that reset the connection ends it like an end of stream.
@@ -122,20 +125,20 @@ pub fn run(
             Duration::from_micros(micros)
         });
         stream.set_read_timeout(timeout)?;
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                conn.handle_eof(clock.now());
-                input = &[];
-            }
-            Ok(n) => input = &buf[..n],
+        // Reuses the allocation once the application dropped every message taken from it.
+        buf.reserve(READ_BUF);
+        buf.resize(READ_BUF, 0);
+        let read = stream.read(&mut buf);
+        buf.truncate(*read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => conn.handle_eof(clock.now()),
+            Ok(_) => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 conn.handle_timeout(clock.now());
-                input = &[];
             }
-            Err(e) if e.kind() == ErrorKind::Interrupted => input = &[],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
                 conn.handle_eof(clock.now());
-                input = &[];
             }
             Err(e) => return Err(e),
         }

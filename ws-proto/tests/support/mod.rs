@@ -150,6 +150,23 @@ pub fn sent_close_code(bytes: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([last.payload[0], last.payload[1]]))
 }
 
+/// Feed `bytes` to `conn` with `handle_input`, or, if `in_place`, with `handle_input_buf` in a
+/// read buffer of its own (which it must leave empty).
+pub fn feed(
+    conn: &mut Connection,
+    now: Instant,
+    bytes: &[u8],
+    in_place: bool,
+) -> Result<(), ws_proto::ProtocolError> {
+    if !in_place {
+        return conn.handle_input(now, bytes);
+    }
+    let mut buf = bytes::BytesMut::from(bytes);
+    let result = conn.handle_input_buf(now, &mut buf);
+    assert!(buf.is_empty(), "handle_input_buf takes everything");
+    result
+}
+
 /// A client and a server connection joined by an in-memory pipe on virtual time.
 pub struct Pair {
     pub client: Connection,
@@ -157,6 +174,8 @@ pub struct Pair {
     pub now: Instant,
     /// Deliver transmitted bytes in pieces of at most this size (1 = byte at a time).
     pub chunk: usize,
+    /// Read with `handle_input_buf` (messages where they lie) instead of `handle_input`.
+    pub in_place: bool,
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
 }
@@ -169,6 +188,7 @@ impl Pair {
             server: Connection::server(now, server),
             now,
             chunk: usize::MAX,
+            in_place: false,
             client_events: Vec::new(),
             server_events: Vec::new(),
         }
@@ -185,10 +205,10 @@ impl Pair {
         let s2c = drain_transmit(&mut self.server);
         let moved = !c2s.is_empty() || !s2c.is_empty();
         for piece in c2s.chunks(self.chunk.max(1)) {
-            let _ = self.server.handle_input(self.now, piece);
+            let _ = feed(&mut self.server, self.now, piece, self.in_place);
         }
         for piece in s2c.chunks(self.chunk.max(1)) {
-            let _ = self.client.handle_input(self.now, piece);
+            let _ = feed(&mut self.client, self.now, piece, self.in_place);
         }
         self.client_events.extend(drain_events(&mut self.client));
         self.server_events.extend(drain_events(&mut self.server));
@@ -218,8 +238,8 @@ impl Pair {
     pub fn close_transports(&mut self) {
         let c = drain_transmit(&mut self.client);
         let s = drain_transmit(&mut self.server);
-        let _ = self.server.handle_input(self.now, &c);
-        let _ = self.client.handle_input(self.now, &s);
+        let _ = feed(&mut self.server, self.now, &c, self.in_place);
+        let _ = feed(&mut self.client, self.now, &s, self.in_place);
         if self.server.is_finished() {
             self.client.handle_eof(self.now);
         }
