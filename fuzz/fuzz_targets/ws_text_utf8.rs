@@ -4,7 +4,9 @@
 //! produce no message. This checks the one-pass SIMD unmask + validate paths (payload pieces of
 //! 64 bytes or more; whole messages of at most 125 bytes in one piece, with AVX-512; whole
 //! single-frame messages of 126 bytes to 8 KiB in one piece, which skip the per-frame state) and
-//! the two-step path (other short pieces), and the hand-over between them. libFuzzer's default
+//! the two-step path (other short pieces), and the hand-over between them; the same pieces
+//! read in place (`handle_input_buf`: a whole single frame in one piece is unmasked and
+//! validated where it lies) must give the same outcome. libFuzzer's default
 //! `-max_len` (4096) keeps payloads under 4 KiB.
 //!
 //! Input: key (4 bytes), fragment point (2 bytes, big-endian; 0 = one frame), number of cuts
@@ -64,22 +66,35 @@ fuzz_target!(|data: &[u8]| {
     cuts.sort_unstable();
     cuts.push(wire.len());
 
-    let mut conn = Connection::server(Instant::ZERO, Config::default());
-    let mut from = 0;
-    let mut error = None;
-    let mut messages = Vec::new();
-    for to in cuts {
-        if let Err(e) = conn.handle_input(Instant::ZERO, &wire[from..to]) {
-            error = Some(e);
-            break;
-        }
-        from = to;
-        while let Some(ev) = conn.poll_event() {
-            if let Event::Message(m) = ev {
-                messages.push(m);
+    let run = |in_place: bool| {
+        let mut conn = Connection::server(Instant::ZERO, Config::default());
+        let mut from = 0;
+        let mut error = None;
+        let mut messages = Vec::new();
+        for &to in &cuts {
+            let piece = &wire[from..to];
+            let result = if in_place {
+                conn.handle_input_buf(Instant::ZERO, &mut bytes::BytesMut::from(piece))
+            } else {
+                conn.handle_input(Instant::ZERO, piece)
+            };
+            if let Err(e) = result {
+                error = Some(e);
+                break;
+            }
+            from = to;
+            while let Some(ev) = conn.poll_event() {
+                if let Event::Message(m) = ev {
+                    messages.push(m);
+                }
             }
         }
-    }
+        (error, messages)
+    };
+    let (error, messages) = run(false);
+    let in_place = run(true);
+    assert_eq!(in_place.0, error, "in place: error");
+    assert_eq!(in_place.1, messages, "in place: messages");
     match core::str::from_utf8(payload) {
         Ok(text) => {
             assert!(error.is_none(), "valid text rejected: {error:?}");
