@@ -6,9 +6,10 @@
 //! a byte buffer. Input arrives in reads of 128 KiB, like a socket driver's, and output goes
 //! into a `Vec`. The peers read from an in-memory stream into their own read buffer (their
 //! API owns it), so their time includes that copy; ws-proto's API takes the driver's buffer:
-//! `handle_input` gets 128 KiB slices of the wire bytes, `handle_input_buf` 128 KiB read
-//! buffers filled before the clock starts (the transport's copy; `timed-reads` times it too,
-//! filling one reused read buffer, as the peers' figures do). Each implementation decodes on
+//! `handle_input` and `handle_input_buf` get 128 KiB read buffers filled before the clock
+//! starts (the transport's copy; `timed-reads` times it too for `handle_input_buf`, filling one
+//! reused read buffer, as the peers' figures do). The UTF-8 validation bound reads a copy
+//! written before its clock starts too. Each implementation decodes on
 //! one long-lived connection per case, fed the same wire bytes in every iteration, as a server
 //! reading a stream of messages would (`fresh` starts a new connection for every iteration
 //! instead; each iteration is then a new conversation of 16 to 200,000 messages).
@@ -160,12 +161,12 @@ fn decode_reads(
     n
 }
 
-/// `handle_input`: whole messages are copied (and unmasked) out of 128 KiB slices of the wire.
+/// `handle_input`: whole messages are copied (and unmasked) out of the read buffers (filled
+/// before the clock starts, as for [`ours_decode_in_place`]).
 #[inline(never)]
-fn ours_decode(c: &Case, dec: &mut OursDecoder) -> usize {
-    let chunks: Vec<&[u8]> = c.wire.chunks(READ_CHUNK).collect();
-    decode_reads(c, dec, chunks.len(), |conn, i| {
-        conn.handle_input(Instant::ZERO, chunks[i]).unwrap()
+fn ours_decode(c: &Case, dec: &mut OursDecoder, bufs: &[bytes::BytesMut]) -> usize {
+    decode_reads(c, dec, bufs.len(), |conn, i| {
+        conn.handle_input(Instant::ZERO, &bufs[i]).unwrap()
     })
 }
 
@@ -197,10 +198,10 @@ fn ours_decode_in_place_with_reads(
     })
 }
 
-/// The case's wire bytes in read buffers of `READ_CHUNK` bytes, for [`ours_decode_in_place`]:
-/// pieces of one copy of the wire bytes in `arena`, an allocation kept from one iteration to
-/// the next (the pieces and messages of the last one being dropped, `reserve` takes it back),
-/// so that they lie in memory as warm as the wire bytes the other decoders read.
+/// The case's wire bytes in read buffers of `READ_CHUNK` bytes, for ws-proto's decoders: pieces
+/// of one copy written just before the clock starts (as a transport fills read buffers), in
+/// `arena`, an allocation kept from one iteration to the next (the pieces and messages of the
+/// last one being dropped, `reserve` takes it back) rather than fresh pages every time.
 fn read_buffers(c: &Case, arena: &mut bytes::BytesMut) -> Vec<bytes::BytesMut> {
     arena.reserve(c.wire.len());
     arena.extend_from_slice(&c.wire);
@@ -529,7 +530,8 @@ fn mask_bench(runs: usize) {
 
 /// The UTF-8 validation bound for a text case: simdutf8 validating every payload where it lies
 /// in a copy of the input with the masks removed (the same bytes, in the same memory layout,
-/// as the decoders read): what a decoder that did nothing but validate would cost. Returns the
+/// as the decoders read; copied again before each timed iteration, as ws-proto's read buffers
+/// are filled): what a decoder that did nothing but validate would cost. Returns the
 /// unmasked copy and the frame and header lengths.
 fn unmasked_input(c: &Case) -> (Vec<u8>, usize, usize) {
     let header = if c.size < 126 {
@@ -592,6 +594,7 @@ fn main() {
             let mut copy_dec = OursDecoder::new();
             let mut read_buf = bytes::BytesMut::with_capacity(READ_CHUNK);
             let mut arena = bytes::BytesMut::with_capacity(c.wire.len());
+            let mut plain_copy = Vec::with_capacity(c.wire.len());
             let mut tung_dec = tungstenite_decoder(&c, &tung_pos);
             let mut fast_dec = fast_decoder(&c, &fast_pos);
             // For text from 1 KiB up, the UTF-8 validation bound runs as a fourth contender in
@@ -625,7 +628,8 @@ fn main() {
                             if fresh {
                                 copy_dec = OursDecoder::new();
                             }
-                            time(&mut || ours_decode(&c, &mut copy_dec))
+                            let bufs = read_buffers(&c, &mut arena);
+                            time(&mut || ours_decode(&c, &mut copy_dec, &bufs))
                         }
                         1 => {
                             tung_pos.set(0);
@@ -643,7 +647,11 @@ fn main() {
                         }
                         _ => {
                             let (plain, frame, header) = bound.as_ref().unwrap();
-                            time(&mut || validate_in_place(&c, plain, *frame, *header))
+                            // A copy written just before the clock starts, as the read
+                            // buffers of ws-proto's contenders are.
+                            plain_copy.clear();
+                            plain_copy.extend_from_slice(plain);
+                            time(&mut || validate_in_place(&c, &plain_copy, *frame, *header))
                         }
                     };
                     samples[which].push(s);

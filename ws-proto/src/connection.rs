@@ -393,9 +393,13 @@ impl Connection {
         now: Instant,
         input: &mut BytesMut,
     ) -> Result<(), ProtocolError> {
-        if !self.reads() || input.is_empty() {
+        if !self.reads() {
             input.clear();
             return Ok(());
+        }
+        if input.is_empty() {
+            // As `handle_input` with no bytes: a step of work left over from earlier input.
+            return self.process(now, &[]);
         }
         self.last_input = now;
         self.step_budget = self.config.inflate_step.max(1);
@@ -467,15 +471,15 @@ impl Connection {
                 Some(f) => usize::try_from(f.remaining).unwrap_or(usize::MAX),
                 None if self.hdr_len != 0 => MAX_HEADER_LEN - self.hdr_len,
                 None => match FrameHeader::decode(input) {
-                    Ok(Status::Complete((h, n))) => {
-                        usize::try_from(h.payload_len).map_or(usize::MAX, |len| n + len)
-                    }
+                    Ok(Status::Complete((h, n))) => usize::try_from(h.payload_len)
+                        .map_or(usize::MAX, |len| n.saturating_add(len)),
                     _ => input.len(),
                 },
             };
             let n = n.clamp(1, input.len());
             let used = self.read(&input[..n])?;
-            if used < n {
+            if used < n || self.stalled {
+                // Out of step budget (inflating): the rest waits, as with `handle_input`.
                 self.pending_input.extend_from_slice(&input[used..]);
                 return Ok(());
             }
@@ -515,10 +519,11 @@ impl Connection {
             }
             bytes::Buf::advance(input, n);
             let data = input.split_to(len).freeze();
-            self.emit(Event::Message(match kind {
-                MessageKind::Binary => Message::Binary(data),
-                MessageKind::Text => Message::Text(Text::from_validated(data)),
-            }));
+            self.emit_message(kind, data);
+            // As on the other paths: a message that is not large lets the spare buffer go.
+            if len <= ARENA_BLOCK {
+                self.spare_buf = None;
+            }
         }
         Ok(())
     }
@@ -856,6 +861,14 @@ impl Connection {
         self.events.push_back(Queued::Event(event));
     }
 
+    /// Emit a whole message (`data` already validated if it is text).
+    fn emit_message(&mut self, kind: MessageKind, data: Bytes) {
+        self.emit(Event::Message(match kind {
+            MessageKind::Binary => Message::Binary(data),
+            MessageKind::Text => Message::Text(Text::from_validated(data)),
+        }));
+    }
+
     // ----- reading -----
 
     /// Parse as much of `input` as the step budget allows; returns how many bytes were used
@@ -949,11 +962,7 @@ impl Connection {
                 return Err(ProtocolError::InvalidUtf8);
             }
             let data = self.msg_buf.split().freeze();
-            let message = match kind {
-                MessageKind::Binary => Message::Binary(data),
-                MessageKind::Text => Message::Text(Text::from_validated(data)),
-            };
-            self.emit(Event::Message(message));
+            self.emit_message(kind, data);
             input = &input[header_len + len..];
             if self.spare_buf.is_some() {
                 // Back to small messages: let the spare large buffer go.
@@ -1245,10 +1254,7 @@ impl Connection {
                 let data = Bytes::from(core::mem::take(&mut self.inflated));
                 self.utf8_valid = 0;
                 self.msg = None;
-                self.emit(Event::Message(match kind {
-                    MessageKind::Text => Message::Text(Text::from_validated(data)),
-                    MessageKind::Binary => Message::Binary(data),
-                }));
+                self.emit_message(kind, data);
             }
             MessageMode::Streaming => self.emit_chunk(true),
         }
@@ -1308,10 +1314,7 @@ impl Connection {
                 let data = self.msg_buf.split().freeze();
                 self.utf8_valid = 0;
                 self.msg = None;
-                self.emit(Event::Message(match msg.kind {
-                    MessageKind::Text => Message::Text(Text::from_validated(data)),
-                    MessageKind::Binary => Message::Binary(data),
-                }));
+                self.emit_message(msg.kind, data);
             }
             MessageMode::Streaming => self.emit_chunk(true),
         }
@@ -2071,19 +2074,26 @@ mod buffer_tests {
         }
         assert!(conn.spare_buf.is_some(), "large messages keep a spare");
         for small in [&[1u8; 20][..], &[2u8; 300][..]] {
-            // Whole in one read (the fast path), and in two (the general path).
+            // Whole in one read (the fast path, or in place), and in two (the general path).
             for split in [0, 5] {
-                conn.spare_buf = Some(BytesMut::with_capacity(1));
-                let wire = masked_binary(small);
-                for piece in [&wire[..split], &wire[split..]] {
-                    conn.handle_input(Instant::ZERO, piece).unwrap();
+                for in_place in [false, true] {
+                    conn.spare_buf = Some(BytesMut::with_capacity(1));
+                    let wire = masked_binary(small);
+                    for piece in [&wire[..split], &wire[split..]] {
+                        if in_place {
+                            let mut buf = BytesMut::from(piece);
+                            conn.handle_input_buf(Instant::ZERO, &mut buf).unwrap();
+                        } else {
+                            conn.handle_input(Instant::ZERO, piece).unwrap();
+                        }
+                    }
+                    assert_eq!(&next_binary(&mut conn)[..], small);
+                    assert!(
+                        conn.spare_buf.is_none(),
+                        "{} bytes, split {split}, in place: {in_place}",
+                        small.len()
+                    );
                 }
-                assert_eq!(&next_binary(&mut conn)[..], small);
-                assert!(
-                    conn.spare_buf.is_none(),
-                    "{} bytes, split {split}",
-                    small.len()
-                );
             }
         }
     }

@@ -75,8 +75,8 @@ pub(crate) fn small_message(
 /// (`buf[0]` being payload byte 0 of a frame) and validate it, with a zero seed (the start of
 /// a message). `Some(Ok(n))`: every code point ending within `buf[..n]` is valid (`n` a
 /// multiple of 32 or 64; the tail after it is unmasked but not checked). `Some(Err(()))`: the
-/// text is invalid (`buf` is then unmasked only in part). `None`: not available on this CPU;
-/// nothing was changed.
+/// text is invalid (all of `buf` is unmasked all the same). `None`: not available on this
+/// CPU; nothing was changed.
 #[inline]
 #[allow(unsafe_code)]
 pub(crate) fn unmask_validate_in_place(buf: &mut [u8], key: [u8; 4]) -> Option<Result<usize, ()>> {

@@ -459,6 +459,25 @@ mod props {
             prop_assert_eq!(messages(&p.server_events), msgs.clone());
             prop_assert_eq!(messages(&p.client_events), msgs);
         }
+
+        /// Reading in place gives exactly what copying gives, call by call, with
+        /// permessage-deflate and a small step budget: compressed and uncompressed messages
+        /// (and Pings) cut at random points, then empty inputs until no work is left.
+        #[test]
+        fn reading_in_place_gives_exactly_what_copying_gives_in_inflate_steps(
+            msgs in proptest::collection::vec(
+                prop_oneof![
+                    "[a-c]{0,200}".prop_map(|s| Message::text(&s)),
+                    (0usize..70_000, any::<u8>()).prop_map(|(n, b)| Message::binary(vec![b; n])),
+                    proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Message::binary),
+                ], 1..8),
+            step in 1usize..40_000,
+            max_message_size in prop_oneof![Just(16usize << 20), 0usize..80_000],
+            cuts in proptest::collection::vec(0usize..60_000, 0..8),
+        ) {
+            let config = Config { inflate_step: step, max_message_size, ..Config::default() };
+            in_place_agrees_call_by_call(&config, &msgs, &cuts);
+        }
     }
 }
 
@@ -514,6 +533,83 @@ fn inflating_runs_in_bounded_steps_and_keeps_order() {
     // About 1 MiB per step (a step may overshoot by the codec's 32 KiB output chunk).
     assert!(steps >= 6, "8 MiB took {steps} steps");
     assert_eq!(messages(&events), vec![big, Message::text("after")]);
+}
+
+/// A server with deflate negotiated (default settings) and `config`, and a client's wire bytes
+/// for `messages` (compressed from 64 bytes up, the default threshold), a Ping after each.
+fn deflate_server_and_wire(config: &Config, messages: &[Message]) -> (Connection, Vec<u8>) {
+    let cfg = DeflateConfig::default();
+    let offer = client_offer(&cfg);
+    let (server_params, answer) =
+        server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
+    let client_params = client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
+        .unwrap()
+        .unwrap();
+    let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(3));
+    client.enable_deflate(PerMessageDeflate::new(&client_params, Role::Client, &cfg));
+    for m in messages {
+        client.send(Instant::ZERO, m.clone()).unwrap();
+        client.ping(Instant::ZERO, b"p").unwrap();
+    }
+    let mut server = Connection::server(Instant::ZERO, config.clone());
+    server.enable_deflate(PerMessageDeflate::new(&server_params, Role::Server, &cfg));
+    (server, drain_transmit(&mut client))
+}
+
+/// Feeds `pieces` to a copying and an in-place server (same negotiation and config), then
+/// empty inputs while work is left, comparing every call's result, events, bytes to transmit
+/// and pending work.
+fn in_place_agrees_call_by_call(config: &Config, messages: &[Message], cuts: &[usize]) {
+    let (mut copying, wire) = deflate_server_and_wire(config, messages);
+    let (mut in_place, _) = deflate_server_and_wire(config, messages);
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(wire.len())).collect();
+    cuts.extend([0, wire.len()]);
+    cuts.sort_unstable();
+    let pieces = cuts.windows(2).map(|w| &wire[w[0]..w[1]]);
+    let empties = std::iter::repeat_n(&[][..], 10_000);
+    for (call, piece) in pieces.chain(empties).enumerate() {
+        if piece.is_empty() && !copying.has_pending_work() && !in_place.has_pending_work() {
+            break;
+        }
+        let a = copying.handle_input(Instant::ZERO, piece);
+        let b = feed(&mut in_place, Instant::ZERO, piece, true);
+        assert_eq!(a, b, "call {call}");
+        assert_eq!(
+            drain_events(&mut copying),
+            drain_events(&mut in_place),
+            "call {call}"
+        );
+        assert_eq!(drain_transmit(&mut copying), drain_transmit(&mut in_place));
+        assert_eq!(
+            copying.has_pending_work(),
+            in_place.has_pending_work(),
+            "call {call}"
+        );
+    }
+    assert!(!copying.has_pending_work(), "work left after 10,000 steps");
+}
+
+#[test]
+fn read_in_place_a_message_that_inflates_to_exactly_the_step_ends_on_the_next_call() {
+    // The compressed message uses all of the step budget: what follows waits for the next
+    // call, as with `handle_input`.
+    let config = Config {
+        inflate_step: 1 << 16,
+        ..Config::default()
+    };
+    let messages = [Message::binary(vec![7u8; 1 << 16]), Message::text("after")];
+    in_place_agrees_call_by_call(&config, &messages, &[]);
+    let (mut server, wire) = deflate_server_and_wire(&config, &messages);
+    feed(&mut server, Instant::ZERO, &wire, true).unwrap();
+    assert!(server.has_pending_work());
+    assert!(drain_events(&mut server).is_empty());
+    // An empty read buffer does the next step, as `handle_input(now, &[])` does.
+    feed(&mut server, Instant::ZERO, &[], true).unwrap();
+    assert_eq!(messages_of(&mut server), messages);
+}
+
+fn messages_of(conn: &mut Connection) -> Vec<Message> {
+    messages(&drain_events(conn))
 }
 
 #[test]
