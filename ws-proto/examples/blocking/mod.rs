@@ -126,6 +126,8 @@ pub fn run(
         });
         stream.set_read_timeout(timeout)?;
         // Reuses the allocation once the application dropped every message taken from it.
+        // (`resize` zero-fills the room: safe code cannot read into uninitialised memory;
+        // tokio's `read_buf` reads into the spare capacity without it.)
         buf.reserve(READ_BUF);
         buf.resize(READ_BUF, 0);
         let read = stream.read(&mut buf);
