@@ -2580,8 +2580,15 @@ mod medium_message_tests {
     type Outcome = (Vec<Event>, Option<ProtocolError>);
 
     /// Feeds `wire` to a server (or client) in pieces of `piece` bytes (`usize::MAX`: in one
-    /// read); returns every event and the first error.
-    fn run(wire: &[u8], config: &Config, server: bool, piece: usize) -> Outcome {
+    /// read), with `handle_input`, or if `in_place` with `handle_input_buf` (each piece in a
+    /// read buffer of its own); returns every event and the first error.
+    fn run_with(
+        wire: &[u8],
+        config: &Config,
+        server: bool,
+        piece: usize,
+        in_place: bool,
+    ) -> Outcome {
         let mut conn = if server {
             Connection::server(Instant::ZERO, config.clone())
         } else {
@@ -2589,7 +2596,15 @@ mod medium_message_tests {
         };
         let mut err = None;
         for p in wire.chunks(piece.min(wire.len()).max(1)) {
-            if let Err(e) = conn.handle_input(Instant::ZERO, p) {
+            let result = if in_place {
+                let mut buf = bytes::BytesMut::from(p);
+                let result = conn.handle_input_buf(Instant::ZERO, &mut buf);
+                assert!(buf.is_empty(), "handle_input_buf takes everything");
+                result
+            } else {
+                conn.handle_input(Instant::ZERO, p)
+            };
+            if let Err(e) = result {
                 err = Some(e);
                 break;
             }
@@ -2604,33 +2619,9 @@ mod medium_message_tests {
         (events, err)
     }
 
-    /// [`run`] through `handle_input_buf` (messages read where they lie): each piece of
-    /// `piece` bytes in a read buffer of its own.
-    fn run_in_place(wire: &[u8], config: &Config, server: bool, piece: usize) -> Outcome {
-        let mut conn = if server {
-            Connection::server(Instant::ZERO, config.clone())
-        } else {
-            Connection::client(Instant::ZERO, config.clone(), SeededMasks::new(7))
-        };
-        let mut err = None;
-        let mut buf = bytes::BytesMut::new();
-        for p in wire.chunks(piece.min(wire.len()).max(1)) {
-            buf.reserve(p.len());
-            buf.extend_from_slice(p);
-            let result = conn.handle_input_buf(Instant::ZERO, &mut buf);
-            assert!(buf.is_empty(), "handle_input_buf takes everything");
-            if let Err(e) = result {
-                err = Some(e);
-                break;
-            }
-        }
-        let mut events = Vec::new();
-        while let Some(ev) = conn.poll_event() {
-            if !matches!(ev, Event::Closed(_)) {
-                events.push(ev);
-            }
-        }
-        (events, err)
+    /// [`run_with`] copying (`handle_input`).
+    fn run(wire: &[u8], config: &Config, server: bool, piece: usize) -> Outcome {
+        run_with(wire, config, server, piece, false)
     }
 
     /// `wire` in one read, and read in place in one read and in pieces, agrees with the
@@ -2645,7 +2636,7 @@ mod medium_message_tests {
                 "{path}: one read against one byte at a time"
             );
             for piece in [usize::MAX, 1000, 7] {
-                let in_place = run_in_place(wire, config, server, piece);
+                let in_place = run_with(wire, config, server, piece, true);
                 assert!(in_place == reference, "{path}: in place, pieces of {piece}");
             }
             whole

@@ -499,40 +499,53 @@ fn compressed_wire(messages: &[Message]) -> Vec<u8> {
 
 #[test]
 fn inflating_runs_in_bounded_steps_and_keeps_order() {
-    let cfg = DeflateConfig::default();
-    let server_cfg = Config {
-        inflate_step: 1 << 20,
-        max_message_size: 16 << 20,
-        ..Config::default()
-    };
-    let mut p = negotiated(&cfg, &cfg, server_cfg);
-    let big = Message::binary(vec![7u8; 8 << 20]);
-    let wire = compressed_wire(&[big.clone(), Message::text("after")]);
-    assert!(wire.len() < 64 * 1024);
-    let (first, second) = wire.split_at(wire.len() / 2);
-    p.server.handle_input(p.now, first).unwrap();
-    assert!(
-        p.server.has_pending_work(),
-        "one call inflates at most about 1 MiB"
-    );
-    assert!(drain_events(&mut p.server).is_empty());
-    // Input that arrives meanwhile waits its turn.
-    p.server.handle_input(p.now, second).unwrap();
-    let mut steps = 1;
-    let mut events = Vec::new();
-    while p.server.has_pending_work() {
+    for in_place in [false, true] {
+        let cfg = DeflateConfig::default();
+        let server_cfg = Config {
+            inflate_step: 1 << 20,
+            max_message_size: 16 << 20,
+            ..Config::default()
+        };
+        let mut p = negotiated(&cfg, &cfg, server_cfg);
+        let big = Message::binary(vec![7u8; 8 << 20]);
+        // "after" is under the threshold: uncompressed, read in place once its turn comes.
+        let wire = compressed_wire(&[big.clone(), Message::text("after")]);
+        assert!(wire.len() < 64 * 1024);
+        let (first, second) = wire.split_at(wire.len() / 2);
+        feed(&mut p.server, p.now, first, in_place).unwrap();
         assert!(
-            p.server.poll_timeout().unwrap() <= p.now,
-            "pending work is due at once"
+            p.server.has_pending_work(),
+            "one call inflates at most about 1 MiB"
         );
-        p.server.handle_timeout(p.now);
-        events.extend(drain_events(&mut p.server));
-        steps += 1;
-        assert!(steps < 100);
+        assert!(drain_events(&mut p.server).is_empty());
+        // Input that arrives meanwhile waits its turn.
+        feed(&mut p.server, p.now, second, in_place).unwrap();
+        assert!(drain_events(&mut p.server).is_empty());
+        let mut steps = 1;
+        let mut events = Vec::new();
+        while p.server.has_pending_work() {
+            assert!(
+                p.server.poll_timeout().unwrap() <= p.now,
+                "pending work is due at once"
+            );
+            p.server.handle_timeout(p.now);
+            events.extend(drain_events(&mut p.server));
+            steps += 1;
+            assert!(steps < 100);
+        }
+        // About 1 MiB per step (a step may overshoot by the codec's 32 KiB output chunk).
+        assert!(steps >= 6, "8 MiB took {steps} steps");
+        assert_eq!(messages(&events), vec![big, Message::text("after")]);
+        // Once nothing waits, the next message is read at once.
+        feed(
+            &mut p.server,
+            p.now,
+            &client_frame(true, 0x1, b"next"),
+            in_place,
+        )
+        .unwrap();
+        assert_eq!(messages_of(&mut p.server), vec![Message::text("next")]);
     }
-    // About 1 MiB per step (a step may overshoot by the codec's 32 KiB output chunk).
-    assert!(steps >= 6, "8 MiB took {steps} steps");
-    assert_eq!(messages(&events), vec![big, Message::text("after")]);
 }
 
 /// A server with deflate negotiated (default settings) and `config`, and a client's wire bytes
@@ -610,48 +623,6 @@ fn read_in_place_a_message_that_inflates_to_exactly_the_step_ends_on_the_next_ca
 
 fn messages_of(conn: &mut Connection) -> Vec<Message> {
     messages(&drain_events(conn))
-}
-
-#[test]
-fn read_in_place_a_compressed_message_inflates_in_steps_and_what_follows_waits() {
-    let cfg = DeflateConfig::default();
-    let server_cfg = Config {
-        inflate_step: 1 << 20,
-        max_message_size: 16 << 20,
-        ..Config::default()
-    };
-    let mut p = negotiated(&cfg, &cfg, server_cfg);
-    let big = Message::binary(vec![7u8; 8 << 20]);
-    // Uncompressed (under the threshold), so read where it lies once its turn comes.
-    let small = Message::text("after");
-    let mut wire = compressed_wire(std::slice::from_ref(&big));
-    wire.extend(client_frame(true, 0x1, b"after"));
-    let (first, second) = wire.split_at(wire.len() / 2);
-    feed(&mut p.server, p.now, first, true).unwrap();
-    assert!(p.server.has_pending_work());
-    assert!(drain_events(&mut p.server).is_empty());
-    // The rest, the uncompressed message with it, waits behind the stalled inflation.
-    feed(&mut p.server, p.now, second, true).unwrap();
-    assert!(drain_events(&mut p.server).is_empty());
-    let mut events = Vec::new();
-    let mut steps = 1;
-    while p.server.has_pending_work() {
-        p.server.handle_timeout(p.now);
-        events.extend(drain_events(&mut p.server));
-        steps += 1;
-        assert!(steps < 100);
-    }
-    assert!(steps >= 6, "8 MiB took {steps} steps");
-    assert_eq!(messages(&events), vec![big, small.clone()]);
-    // Once nothing waits, an uncompressed message is read in place again.
-    feed(
-        &mut p.server,
-        p.now,
-        &client_frame(true, 0x1, b"after"),
-        true,
-    )
-    .unwrap();
-    assert_eq!(messages(&drain_events(&mut p.server)), vec![small]);
 }
 
 #[test]
