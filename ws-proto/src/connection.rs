@@ -352,9 +352,10 @@ impl Connection {
     /// `handle_input` reads it. The events, errors and bytes to transmit are the same as
     /// `handle_input(now, &input[..])` gives.
     ///
-    /// All of `input` is taken: it is left empty, its capacity kept. Read the next bytes into
-    /// it after [`BytesMut::reserve`], which reuses the allocation once the application has
-    /// dropped every message taken from it, and allocates anew while one is kept.
+    /// All of `input` is taken: it is left empty (the messages split off it take their part of
+    /// its capacity with them). Read the next bytes into it after [`BytesMut::reserve`], which
+    /// takes the whole allocation back once the application has dropped every message taken
+    /// from it, and allocates anew while one is kept.
     ///
     /// Memory: each message shares the allocation of the read buffer it came in, as long as
     /// the application keeps it (with `handle_input`, a small message shares an 8 KiB block
@@ -520,8 +521,11 @@ impl Connection {
             bytes::Buf::advance(input, n);
             let data = input.split_to(len).freeze();
             self.emit_message(kind, data);
-            // As on the other paths: a message that is not large lets the spare buffer go.
-            if len <= ARENA_BLOCK {
+            // As on the other paths: a large message is a hint for sizing the buffer of the
+            // next one that is not whole in a read; one that is not large lets the spare go.
+            if len > ARENA_BLOCK {
+                self.size_hint = len;
+            } else {
                 self.spare_buf = None;
             }
         }

@@ -579,7 +579,10 @@ fn in_place_agrees_call_by_call(config: &Config, messages: &[Message], cuts: &[u
     cuts.extend([0, wire.len()]);
     cuts.sort_unstable();
     let pieces = cuts.windows(2).map(|w| &wire[w[0]..w[1]]);
-    let empties = std::iter::repeat_n(&[][..], 10_000);
+    // Every step inflates or reads at least a byte (step budget: `inflate_step` bytes).
+    let total: usize = messages.iter().map(|m| m.payload().len()).sum();
+    let limit = (total + wire.len()) / config.inflate_step.max(1) + 100;
+    let empties = std::iter::repeat_n(&[][..], limit);
     for (call, piece) in pieces.chain(empties).enumerate() {
         if piece.is_empty() && !copying.has_pending_work() && !in_place.has_pending_work() {
             break;
@@ -599,7 +602,7 @@ fn in_place_agrees_call_by_call(config: &Config, messages: &[Message], cuts: &[u
             "call {call}"
         );
     }
-    assert!(!copying.has_pending_work(), "work left after 10,000 steps");
+    assert!(!copying.has_pending_work(), "work left after {limit} steps");
 }
 
 #[test]
@@ -619,6 +622,20 @@ fn read_in_place_a_message_that_inflates_to_exactly_the_step_ends_on_the_next_ca
     // An empty read buffer does the next step, as `handle_input(now, &[])` does.
     feed(&mut server, Instant::ZERO, &[], true).unwrap();
     assert_eq!(messages_of(&mut server), messages);
+}
+
+#[test]
+fn read_in_place_agrees_with_a_step_budget_of_one_byte() {
+    let config = Config {
+        inflate_step: 1,
+        ..Config::default()
+    };
+    let messages = [
+        Message::text(&"t".repeat(125)),
+        Message::binary(vec![0u8; 20_000]),
+        Message::text("after"),
+    ];
+    in_place_agrees_call_by_call(&config, &messages, &[3, 40, 41, 200]);
 }
 
 fn messages_of(conn: &mut Connection) -> Vec<Message> {
