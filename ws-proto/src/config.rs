@@ -51,8 +51,9 @@ pub struct Config {
     /// Split outgoing messages into frames of at most this many payload bytes. Default: no
     /// splitting.
     pub max_send_frame: Option<usize>,
-    /// permessage-deflate: inflate at most about this many bytes per call to `handle_input` or
-    /// `handle_timeout`, so one message cannot monopolise a thread; the rest waits
+    /// permessage-deflate: inflate at most about this many bytes per call to `handle_input`,
+    /// `handle_input_buf` or `handle_timeout`, so one message cannot monopolise a thread; the
+    /// rest waits
     /// ([`crate::Connection::has_pending_work`]). Default: 1 MiB.
     pub inflate_step: usize,
 }
