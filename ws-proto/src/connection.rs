@@ -398,24 +398,26 @@ impl Connection {
             input.clear();
             return Ok(());
         }
-        if input.is_empty() {
-            // As `handle_input` with no bytes: a step of work left over from earlier input.
-            return self.process(now, &[]);
+        if !input.is_empty() {
+            self.last_input = now;
         }
-        self.last_input = now;
-        self.step_budget = self.config.inflate_step.max(1);
-        let result = self.read_buf(input);
+        let result = self.read_step(|c| c.read_buf(input));
         input.clear();
-        if let Err(e) = &result {
-            self.read_failed(e);
-        }
         result
     }
 
     /// Parse `input` after whatever earlier input is still waiting, within one step budget.
     pub(crate) fn process(&mut self, _now: Instant, input: &[u8]) -> Result<(), ProtocolError> {
+        self.read_step(|c| c.read_all(input))
+    }
+
+    /// One call's reading, `read`, within a fresh step budget; a protocol error stops reading.
+    fn read_step(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
         self.step_budget = self.config.inflate_step.max(1);
-        let result = self.read_all(input);
+        let result = read(self);
         if let Err(e) = &result {
             self.read_failed(e);
         }
@@ -452,9 +454,10 @@ impl Connection {
     /// [`handle_input_buf`](Self::handle_input_buf)'s reader: whole single-frame messages
     /// where they lie, and the rest through [`read`](Self::read) one frame at a time, so that
     /// the frame after it can again be taken where it lies. Everything in `input` is read or,
-    /// past the step budget, waits in `pending_input`.
+    /// past the step budget, waits in `pending_input`. With no input, a step of work left over
+    /// from earlier input (as `handle_input` with no bytes).
     fn read_buf(&mut self, input: &mut BytesMut) -> Result<(), ProtocolError> {
-        if self.config.mode != MessageMode::Assembled {
+        if input.is_empty() || self.config.mode != MessageMode::Assembled {
             return self.read_all(input);
         }
         while !input.is_empty() && self.reads() {

@@ -16,14 +16,27 @@ use ws_proto::{
     ProtocolError, Role, SeededMasks,
 };
 
-/// Negotiate as a real handshake would and return a client and server with deflate enabled.
-fn negotiated(client_cfg: &DeflateConfig, server_cfg: &DeflateConfig, server_conn: Config) -> Pair {
+/// Negotiate as a real handshake would: the client's offer, the server's answer, and the
+/// parameters each side agreed (server's, client's).
+fn negotiate(
+    client_cfg: &DeflateConfig,
+    server_cfg: &DeflateConfig,
+) -> (
+    ws_proto::deflate::DeflateParams,
+    ws_proto::deflate::DeflateParams,
+) {
     let offer = client_offer(client_cfg);
     let (server_params, answer) = server_accept(&parse_extension_list(&offer).unwrap(), server_cfg)
         .expect("server accepts the offer");
     let client_params = client_accept(&parse_extension_list(&answer).unwrap(), client_cfg)
         .unwrap()
         .expect("client accepts the answer");
+    (server_params, client_params)
+}
+
+/// A client and a server with deflate negotiated and enabled.
+fn negotiated(client_cfg: &DeflateConfig, server_cfg: &DeflateConfig, server_conn: Config) -> Pair {
+    let (server_params, client_params) = negotiate(client_cfg, server_cfg);
     let mut pair = Pair::new(Config::default(), server_conn);
     pair.client.enable_deflate(PerMessageDeflate::new(
         &client_params,
@@ -484,11 +497,7 @@ mod props {
 /// A client connection with deflate on, and the bytes it sends for `messages`.
 fn compressed_wire(messages: &[Message]) -> Vec<u8> {
     let cfg = DeflateConfig::default();
-    let offer = client_offer(&cfg);
-    let (_, answer) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
-    let params = client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
-        .unwrap()
-        .unwrap();
+    let (_, params) = negotiate(&cfg, &cfg);
     let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(3));
     client.enable_deflate(PerMessageDeflate::new(&params, Role::Client, &cfg));
     for m in messages {
@@ -552,12 +561,7 @@ fn inflating_runs_in_bounded_steps_and_keeps_order() {
 /// for `messages` (compressed from 64 bytes up, the default threshold), a Ping after each.
 fn deflate_server_and_wire(config: &Config, messages: &[Message]) -> (Connection, Vec<u8>) {
     let cfg = DeflateConfig::default();
-    let offer = client_offer(&cfg);
-    let (server_params, answer) =
-        server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
-    let client_params = client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
-        .unwrap()
-        .unwrap();
+    let (server_params, client_params) = negotiate(&cfg, &cfg);
     let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(3));
     client.enable_deflate(PerMessageDeflate::new(&client_params, Role::Client, &cfg));
     for m in messages {
