@@ -597,9 +597,8 @@ fn main() {
             let mut plain_copy = Vec::with_capacity(c.wire.len());
             let mut tung_dec = tungstenite_decoder(&c, &tung_pos);
             let mut fast_dec = fast_decoder(&c, &fast_pos);
-            // For text from 1 KiB up, the UTF-8 validation bound runs as a fourth contender in
-            // the same rounds.
-            // ws-proto's copying `handle_input` runs as another contender.
+            // Contenders: ws-proto in place, tungstenite, fastwebsockets, ws-proto copying, and
+            // for text from 1 KiB up the UTF-8 validation bound, in the same rounds.
             let bound = (kind == Kind::Text && size >= 1024).then(|| unmasked_input(&c));
             let contenders = if bound.is_some() { 5 } else { 4 };
             let mut samples = vec![Vec::new(); contenders];
