@@ -80,9 +80,14 @@ pub enum ClientEvent {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    Ready,
+    /// A poll is due (since `since`).
+    Ready {
+        since: Instant,
+    },
     InFlight,
-    Backoff { until: Instant },
+    Backoff {
+        until: Instant,
+    },
 }
 
 /// One channel's cursor and the rules that move it: de-duplication, gap and reset
@@ -210,35 +215,35 @@ struct Pacer<R> {
 }
 
 impl<R: Rng> Pacer<R> {
-    fn new(config: ClientConfig, rng: R) -> Self {
+    fn new(now: Instant, config: ClientConfig, rng: R) -> Self {
         Pacer {
             config,
             rng,
-            state: State::Ready,
+            state: State::Ready { since: now },
             failures: 0,
         }
     }
 
     /// A response arrived: true if one was expected.
-    fn answered(&mut self) -> bool {
+    fn answered(&mut self, now: Instant) -> bool {
         if self.state != State::InFlight {
             return false;
         }
-        self.state = State::Ready;
+        self.state = State::Ready { since: now };
         true
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         if let State::Backoff { until } = self.state {
             if now >= until {
-                self.state = State::Ready;
+                self.state = State::Ready { since: until };
             }
         }
     }
 
     fn start(&mut self, now: Instant) -> bool {
         self.handle_timeout(now);
-        if self.state != State::Ready {
+        if !matches!(self.state, State::Ready { .. }) {
             return false;
         }
         self.state = State::InFlight;
@@ -247,8 +252,9 @@ impl<R: Rng> Pacer<R> {
 
     fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
+            State::Ready { since } => Some(since),
             State::Backoff { until } => Some(until),
-            _ => None,
+            State::InFlight => None,
         }
     }
 
@@ -287,11 +293,12 @@ pub struct Client<R> {
 }
 
 impl<R: Rng> Client<R> {
-    /// A client starting at `cursor` (`None`: only messages published from its first poll
-    /// on; `Some(Cursor::start_of(epoch))`: everything still in history).
-    pub fn new(config: ClientConfig, rng: R, cursor: Option<Cursor>) -> Self {
+    /// A client created at `now`, starting at `cursor` (`None`: only messages published
+    /// from its first poll on; `Some(Cursor::start_of(epoch))`: everything still in history).
+    /// Its first poll is due at once.
+    pub fn new(now: Instant, config: ClientConfig, rng: R, cursor: Option<Cursor>) -> Self {
         Client {
-            pacer: Pacer::new(config, rng),
+            pacer: Pacer::new(now, config, rng),
             tracker: Tracker { cursor },
             events: VecDeque::new(),
         }
@@ -315,7 +322,7 @@ impl<R: Rng> Client<R> {
     /// [`http::parse_poll_response`](crate::http::parse_poll_response)). Ignored if no poll
     /// is in flight.
     pub fn handle_response(&mut self, now: Instant, outcome: Outcome) {
-        if !self.pacer.answered() {
+        if !self.pacer.answered(now) {
             return;
         }
         if matches!(outcome, Outcome::Multi { .. } | Outcome::MultiEmpty { .. }) {
@@ -363,7 +370,9 @@ impl<R: Rng> Client<R> {
         })
     }
 
-    /// When to call [`Client::handle_timeout`] (end of backoff).
+    /// When the client next needs the driver: the instant a poll became due (already past:
+    /// call [`poll_request`](Self::poll_request)), or the end of a backoff (call
+    /// [`handle_timeout`](Self::handle_timeout)); `None` while a poll is in flight.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.pacer.poll_timeout()
     }
@@ -394,9 +403,14 @@ pub struct MultiClient<R> {
 }
 
 impl<R: Rng> MultiClient<R> {
-    /// A client for `subscriptions` (each with its starting cursor; a name given twice
-    /// counts once).
-    pub fn new(config: ClientConfig, rng: R, subscriptions: Vec<Subscription>) -> Self {
+    /// A client created at `now` for `subscriptions` (each with its starting cursor; a name
+    /// given twice counts once). Its first poll is due at once.
+    pub fn new(
+        now: Instant,
+        config: ClientConfig,
+        rng: R,
+        subscriptions: Vec<Subscription>,
+    ) -> Self {
         let mut channels: Vec<(ChannelName, Tracker)> = Vec::new();
         for s in subscriptions {
             if !channels.iter().any(|(n, _)| *n == s.channel) {
@@ -404,7 +418,7 @@ impl<R: Rng> MultiClient<R> {
             }
         }
         MultiClient {
-            pacer: Pacer::new(config, rng),
+            pacer: Pacer::new(now, config, rng),
             channels,
             events: VecDeque::new(),
         }
@@ -426,7 +440,7 @@ impl<R: Rng> MultiClient<R> {
     /// The response to the poll in flight (as parsed by
     /// [`http::parse_multi_poll_response`](crate::http::parse_multi_poll_response)).
     pub fn handle_response(&mut self, now: Instant, outcome: Outcome) {
-        if !self.pacer.answered() {
+        if !self.pacer.answered(now) {
             return;
         }
         match outcome {
@@ -495,7 +509,7 @@ impl<R: Rng> MultiClient<R> {
         })
     }
 
-    /// When to call [`MultiClient::handle_timeout`] (end of backoff).
+    /// When the client next needs the driver, as [`Client::poll_timeout`] says.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.pacer.poll_timeout()
     }

@@ -42,8 +42,8 @@
 //! let news = ChannelName::new("news").unwrap();
 //! let me = ClientId::new("client-1").unwrap();
 //! let mut hub = Hub::new(HubConfig::default(), Epoch(7));
-//! let mut client = Client::new(ClientConfig::default(), SplitMix64::new(1), Some(Cursor::new(7, 0)));
 //! let mut now = Instant::ZERO;
+//! let mut client = Client::new(now, ClientConfig::default(), SplitMix64::new(1), Some(Cursor::new(7, 0)));
 //!
 //! // The client asks for a poll; the driver sends it as an HTTP request.
 //! let next = client.poll_request(now).expect("a poll is due");

@@ -40,7 +40,12 @@ fn delivered(evs: &[ClientEvent]) -> Vec<u64> {
 }
 
 fn client(cursor: Option<Cursor>) -> Client<SplitMix64> {
-    Client::new(ClientConfig::default(), SplitMix64::new(9), cursor)
+    Client::new(
+        Instant::ZERO,
+        ClientConfig::default(),
+        SplitMix64::new(9),
+        cursor,
+    )
 }
 
 #[test]

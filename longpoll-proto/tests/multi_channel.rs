@@ -310,6 +310,7 @@ impl MultiWorld {
                 Peer {
                     id: ClientId::new(&format!("p{i}")).unwrap(),
                     machine: MultiClient::new(
+                        Instant::ZERO,
                         ClientConfig::default(),
                         SplitMix64::new(seed ^ i as u64),
                         follow

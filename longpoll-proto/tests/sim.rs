@@ -53,6 +53,7 @@ impl World {
             .map(|i| Peer {
                 id: ClientId::new(&format!("client-{i}")).unwrap(),
                 machine: Client::new(
+                    Instant::ZERO,
                     client_config,
                     SplitMix64::new(seed ^ i as u64),
                     Some(Cursor::start_of(epoch)),
@@ -491,7 +492,7 @@ fn backoff_grows_and_is_capped() {
     c.jitter = false;
     c.backoff_initial = Duration::from_millis(100);
     c.backoff_max = Duration::from_millis(1000);
-    let mut client = Client::new(c, SplitMix64::new(0), None);
+    let mut client = Client::new(Instant::ZERO, c, SplitMix64::new(0), None);
     let mut now = Instant::ZERO;
     let mut waits = Vec::new();
     for _ in 0..6 {

@@ -273,9 +273,10 @@ impl<R: Rng> Client<R> {
 
     // ---- local actions ----
 
-    /// Closes the client for good (`EventSource.close()`); the driver drops its connection.
-    /// Queued events stay pollable.
-    pub fn close(&mut self) {
+    /// Closes the client for good at `now` (`EventSource.close()`); the driver drops its
+    /// connection. Queued events stay pollable.
+    pub fn close(&mut self, now: Instant) {
+        self.last_activity = now;
         self.transition(Transition::Close);
         self.parser.handle_eof();
     }

@@ -540,7 +540,7 @@ fn parse_errors_are_reported_and_the_stream_goes_on() {
             msg("ok", "")
         ]
     );
-    client.close();
+    client.close(t(0));
     assert_eq!(client.ready_state(), ReadyState::Closed);
     assert_eq!(
         client.handle_input(t(1), b"data: x\n\n"),

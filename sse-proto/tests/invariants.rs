@@ -82,7 +82,7 @@ proptest! {
                 Op::NetworkError => client.handle_network_error(now),
                 Op::Timeout => client.handle_timeout(now),
                 Op::Close => {
-                    client.close();
+                    client.close(now);
                     requesting = false;
                     open = false;
                     over = true;
