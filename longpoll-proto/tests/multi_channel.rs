@@ -445,7 +445,7 @@ impl MultiWorld {
     }
 
     fn advance(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         self.hub.handle_timeout(self.now);
         for p in &mut self.peers {
             p.machine.handle_timeout(self.now);

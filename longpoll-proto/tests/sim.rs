@@ -197,7 +197,7 @@ impl World {
     }
 
     fn advance(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         self.hub.handle_timeout(self.now);
         for p in &mut self.peers {
             p.machine.handle_timeout(self.now);

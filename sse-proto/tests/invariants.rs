@@ -72,7 +72,7 @@ proptest! {
         let mut over = false;
         for op in ops {
             match op {
-                Op::Advance(ms) => now = now + Duration::from_millis(ms),
+                Op::Advance(ms) => now += Duration::from_millis(ms),
                 Op::Head(status, ct) => {
                     let r = client.handle_response_head(now, status, ct.then_some("text/event-stream"), Some("/next"));
                     prop_assert_eq!(r.is_ok(), requesting);
