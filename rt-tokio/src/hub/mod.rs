@@ -1,0 +1,1 @@
+//! The publish/subscribe hub behind all three transports.

@@ -1,0 +1,1 @@
+//! Long polling over hyper: the server service on the longpoll-proto hub, and the client poll loop.

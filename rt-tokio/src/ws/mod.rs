@@ -1,0 +1,1 @@
+//! WebSocket over tokio: client, server, hyper upgrade (and axum, with the `axum` feature).
