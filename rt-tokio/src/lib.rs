@@ -7,10 +7,15 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[allow(dead_code)] // used by every transport as it lands
+mod clock;
 pub mod hub;
 #[cfg(feature = "longpoll")]
 pub mod longpoll;
+pub mod net;
 #[cfg(feature = "sse")]
 pub mod sse;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "ws")]
 pub mod ws;
