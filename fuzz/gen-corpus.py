@@ -178,3 +178,25 @@ write(T, "ascii-long", text_plan(0, 33) + b"a" * 300)
 write(T, "surrogate-late", text_plan(0, 64) + MIXED[:150] + b"\xed\xa0\x80" + MIXED[:60])
 write(T, "cut-code-point", text_plan(0, 72) + b"a" * 66 + "😀".encode() * 20)
 write(T, "truncated-end", text_plan(0) + MIXED[:100] + "😀".encode()[:3])
+
+# ws_kernels: key (4), alignment (1), cut count (1), cuts (2 bytes each), then the text.
+T = "ws_kernels"
+
+
+def kernel_plan(align, *positions, key=b"\x37\xfa\x21\x3d"):
+    out = key + bytes([align, len(positions)])
+    for p in positions:
+        out += p.to_bytes(2, "big")
+    return out
+
+
+mixed = "κόσμε 世界 😀 héllo Ünïcödé Привет 🚀✓ 日本語 abc ".encode()
+write(T, "empty", kernel_plan(0))
+write(T, "ascii-125", kernel_plan(0) + b"a" * 125)
+write(T, "mixed-whole", kernel_plan(3) + mixed * 4)
+write(T, "mixed-cut", kernel_plan(17, 1, 64, 65, 130) + mixed * 4)
+write(T, "cut-inside-code-point", kernel_plan(1, 62, 63) + b"a" * 62 + "😀".encode() + b"b" * 100)
+write(T, "invalid-late", kernel_plan(5, 100) + mixed * 3 + b"\xed\xa0\x80" + b"tail")
+write(T, "surrogate", kernel_plan(0) + b"\xed\xa0\x80")
+write(T, "overlong", kernel_plan(0, 1) + b"\xc0\x80" + b"x" * 70)
+write(T, "too-large", kernel_plan(63, 2) + b"\xf4\x90\x80\x80" * 20)

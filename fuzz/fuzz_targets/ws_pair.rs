@@ -1,5 +1,5 @@
 //! A client and a server `Connection` driven by an arbitrary sequence of operations: sends
-//! (whole, encoded straight into the wire buffer with `send_into`, streamed in pieces,
+//! (whole, owned or borrowed, streamed in pieces with `send_stream`,
 //! text split inside code points, arbitrary bytes as text pieces), pings, closes, partial
 //! delivery of bytes in either direction, time passing and EOF. Small limits on both sides.
 //!
@@ -7,8 +7,8 @@
 //! reason holds (closing, message in progress, a text piece that would make the message
 //! invalid UTF-8 and only then, buffer full only when the buffer is not empty and would pass
 //! its limit, control payload too long, invalid close code or reason); a send into a
-//! non-empty buffer never takes it past `max_send_buffer`; `send_into` leaves nothing pending
-//! and never fails for lack of room; what each side receives is
+//! non-empty buffer never takes it past `max_send_buffer`; a piece of the other kind than the
+//! message in progress is refused and changes nothing; what each side receives is
 //! exactly what the other sent, in order (a receiver only fails with a size limit error,
 //! and only for a message that breaks that limit); a Close received is the one the peer sent
 //! (its own, its echo, or its error's code); Pongs answer Pings received, in order; `Closed`
@@ -113,7 +113,7 @@ enum Op {
     Eof {
         server: bool,
     },
-    /// A whole message with `send_into`, straight into the side's wire buffer.
+    /// A whole message sent borrowed (`&str`, `&[u8]`) rather than owned.
     Direct {
         client: bool,
         is_text: bool,
@@ -194,7 +194,9 @@ impl Side {
     }
 
     fn pull(&mut self) {
-        while self.conn.poll_transmit(&mut self.wire).is_some() {}
+        while let Some(bytes) = self.conn.poll_transmit() {
+            self.wire.extend_from_slice(&bytes);
+        }
     }
 
     fn check_pending(&self) {
@@ -357,7 +359,8 @@ fn deliver(tx: &mut Side, rx: &mut Side, n: usize, now: Instant) {
     let n = n.min(tx.wire.len());
     let bytes: Vec<u8> = tx.wire.drain(..n).collect();
     let was_finished = rx.finished;
-    let err = rx.conn.handle_input(now, &bytes).err();
+    rx.conn.input_buffer().extend_from_slice(&bytes);
+    let err = rx.conn.handle_input(now).err();
     if was_finished {
         assert!(err.is_none());
         assert!(rx.conn.poll_event().is_none(), "events after finishing");
@@ -428,27 +431,20 @@ fn run(input: Input) {
                     (MessageRef::Binary(&data), MessageKind::Binary)
                 };
                 let payload = message.payload().to_vec();
-                let wire_before = tx.wire.len();
-                let r = tx.conn.send_into(now, message, &mut tx.wire);
-                match r {
-                    Ok(()) => {
-                        assert!(tx.can_send() && tx.in_progress.is_none());
-                        assert_eq!(tx.conn.pending_transmit(), 0);
-                        let frames = frames_of(payload.len(), tx.config.max_send_frame);
-                        tx.sent.push_back(Sent {
-                            kind,
-                            data: payload,
-                            frames,
-                        });
-                    }
-                    Err(SendError::Closing) => assert!(!tx.can_send()),
-                    Err(SendError::MessageInProgress) => {
-                        assert!(tx.can_send() && tx.in_progress.is_some())
-                    }
-                    Err(e) => panic!("send_into: {e:?}"),
+                let frames = frames_of(payload.len(), tx.config.max_send_frame);
+                let before = tx.conn.pending_transmit();
+                let add = payload.len() + frames.len() * MAX_HEADER_LEN;
+                let in_progress = tx.in_progress.is_some();
+                let r = tx.conn.send(now, message);
+                if in_progress && tx.can_send() {
+                    assert_eq!(r, Err(SendError::MessageInProgress));
                 }
-                if r.is_err() {
-                    assert_eq!(tx.wire.len(), wire_before, "a refused send_into wrote");
+                if check_send(tx, before, add, r) {
+                    tx.sent.push_back(Sent {
+                        kind,
+                        data: payload,
+                        frames,
+                    });
                 }
             }
             Op::Chunk {
@@ -582,15 +578,37 @@ fn is_text_msg(tx: &Side, is_text: bool) -> bool {
     }
 }
 
-/// `send_chunk` one piece; returns whether it was queued.
+/// Send one piece with `send_stream` (of the kind of the message in progress, if any, after
+/// checking that the other kind is refused); returns whether it was queued.
 fn send_piece(tx: &mut Side, now: Instant, is_text: bool, data: &[u8], last: bool) -> bool {
-    let kind = if is_text {
+    let asked = if is_text {
         MessageKind::Text
     } else {
         MessageKind::Binary
     };
     let before = tx.conn.pending_transmit();
-    let r = tx.conn.send_chunk(now, kind, data, last);
+    let kind = match &tx.in_progress {
+        Some(m) if m.kind != asked && tx.can_send() => {
+            // A piece of another kind is another message: refused, nothing changes.
+            let mut stream = tx.conn.send_stream(asked);
+            assert!(!stream.is_started());
+            assert_eq!(
+                stream.write(now, data),
+                Err(SendError::MessageInProgress)
+            );
+            assert_eq!(tx.conn.pending_transmit(), before);
+            m.kind
+        }
+        Some(m) => m.kind,
+        None => asked,
+    };
+    let stream = tx.conn.send_stream(kind);
+    let r = if last {
+        stream.finish(now, data)
+    } else {
+        let mut stream = stream;
+        stream.write(now, data)
+    };
     // A text message must stay valid UTF-8 (or a prefix of it, until the last piece).
     if tx.can_send() && is_text_msg(tx, is_text) {
         let mut whole = tx

@@ -142,7 +142,6 @@ fn our_client_against_tungstenite_server() {
     let mut out = Vec::new();
     handshake.write_request(&mut out);
     stream.write_all(&out).unwrap();
-    out.clear();
     let mut buf = vec![0u8; 4096];
     let accepted = loop {
         let n = stream.read(&mut buf).unwrap();
@@ -157,26 +156,30 @@ fn our_client_against_tungstenite_server() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut conn = Connection::client(clock.now(), Config::default(), blocking::mask_source());
-    conn.handle_input(clock.now(), accepted.leftover()).unwrap();
+    conn.input_buffer().extend_from_slice(accepted.leftover());
+    conn.handle_input(clock.now()).unwrap();
 
     let now = clock.now();
     conn.send(now, Message::text("héllo")).unwrap();
     conn.send(now, Message::binary(vec![1u8, 2, 3])).unwrap();
-    conn.send_chunk(now, MessageKind::Text, "frag".as_bytes(), false)
+    conn.send_stream(MessageKind::Text)
+        .write(now, "frag".as_bytes())
         .unwrap();
     conn.ping(now, b"p1").unwrap();
-    conn.send_chunk(now, MessageKind::Text, "mented".as_bytes(), true)
+    conn.send_stream(MessageKind::Text)
+        .finish(now, "mented".as_bytes())
         .unwrap();
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 13) as u8).collect();
     conn.send(now, Message::binary(big.clone())).unwrap();
-    blocking::flush(&mut stream, &mut conn, &mut out).unwrap();
+    blocking::flush(&mut stream, &mut conn).unwrap();
 
     let mut messages = Vec::new();
     let mut pongs = Vec::new();
     while messages.len() < 4 {
         let n = stream.read(&mut buf).unwrap();
         assert!(n > 0, "server closed early");
-        conn.handle_input(clock.now(), &buf[..n]).unwrap();
+        conn.input_buffer().extend_from_slice(&buf[..n]);
+        conn.handle_input(clock.now()).unwrap();
         while let Some(e) = conn.poll_event() {
             match e {
                 Event::Message(m) => messages.push(m),

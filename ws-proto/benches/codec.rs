@@ -1,22 +1,25 @@
 //! In-memory codec benchmark: ws-proto against tungstenite and fastwebsockets, on the same
 //! input buffers, in the same run, alternating which implementation goes first.
 //!
-//! Decode: a server reads a buffer of masked client frames and produces whole messages (binary
-//! and text; text is mixed multi-byte UTF-8, validated). Encode: a server encodes messages into
-//! a byte buffer. Input arrives in reads of 128 KiB, like a socket driver's, and output goes
-//! into a `Vec`. The peers read from an in-memory stream into their own read buffer (their
-//! API owns it), so their time includes that copy; ws-proto's API takes the driver's buffer:
-//! `handle_input` and `handle_input_buf` get 128 KiB read buffers filled before the clock
-//! starts (the transport's copy; `timed-reads` times it too for `handle_input_buf`, filling one
-//! reused read buffer, as the peers' figures do). The UTF-8 validation bound reads a copy
-//! written before its clock starts too. Each implementation decodes on
-//! one long-lived connection per case, fed the same wire bytes in every iteration, as a server
-//! reading a stream of messages would (`fresh` starts a new connection for every iteration
-//! instead; each iteration is then a new conversation of 16 to 200,000 messages).
+//! Decode: a server reads a stream of masked client frames and produces whole messages
+//! (binary and text; text is mixed multi-byte UTF-8, validated). Every decoder pays for the
+//! copy of the wire bytes into its read buffer, as a socket read makes it: the peers read
+//! from an in-memory stream into the buffer their API owns (reads of 128 KiB), ws-proto
+//! copies each read into the room `input_buffer` offers (up to 128 KiB), then
+//! `handle_input`. The bounds run in the same rounds: the same copies into one reused read
+//! buffer, then only validating each text payload where it lies (simdutf8) or only
+//! unmasking each binary payload in place: what a decoder that did nothing else would cost.
+//! Each implementation decodes on one long-lived connection per case, fed the same wire
+//! bytes in every iteration (`fresh` starts a new connection for every iteration instead).
+//!
+//! Encode: a server encodes messages from one shared payload buffer and writes them into a
+//! sink, one message at a time, each implementation with its cheapest API for a payload the
+//! caller keeps (ours: `send` of the shared `Bytes`, then every `poll_transmit` piece into the
+//! sink).
 //!
 //! Run: `cargo bench -p ws-proto --bench codec` (add `-- quick` for a shorter run; `fresh`,
-//! `timed-reads`, `decode-only`, and `only=text` / `only=binary` / `only=65536` select variants
-//! and cases). Reports median MB/s (payload bytes), messages/s and our ratio to each peer.
+//! `decode-only`, and `only=text` / `only=binary` / `only=65536` select variants and cases).
+//! Reports median MB/s (payload bytes), messages/s and our ratio to each peer.
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -27,7 +30,7 @@ use std::task::{Context, Poll};
 use std::time::Instant as StdInstant;
 
 use bytes::Bytes;
-use ws_proto::{Config, Connection, Event, Instant, MessageRef};
+use ws_proto::{Config, Connection, Event, Instant, Message};
 
 const READ_CHUNK: usize = 128 * 1024;
 
@@ -142,18 +145,21 @@ fn take_messages(conn: &mut Connection) -> (usize, usize) {
     (n, bytes)
 }
 
-/// Decodes the case's reads with `read(conn, i)` for read `i`, taking the events after each.
-#[inline(always)]
-fn decode_reads(
-    c: &Case,
-    dec: &mut OursDecoder,
-    reads: usize,
-    mut read: impl FnMut(&mut Connection, usize),
-) -> usize {
+/// Decodes the case's wire bytes as a driver reads them: each read copies as much as the room
+/// `input_buffer` offers (as the kernel's copy of a socket read), then `handle_input`, then
+/// the events.
+#[inline(never)]
+fn ours_decode(c: &Case, dec: &mut OursDecoder) -> usize {
     let (mut n, mut bytes) = (0, 0);
-    for i in 0..reads {
-        read(&mut dec.0, i);
-        let (m, b) = take_messages(&mut dec.0);
+    let mut wire = &c.wire[..];
+    let conn = &mut dec.0;
+    while !wire.is_empty() {
+        let buf = conn.input_buffer();
+        let take = (buf.capacity() - buf.len()).min(wire.len());
+        buf.extend_from_slice(&wire[..take]);
+        wire = &wire[take..];
+        conn.handle_input(Instant::ZERO).unwrap();
+        let (m, b) = take_messages(conn);
         n += m;
         bytes += b;
     }
@@ -161,68 +167,22 @@ fn decode_reads(
     n
 }
 
-/// `handle_input`: whole messages are copied (and unmasked) out of the read buffers (filled
-/// before the clock starts, as for [`ours_decode_in_place`]).
-#[inline(never)]
-fn ours_decode(c: &Case, dec: &mut OursDecoder, bufs: &[bytes::BytesMut]) -> usize {
-    decode_reads(c, dec, bufs.len(), |conn, i| {
-        conn.handle_input(Instant::ZERO, &bufs[i]).unwrap()
-    })
-}
-
-/// Our cheapest API for a driver that reads into a `BytesMut`: `handle_input_buf` unmasks and
-/// validates whole messages where they lie in the read buffer and hands them out as slices of
-/// it. `bufs` holds the case's wire bytes in read buffers of `READ_CHUNK` bytes, filled before
-/// the clock starts (as the transport fills them; the decoder's work starts after).
-#[inline(never)]
-fn ours_decode_in_place(c: &Case, dec: &mut OursDecoder, bufs: &mut [bytes::BytesMut]) -> usize {
-    decode_reads(c, dec, bufs.len(), |conn, i| {
-        conn.handle_input_buf(Instant::ZERO, &mut bufs[i]).unwrap()
-    })
-}
-
-/// [`ours_decode_in_place`] as a driver that reads into one `BytesMut` runs it, the copy into
-/// the read buffer (a socket read's) included in the time: for each read, `reserve` (which
-/// takes the allocation back, the messages being dropped), the bytes, `handle_input_buf`.
-#[inline(never)]
-fn ours_decode_in_place_with_reads(
-    c: &Case,
-    dec: &mut OursDecoder,
-    buf: &mut bytes::BytesMut,
-) -> usize {
-    let chunks: Vec<&[u8]> = c.wire.chunks(READ_CHUNK).collect();
-    decode_reads(c, dec, chunks.len(), |conn, i| {
-        buf.reserve(READ_CHUNK);
-        buf.extend_from_slice(chunks[i]);
-        conn.handle_input_buf(Instant::ZERO, buf).unwrap()
-    })
-}
-
-/// The case's wire bytes in read buffers of `READ_CHUNK` bytes, for ws-proto's decoders: pieces
-/// of one copy written just before the clock starts (as a transport fills read buffers), in
-/// `arena`, an allocation kept from one iteration to the next (the pieces and messages of the
-/// last one being dropped, `reserve` takes it back) rather than fresh pages every time.
-fn read_buffers(c: &Case, arena: &mut bytes::BytesMut) -> Vec<bytes::BytesMut> {
-    arena.reserve(c.wire.len());
-    arena.extend_from_slice(&c.wire);
-    let mut bufs = Vec::with_capacity(arena.len().div_ceil(READ_CHUNK));
-    while !arena.is_empty() {
-        bufs.push(arena.split_to(READ_CHUNK.min(arena.len())));
-    }
-    bufs
-}
-
-/// Each implementation sends with its cheapest API for a payload the caller keeps: we encode
-/// straight into the sink from the borrowed `&str` or slice (`send_into`, one copy).
-/// fastwebsockets borrows the slice with its default settings: above 1 KiB it writes the
-/// header and the payload to the sink separately (one copy), up to 1 KiB it copies the frame
-/// into its write buffer first (two copies). tungstenite clones the `Bytes` and formats the
-/// frame into its own buffer before the sink (two copies).
-fn ours_encode(c: &Case, message: MessageRef<'_>, out: &mut Vec<u8>) -> usize {
+/// Each implementation sends with its cheapest API for a payload the caller keeps, one
+/// message at a time into the sink: we `send` the shared `Bytes` (a server queues a payload
+/// of 1 KiB or more as it is, shorter ones are copied into its buffer) and write every piece
+/// `poll_transmit` gives into the sink (one copy, or two under 1 KiB). fastwebsockets borrows
+/// the slice with its default settings: above 1 KiB it writes the header and the payload to
+/// the sink separately (one copy), up to 1 KiB it copies the frame into its write buffer
+/// first (two copies). tungstenite clones the `Bytes` and formats the frame into its own
+/// buffer before the sink (two copies).
+fn ours_encode(c: &Case, message: &Message, out: &mut Vec<u8>) -> usize {
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     out.clear();
     for _ in 0..c.count {
-        conn.send_into(Instant::ZERO, message, out).unwrap();
+        conn.send(Instant::ZERO, message.clone()).unwrap();
+        while let Some(bytes) = conn.poll_transmit() {
+            out.extend_from_slice(&bytes);
+        }
     }
     black_box(&out);
     c.count
@@ -528,12 +488,8 @@ fn mask_bench(runs: usize) {
     );
 }
 
-/// The UTF-8 validation bound for a text case: simdutf8 validating every payload where it lies
-/// in a copy of the input with the masks removed (the same bytes, in the same memory layout,
-/// as the decoders read; copied again before each timed iteration, as ws-proto's read buffers
-/// are filled): what a decoder that did nothing but validate would cost. Returns the
-/// unmasked copy and the frame and header lengths.
-fn unmasked_input(c: &Case) -> (Vec<u8>, usize, usize) {
+/// The frame and header lengths of the case's frames.
+fn frame_layout(c: &Case) -> (usize, usize) {
     let header = if c.size < 126 {
         6
     } else if c.size < 65536 {
@@ -541,29 +497,64 @@ fn unmasked_input(c: &Case) -> (Vec<u8>, usize, usize) {
     } else {
         14
     };
-    let frame = header + c.size;
-    let mut plain = c.wire.clone();
-    for f in plain.chunks_mut(frame) {
-        let (h, p) = f.split_at_mut(header);
-        let key = [h[header - 4], h[header - 3], h[header - 2], h[header - 1]];
-        ws_proto::mask::apply_mask(p, key, 0);
-        assert_eq!(&p[..], &c.payload[..]);
-    }
-    (plain, frame, header)
+    (header + c.size, header)
 }
 
-fn validate_in_place(c: &Case, plain: &[u8], frame: usize, header: usize) -> usize {
-    for f in plain.chunks(frame) {
-        black_box(simdutf8::basic::from_utf8(black_box(&f[header..])).is_ok());
+/// The physical bound of a decoder for a case, paid the way ours pays it: the wire bytes
+/// copied into one reused read buffer in reads of `READ_CHUNK`, each whole frame then only
+/// validated where it lies (text: simdutf8) or only unmasked in place (binary). Text validated
+/// on the masked bytes costs the same as on unmasked ones; the input is unmasked first so the
+/// validator sees real text. Frames cut off by the end of a read are carried to the next
+/// read (a copy of the cut-off part, as any read buffer does).
+fn bound(c: &Case, wire: &[u8], buf: &mut Vec<u8>) -> usize {
+    let (frame, header) = frame_layout(c);
+    let text = c.kind == Kind::Text;
+    let mut wire = wire;
+    let mut n = 0;
+    buf.clear();
+    while !wire.is_empty() {
+        let take = READ_CHUNK.min(wire.len());
+        buf.extend_from_slice(&wire[..take]);
+        wire = &wire[take..];
+        let mut at = 0;
+        while buf.len() - at >= frame {
+            let f = &mut buf[at..at + frame];
+            if text {
+                black_box(simdutf8::basic::from_utf8(black_box(&f[header..])).is_ok());
+            } else {
+                let key = [f[header - 4], f[header - 3], f[header - 2], f[header - 1]];
+                ws_proto::mask::apply_mask(&mut f[header..], key, 0);
+            }
+            at += frame;
+            n += 1;
+        }
+        buf.drain(..at);
     }
-    c.count
+    assert_eq!(n, c.count);
+    black_box(&buf);
+    n
+}
+
+/// For text, the wire bytes with the masks removed (so the validator of the bound sees the
+/// text); for binary, the wire bytes as they are.
+fn bound_input(c: &Case) -> Vec<u8> {
+    let mut plain = c.wire.clone();
+    if c.kind == Kind::Text {
+        let (frame, header) = frame_layout(c);
+        for f in plain.chunks_mut(frame) {
+            let (h, p) = f.split_at_mut(header);
+            let key = [h[header - 4], h[header - 3], h[header - 2], h[header - 1]];
+            ws_proto::mask::apply_mask(p, key, 0);
+            assert_eq!(&p[..], &c.payload[..]);
+        }
+    }
+    plain
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "quick");
     let fresh = args.iter().any(|a| a == "fresh");
-    let timed_reads = args.iter().any(|a| a == "timed-reads");
     // `only=text` / `only=binary` / `only=65536` restrict the cases (for profiling).
     let only: Vec<String> = args
         .iter()
@@ -576,6 +567,7 @@ fn main() {
     mask_bench(runs);
     let names = ["ws-proto", "tungstenite", "fastwebsockets"];
     let mut out = Vec::with_capacity(8 << 20);
+    let mut bound_buf = Vec::with_capacity(2 * READ_CHUNK + (1 << 20) + 64);
     for kind in [Kind::Binary, Kind::Text] {
         for size in [16, 1024, 64 * 1024, 1 << 20] {
             let label = [
@@ -591,44 +583,21 @@ fn main() {
             let tung_pos = Rc::new(Cell::new(0));
             let fast_pos = Rc::new(Cell::new(0));
             let mut ours_dec = OursDecoder::new();
-            let mut copy_dec = OursDecoder::new();
-            let mut read_buf = bytes::BytesMut::with_capacity(READ_CHUNK);
-            let mut arena = bytes::BytesMut::with_capacity(c.wire.len());
-            let mut plain_copy = Vec::with_capacity(c.wire.len());
             let mut tung_dec = tungstenite_decoder(&c, &tung_pos);
             let mut fast_dec = fast_decoder(&c, &fast_pos);
-            // Contenders: ws-proto in place, tungstenite, fastwebsockets, ws-proto copying, and
-            // for text from 1 KiB up the UTF-8 validation bound, in the same rounds.
-            let bound = (kind == Kind::Text && size >= 1024).then(|| unmasked_input(&c));
-            let contenders = if bound.is_some() { 5 } else { 4 };
-            let mut samples = vec![Vec::new(); contenders];
+            // Contenders: ws-proto, tungstenite, fastwebsockets and the bound, in the same
+            // rounds.
+            let bound_wire = bound_input(&c);
+            let mut samples = vec![Vec::new(); 4];
             for run in 0..runs {
-                for k in 0..contenders {
-                    let which = (run + k) % contenders;
+                for k in 0..4 {
+                    let which = (run + k) % 4;
                     let s = match which {
                         0 => {
                             if fresh {
                                 ours_dec = OursDecoder::new();
                             }
-                            if timed_reads {
-                                time(&mut || {
-                                    ours_decode_in_place_with_reads(
-                                        &c,
-                                        &mut ours_dec,
-                                        &mut read_buf,
-                                    )
-                                })
-                            } else {
-                                let mut bufs = read_buffers(&c, &mut arena);
-                                time(&mut || ours_decode_in_place(&c, &mut ours_dec, &mut bufs))
-                            }
-                        }
-                        3 => {
-                            if fresh {
-                                copy_dec = OursDecoder::new();
-                            }
-                            let bufs = read_buffers(&c, &mut arena);
-                            time(&mut || ours_decode(&c, &mut copy_dec, &bufs))
+                            time(&mut || ours_decode(&c, &mut ours_dec))
                         }
                         1 => {
                             tung_pos.set(0);
@@ -644,46 +613,48 @@ fn main() {
                             }
                             time(&mut || fast_decode(&rt, &c, &mut fast_dec))
                         }
-                        _ => {
-                            let (plain, frame, header) = bound.as_ref().unwrap();
-                            // A copy written just before the clock starts, as the read
-                            // buffers of ws-proto's contenders are.
-                            plain_copy.clear();
-                            plain_copy.extend_from_slice(plain);
-                            time(&mut || validate_in_place(&c, &plain_copy, *frame, *header))
-                        }
+                        _ => time(&mut || bound(&c, &bound_wire, &mut bound_buf)),
                     };
                     samples[which].push(s);
                 }
             }
+            let ratios = |v: &[Vec<f64>]| -> (f64, f64) {
+                // Our ratio to the best peer, and our share of the bound, over the rounds.
+                let r: Vec<f64> = (0..v[0].len())
+                    .map(|i| v[1][i].min(v[2][i]) / v[0][i])
+                    .collect();
+                let b: Vec<f64> = (0..v[0].len()).map(|i| v[3][i] / v[0][i]).collect();
+                (
+                    r.iter().cloned().fold(f64::MAX, f64::min),
+                    b.iter().cloned().fold(f64::MAX, f64::min),
+                )
+            };
+            let (worst_ratio, worst_bound) = ratios(&samples);
             let med: Vec<f64> = samples.into_iter().map(median).collect();
             report("decode", &c, &names, &med[..3]);
             let bytes = (c.count * c.size) as f64;
             let best_peer = med[1].min(med[2]);
             println!(
-                "       ws-proto copying (handle_input) {:.1} MB/s {:.2} M msg/s: x{:.2} vs best \
-                 peer, x{:.2} vs in place",
+                "       vs best peer x{:.2} (worst round x{:.2}); bound ({}) {:.1} MB/s: \
+                 ws-proto at {:.0}% of it (worst round {:.0}%)",
+                best_peer / med[0],
+                worst_ratio,
+                if kind == Kind::Text {
+                    "copy + validate"
+                } else {
+                    "copy + unmask"
+                },
                 bytes / med[3] / 1e6,
-                c.count as f64 / med[3] / 1e6,
-                best_peer / med[3],
-                med[0] / med[3]
+                100.0 * med[3] / med[0],
+                100.0 * worst_bound
             );
-            if let Some(&v) = med.get(4) {
-                println!(
-                    "       utf-8 validation bound (simdutf8, payloads in place) {:.1} MB/s: \
-                     ws-proto decodes at {:.0}% of it (copying: {:.0}%)",
-                    bytes / v / 1e6,
-                    100.0 * v / med[0],
-                    100.0 * v / med[3]
-                );
-            }
             if args.iter().any(|a| a == "decode-only") {
                 continue;
             }
             // Encode, all three from the same payload buffer.
             let ours_msg = match kind {
-                Kind::Binary => MessageRef::Binary(&c.payload),
-                Kind::Text => MessageRef::Text(std::str::from_utf8(&c.payload).unwrap()),
+                Kind::Binary => Message::Binary(c.payload.clone()),
+                Kind::Text => Message::Text(ws_proto::Text::from_utf8(c.payload.clone()).unwrap()),
             };
             let tung_msg = match kind {
                 Kind::Binary => tungstenite::Message::Binary(c.payload.clone()),
@@ -694,7 +665,7 @@ fn main() {
                 for k in 0..3 {
                     let which = (run + k) % 3;
                     let s = match which {
-                        0 => time(&mut || ours_encode(&c, ours_msg, &mut out)),
+                        0 => time(&mut || ours_encode(&c, &ours_msg, &mut out)),
                         1 => time(&mut || tungstenite_encode(&c, &tung_msg, &mut out)),
                         _ => time(&mut || fast_encode(&rt, &c, &mut out)),
                     };

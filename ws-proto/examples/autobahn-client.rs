@@ -12,7 +12,7 @@ use std::error::Error;
 use std::net::TcpStream;
 
 #[cfg(feature = "deflate")]
-use ws_proto::deflate::{client_accept, client_offer, DeflateConfig, PerMessageDeflate};
+use ws_proto::deflate::{client_accept, client_offer, DeflateConfig, Negotiated};
 use ws_proto::handshake::{ClientHandshake, ClientOutcome, ClientRequest, HandshakeLimits};
 use ws_proto::{Config, Connection, Message};
 
@@ -65,15 +65,16 @@ fn session(base: &str, path: &str, echo: bool) -> Result<Vec<String>, Box<dyn Er
             }
         }
     };
-    let mut conn = Connection::client(clock.now(), Config::default(), blocking::mask_source());
+    #[allow(unused_mut)]
+    let mut config = Config::default();
     #[cfg(feature = "deflate")]
     if let Some(params) = client_accept(accepted.extensions(), &deflate_config)? {
-        conn.enable_deflate(PerMessageDeflate::new(
-            &params,
-            ws_proto::Role::Client,
-            &deflate_config,
-        ));
+        config.deflate = Some(Negotiated {
+            params,
+            config: deflate_config,
+        });
     }
+    let mut conn = Connection::client(clock.now(), config, blocking::mask_source());
     let mut texts = Vec::new();
     blocking::run(&mut stream, &mut conn, &clock, accepted.leftover(), |m| {
         if let Message::Text(t) = &m {

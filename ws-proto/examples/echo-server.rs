@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
 #[cfg(feature = "deflate")]
-use ws_proto::deflate::{server_accept, DeflateConfig, PerMessageDeflate};
+use ws_proto::deflate::{server_accept, DeflateConfig, Negotiated};
 use ws_proto::handshake::{Accept, HandshakeLimits, ServerHandshake};
 use ws_proto::{Config, Connection};
 
@@ -71,15 +71,16 @@ fn handle(mut stream: TcpStream) -> io::Result<()> {
         .accept(&accept, &mut out)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
     stream.write_all(&out)?;
-    let mut conn = Connection::server(clock.now(), Config::default());
+    #[allow(unused_mut)]
+    let mut config = Config::default();
     #[cfg(feature = "deflate")]
     if let Some((params, _)) = deflate {
-        conn.enable_deflate(PerMessageDeflate::new(
-            &params,
-            ws_proto::Role::Server,
-            &deflate_config,
-        ));
+        config.deflate = Some(Negotiated {
+            params,
+            config: deflate_config,
+        });
     }
+    let mut conn = Connection::server(clock.now(), config);
     blocking::run(&mut stream, &mut conn, &clock, request.leftover(), Some)?;
     Ok(())
 }

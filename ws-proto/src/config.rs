@@ -51,11 +51,20 @@ pub struct Config {
     /// Split outgoing messages into frames of at most this many payload bytes. Default: no
     /// splitting.
     pub max_send_frame: Option<usize>,
-    /// permessage-deflate: inflate at most about this many bytes per call to `handle_input`,
-    /// `handle_input_buf` or `handle_timeout`, so one message cannot monopolise a thread; the
-    /// rest waits
-    /// ([`crate::Connection::has_pending_work`]). Default: 1 MiB.
+    /// permessage-deflate: inflate at most about this many bytes per call to `handle_input`
+    /// or `handle_timeout`, so one message cannot monopolise a thread; the rest waits
+    /// ([`crate::Connection::poll_timeout`] then says it is due at once). Default: 1 MiB.
     pub inflate_step: usize,
+    /// The most room [`crate::Connection::input_buffer`] offers one read: it starts at 8 KiB
+    /// and doubles while reads fill it (a message arriving in place gets room for the rest of
+    /// it on top). Default: 128 KiB.
+    pub max_read_size: usize,
+    /// permessage-deflate (RFC 7692) as the opening handshake negotiated it, or `None`:
+    /// incoming messages with RSV1 are inflated (with [`Config::max_message_size`] applied
+    /// to the inflated size as it grows) and outgoing messages from the threshold up are
+    /// compressed. Default: `None`.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::Negotiated>,
 }
 
 impl Default for Config {
@@ -70,6 +79,9 @@ impl Default for Config {
             keepalive: None,
             max_send_frame: None,
             inflate_step: 1 << 20,
+            max_read_size: 128 << 10,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

@@ -5,23 +5,16 @@
 //! events out. It runs the same under tokio, plain threads, a fuzzer or a test on virtual time.
 //!
 //! - [`handshake`]: the opening handshake for both roles.
-//! - [`Connection`]: one connection after the handshake: framing, messages (whole or
-//!   streamed), UTF-8 validation as bytes arrive, ping/pong, the close handshake, keepalive,
-//!   and a limit with its own error for everything that could grow. Messages come in copied
-//!   out of the caller's input (`handle_input`), or unmasked and validated where they lie in
-//!   the driver's read buffer and handed out as slices of it (`handle_input_buf`, zero-copy).
-//!   Messages go out owned
-//!   (`send`, the payload shared, not copied), borrowed into the connection's buffer
-//!   (`send_text`, `send_chunk` for a message in pieces), or borrowed straight into the
-//!   driver's write buffer (`send_into`).
-//! - [`frame`] and [`mask`]: the wire layer, usable on its own.
-//! - [`deflate`] (feature `deflate`, on by default): permessage-deflate (RFC 7692), enabled
-//!   per connection with `Connection::enable_deflate` after the handshake negotiated it.
+//! - [`Connection`]: one connection after the handshake: framing, whole or streamed messages,
+//!   UTF-8 validation as bytes arrive, ping/pong, the close handshake, keepalive, and a limit
+//!   with its own error for everything that could grow. Its methods and the one order in
+//!   which to drain its outputs are listed on the type.
+//! - [`frame`], [`mask`] and [`unmask_utf8`]: the wire layer and the unmask + UTF-8 kernels,
+//!   usable on their own.
+//! - [`deflate`] (feature `deflate`, on by default): permessage-deflate (RFC 7692),
+//!   negotiated in the handshake and switched on with [`Config::deflate`].
 //!
 //! # Example: a client and a server over an in-memory pipe
-//!
-//! The opening handshake, then the drive loop: feed input, then drain every output
-//! (`poll_transmit` until `None`, `poll_timeout`, `poll_event` until `None`).
 //!
 //! ```
 //! use ws_proto::handshake::{Accept, ClientHandshake, ClientOutcome, ClientRequest, HandshakeLimits, ServerHandshake};
@@ -42,44 +35,59 @@
 //! // One connection on each side. Bytes after the heads (`leftover`) belong to the connection.
 //! let mut client = Connection::client(now, Config::default(), SeededMasks::new(1));
 //! let mut server = Connection::server(now, Config::default());
-//! client.handle_input(now, accepted.leftover())?;
-//! server.handle_input(now, request.leftover())?;
+//! client.input_buffer().extend_from_slice(accepted.leftover());
+//! client.handle_input(now)?;
+//! server.input_buffer().extend_from_slice(request.leftover());
+//! server.handle_input(now)?;
 //!
-//! // Move every byte one side transmits to the other.
-//! fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
-//!     let mut wire = Vec::new();
-//!     while from.poll_transmit(&mut wire).is_some() {}
-//!     to.handle_input(now, &wire).expect("valid frames");
-//! }
-//!
-//! client.send(now, Message::text("hello"))?;
-//! pump(&mut client, &mut server, now);
-//! // The server echoes what it receives.
-//! while let Some(event) = server.poll_event() {
-//!     if let Event::Message(m) = event {
-//!         server.send(now, m)?;
+//! // The drive loop, for one side: events (answering them), then transmit, then the timer.
+//! // Here the server echoes what it receives and `wire` stands in for the transport.
+//! fn drive(conn: &mut Connection, now: Instant, wire: &mut Vec<u8>, echo: bool) -> Vec<Event> {
+//!     let mut events = Vec::new();
+//!     while let Some(event) = conn.poll_event() {
+//!         if let (true, Event::Message(m)) = (echo, &event) {
+//!             conn.send(now, m.clone()).expect("room to echo");
+//!         }
+//!         events.push(event);
 //!     }
+//!     while let Some(bytes) = conn.poll_transmit() {
+//!         wire.extend_from_slice(&bytes);
+//!     }
+//!     let _timer = conn.poll_timeout();
+//!     events
 //! }
-//! pump(&mut server, &mut client, now);
-//! assert_eq!(client.poll_event(), Some(Event::Message(Message::text("hello"))));
+//! // A driver reads from the transport straight into `input_buffer()`; here, from `wire`.
+//! fn deliver(wire: &mut Vec<u8>, to: &mut Connection, now: Instant) {
+//!     to.input_buffer().extend_from_slice(wire);
+//!     wire.clear();
+//!     to.handle_input(now).expect("valid frames");
+//! }
 //!
-//! // Close handshake. The peer's Close takes effect when the server takes the events before
-//! // it (so it can still answer them): it echoes the Close automatically and finishes (a
-//! // server closes the transport first). The client finishes when the transport closes.
+//! let mut wire = Vec::new();
+//! client.send(now, "hello")?;
+//! drive(&mut client, now, &mut wire, false);
+//! deliver(&mut wire, &mut server, now);
+//! drive(&mut server, now, &mut wire, true);
+//! deliver(&mut wire, &mut client, now);
+//! assert_eq!(drive(&mut client, now, &mut wire, false), [Event::Message(Message::text("hello"))]);
+//!
+//! // Close handshake: the server echoes the Close automatically and finishes (a server closes
+//! // the transport first); the client finishes when the transport closes.
 //! client.close(now, CloseCode::NORMAL, "bye")?;
-//! pump(&mut client, &mut server, now);
-//! while let Some(event) = server.poll_event() {
-//!     assert!(matches!(event, Event::CloseReceived(_) | Event::Closed(_)));
-//! }
+//! drive(&mut client, now, &mut wire, false);
+//! deliver(&mut wire, &mut server, now);
+//! let events = drive(&mut server, now, &mut wire, true);
+//! assert!(matches!(events[..], [Event::CloseReceived(_), Event::Closed(_)]));
 //! assert!(server.is_finished());
-//! pump(&mut server, &mut client, now);
+//! deliver(&mut wire, &mut client, now);
 //! client.handle_eof(now);
+//! drive(&mut client, now, &mut wire, false);
 //! assert!(client.is_finished());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Real drivers: `examples/echo-server.rs` and `examples/autobahn-client.rs` run this loop
-//! over blocking `std::net` sockets with a thread per connection.
+//! Real drivers: `rt-tokio` (tokio, hyper, axum) and the blocking `std::net` examples in
+//! `examples/`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -87,25 +95,38 @@
 extern crate alloc;
 
 pub mod close;
+#[cfg(feature = "deflate")]
+mod compression;
 mod config;
 mod connection;
 mod error;
+mod events;
 pub mod frame;
 pub mod handshake;
+mod lifecycle;
 pub mod mask;
 mod mask_source;
 mod message;
+mod reader;
 mod role;
-mod state;
+mod send;
 mod time;
-mod unmask_utf8;
+pub mod unmask_utf8;
 
 #[cfg(feature = "deflate")]
 pub mod deflate;
 
+/// permessage-deflate is not compiled in: no value of this type exists, so the connection's
+/// compression part is always `None`.
+#[cfg(not(feature = "deflate"))]
+mod compression {
+    pub(crate) enum Compression {}
+    pub(crate) type Comp<'a> = Option<&'a mut Compression>;
+}
+
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Keepalive, MessageMode};
-pub use connection::Connection;
+pub use connection::{Connection, SendStream};
 pub use error::{ProtocolError, SendError};
 pub use mask_source::{MaskSource, SeededMasks};
 pub use message::{Chunk, Closed, Event, Message, MessageKind, MessageRef, Text};

@@ -43,21 +43,6 @@ pub fn extend_unmasked(dst: &mut bytes::BytesMut, src: &[u8], key: [u8; 4], offs
     set_len_after_write(dst, start + src.len());
 }
 
-/// Append `src` masked with `key` (from payload byte 0) to `dst`, in one pass: the frame
-/// encoder's copy of a client's payload.
-#[inline]
-pub(crate) fn extend_masked(dst: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
-    dst.reserve(src.len());
-    let start = dst.len();
-    xor_into(&mut dst.spare_capacity_mut()[..src.len()], src, key);
-    #[allow(unsafe_code)]
-    // SAFETY: the room was reserved and `xor_into` wrote every byte of
-    // `spare[..src.len()]`, so the first `start + src.len()` bytes are initialised.
-    unsafe {
-        dst.set_len(start + src.len())
-    };
-}
-
 /// `dst[i] = src[i] ^ key[i % 4]` for every i, writing uninitialised memory; 32 bytes a step
 /// (LLVM makes it SIMD), bytes at the tail.
 #[inline]

@@ -2,6 +2,7 @@
 
 use crate::close::{CloseCode, CloseFrame};
 use alloc::string::String;
+use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 
@@ -32,7 +33,7 @@ impl Text {
     /// The text.
     #[inline]
     pub fn as_str(&self) -> &str {
-        str_of_validated(&self.0)
+        crate::unmask_utf8::assume_valid(&self.0)
     }
 
     /// The underlying bytes.
@@ -54,18 +55,6 @@ impl Text {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-}
-
-/// Reinterpret validated UTF-8 without checking again.
-///
-/// Every `Text` is built by `from_utf8` (checked) or `from_validated` (bytes this crate checked
-/// incrementally as they arrived), so the bytes are valid UTF-8. Checking again on every access
-/// would cost as much as the whole receive path for short messages.
-#[allow(unsafe_code)]
-#[inline]
-fn str_of_validated(b: &[u8]) -> &str {
-    // SAFETY: see above: a `Text`'s bytes are always valid UTF-8.
-    unsafe { core::str::from_utf8_unchecked(b) }
 }
 
 impl From<&str> for Text {
@@ -136,22 +125,26 @@ impl Message {
     }
 }
 
-/// A whole data message borrowed from the caller, for
-/// [`Connection::send_into`](crate::Connection::send_into).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A whole data message to send: borrowed from the caller (copied once, into the
+/// connection's buffer), or owned (a server sends a payload of 1 KiB or more as it is, shared,
+/// without copying it). Everything that names a message converts into one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageRef<'a> {
-    /// A text message.
+    /// A text message, borrowed.
     Text(&'a str),
-    /// A binary message.
+    /// A binary message, borrowed.
     Binary(&'a [u8]),
+    /// A message the connection may keep (its payload is shared, not copied).
+    Owned(Message),
 }
 
-impl<'a> MessageRef<'a> {
+impl MessageRef<'_> {
     /// The payload bytes.
-    pub fn payload(&self) -> &'a [u8] {
-        match *self {
+    pub fn payload(&self) -> &[u8] {
+        match self {
             MessageRef::Text(t) => t.as_bytes(),
             MessageRef::Binary(b) => b,
+            MessageRef::Owned(m) => m.payload(),
         }
     }
 
@@ -160,16 +153,86 @@ impl<'a> MessageRef<'a> {
         match self {
             MessageRef::Text(_) => MessageKind::Text,
             MessageRef::Binary(_) => MessageKind::Binary,
+            MessageRef::Owned(m) => m.kind(),
+        }
+    }
+
+    /// The payload as a shared `Bytes`, if the message is owned.
+    pub(crate) fn shared_payload(&self) -> Option<&Bytes> {
+        match self {
+            MessageRef::Owned(Message::Text(t)) => Some(t.as_bytes()),
+            MessageRef::Owned(Message::Binary(b)) => Some(b),
+            _ => None,
         }
     }
 }
 
+impl<'a> From<&'a str> for MessageRef<'a> {
+    fn from(t: &'a str) -> Self {
+        MessageRef::Text(t)
+    }
+}
+
+impl<'a> From<&'a String> for MessageRef<'a> {
+    fn from(t: &'a String) -> Self {
+        MessageRef::Text(t)
+    }
+}
+
+impl<'a> From<&'a [u8]> for MessageRef<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        MessageRef::Binary(b)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for MessageRef<'a> {
+    fn from(b: &'a [u8; N]) -> Self {
+        MessageRef::Binary(b)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for MessageRef<'a> {
+    fn from(b: &'a Vec<u8>) -> Self {
+        MessageRef::Binary(b)
+    }
+}
+
 impl<'a> From<&'a Message> for MessageRef<'a> {
-    fn from(m: &'a Message) -> MessageRef<'a> {
+    fn from(m: &'a Message) -> Self {
         match m {
             Message::Text(t) => MessageRef::Text(t.as_str()),
             Message::Binary(b) => MessageRef::Binary(b),
         }
+    }
+}
+
+impl From<Message> for MessageRef<'_> {
+    fn from(m: Message) -> Self {
+        MessageRef::Owned(m)
+    }
+}
+
+impl From<Text> for MessageRef<'_> {
+    fn from(t: Text) -> Self {
+        MessageRef::Owned(Message::Text(t))
+    }
+}
+
+impl From<String> for MessageRef<'_> {
+    fn from(t: String) -> Self {
+        MessageRef::Owned(Message::Text(Text::from(t)))
+    }
+}
+
+impl From<Bytes> for MessageRef<'_> {
+    fn from(b: Bytes) -> Self {
+        MessageRef::Owned(Message::Binary(b))
+    }
+}
+
+impl From<Vec<u8>> for MessageRef<'_> {
+    fn from(b: Vec<u8>) -> Self {
+        MessageRef::Owned(Message::Binary(Bytes::from(b)))
     }
 }
 

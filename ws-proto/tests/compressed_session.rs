@@ -6,14 +6,12 @@
 mod support;
 
 use support::*;
-use ws_proto::deflate::{
-    client_accept, client_offer, server_accept, DeflateConfig, PerMessageDeflate,
-};
+use ws_proto::deflate::{client_accept, client_offer, server_accept, DeflateConfig};
 use ws_proto::frame::Opcode;
 use ws_proto::handshake::parse_extension_list;
 use ws_proto::{
     Config, Connection, Event, Instant, Message, MessageKind, MessageMode, MessageRef,
-    ProtocolError, Role, SeededMasks,
+    ProtocolError, SeededMasks,
 };
 
 /// Negotiate as a real handshake would: the client's offer, the server's answer, and the
@@ -37,18 +35,10 @@ fn negotiate(
 /// A client and a server with deflate negotiated and enabled.
 fn negotiated(client_cfg: &DeflateConfig, server_cfg: &DeflateConfig, server_conn: Config) -> Pair {
     let (server_params, client_params) = negotiate(client_cfg, server_cfg);
-    let mut pair = Pair::new(Config::default(), server_conn);
-    pair.client.enable_deflate(PerMessageDeflate::new(
-        &client_params,
-        Role::Client,
-        client_cfg,
-    ));
-    pair.server.enable_deflate(PerMessageDeflate::new(
-        &server_params,
-        Role::Server,
-        server_cfg,
-    ));
-    pair
+    Pair::new(
+        with_deflate(Config::default(), client_params, client_cfg),
+        with_deflate(server_conn, server_params, server_cfg),
+    )
 }
 
 #[test]
@@ -69,7 +59,7 @@ fn compressed_echo_sets_rsv1_only_on_large_data_messages() {
         (Opcode::Ping, 0),
         "control frames never compressed"
     );
-    p.server.handle_input(p.now, &wire).unwrap();
+    p.server.feed_bytes(p.now, &wire).unwrap();
     let got = messages(&drain_events(&mut p.server));
     assert_eq!(got, vec![Message::text(&text), Message::text("tiny")]);
 }
@@ -79,19 +69,19 @@ fn fragmented_compressed_messages_with_interleaved_control_frames() {
     let cfg = DeflateConfig::default();
     let mut p = negotiated(&cfg, &cfg, Config::default());
     // The server splits its compressed output into 7-byte frames; pings go in between.
-    let mut server = Connection::server(
-        Instant::ZERO,
-        Config {
-            max_send_frame: Some(7),
-            ..Config::default()
-        },
-    );
-    std::mem::swap(&mut server, &mut p.server);
-    // Re-enable deflate on the new server with the same agreement.
     let offer = client_offer(&cfg);
     let (params, _) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
-    p.server
-        .enable_deflate(PerMessageDeflate::new(&params, Role::Server, &cfg));
+    p.server = Connection::server(
+        Instant::ZERO,
+        with_deflate(
+            Config {
+                max_send_frame: Some(7),
+                ..Config::default()
+            },
+            params,
+            &cfg,
+        ),
+    );
     let text = "fragmented and compressed ".repeat(50);
     p.server.send(p.now, Message::text(&text)).unwrap();
     let wire = drain_transmit(&mut p.server);
@@ -115,16 +105,19 @@ fn fragmented_compressed_messages_with_interleaved_control_frames() {
         interleaved.extend(server_frame(true, 9, b"x"));
     }
     for chunk in [1usize, 3, 1000] {
-        let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(1));
         let client_params = {
             let (_, answer) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
             client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
                 .unwrap()
                 .unwrap()
         };
-        client.enable_deflate(PerMessageDeflate::new(&client_params, Role::Client, &cfg));
+        let mut client = Connection::client(
+            Instant::ZERO,
+            with_deflate(Config::default(), client_params, &cfg),
+            SeededMasks::new(1),
+        );
         for piece in interleaved.chunks(chunk) {
-            client.handle_input(Instant::ZERO, piece).unwrap();
+            client.feed_bytes(Instant::ZERO, piece).unwrap();
         }
         let events = drain_events(&mut client);
         assert_eq!(
@@ -161,12 +154,10 @@ fn streamed_sends_are_compressed_and_each_piece_can_be_inflated_at_once() {
             let mut wire = Vec::new();
             for (i, piece) in pieces.iter().enumerate() {
                 let last = i + 1 == pieces.len();
-                p.client
-                    .send_chunk(p.now, MessageKind::Text, piece, last)
-                    .unwrap();
+                send_piece(&mut p.client, p.now, MessageKind::Text, piece, last).unwrap();
                 let bytes = drain_transmit(&mut p.client);
                 // Each piece is flushed: the streaming receiver gets all of it right away.
-                p.server.handle_input(p.now, &bytes).unwrap();
+                p.server.feed_bytes(p.now, &bytes).unwrap();
                 let got: Vec<u8> = drain_events(&mut p.server)
                     .into_iter()
                     .flat_map(|e| match e {
@@ -190,16 +181,10 @@ fn streamed_sends_are_compressed_and_each_piece_can_be_inflated_at_once() {
         }
         // A whole message in one call under the threshold goes uncompressed; a binary stream
         // is compressed too, and control frames in between are not.
-        p.client
-            .send_chunk(p.now, MessageKind::Binary, b"tiny", true)
-            .unwrap();
-        p.client
-            .send_chunk(p.now, MessageKind::Binary, &[7; 3000], false)
-            .unwrap();
+        send_piece(&mut p.client, p.now, MessageKind::Binary, b"tiny", true).unwrap();
+        send_piece(&mut p.client, p.now, MessageKind::Binary, &[7; 3000], false).unwrap();
         p.client.ping(p.now, b"between").unwrap();
-        p.client
-            .send_chunk(p.now, MessageKind::Binary, &[], true)
-            .unwrap();
+        send_piece(&mut p.client, p.now, MessageKind::Binary, &[], true).unwrap();
         let wire = drain_transmit(&mut p.client);
         let frames = parse_frames(&wire);
         let shape: Vec<(Opcode, u8)> = frames.iter().map(|f| (f.opcode, f.rsv)).collect();
@@ -212,7 +197,7 @@ fn streamed_sends_are_compressed_and_each_piece_can_be_inflated_at_once() {
                 (Opcode::Continuation, 0)
             ]
         );
-        p.server.handle_input(p.now, &wire).unwrap();
+        p.server.feed_bytes(p.now, &wire).unwrap();
         let mut binary = Vec::new();
         for e in drain_events(&mut p.server) {
             if let Event::Chunk(c) = e {
@@ -233,16 +218,19 @@ fn a_threshold_of_usize_max_leaves_streamed_messages_uncompressed() {
     };
     let mut p = negotiated(&cfg, &cfg, Config::default());
     let text = "never compressed ".repeat(100);
-    p.client
-        .send_chunk(p.now, MessageKind::Text, text.as_bytes(), false)
-        .unwrap();
-    p.client
-        .send_chunk(p.now, MessageKind::Text, b"", true)
-        .unwrap();
+    send_piece(
+        &mut p.client,
+        p.now,
+        MessageKind::Text,
+        text.as_bytes(),
+        false,
+    )
+    .unwrap();
+    send_piece(&mut p.client, p.now, MessageKind::Text, b"", true).unwrap();
     p.client.send(p.now, Message::text(&text)).unwrap();
     let wire = drain_transmit(&mut p.client);
     assert!(parse_frames(&wire).iter().all(|f| f.rsv == 0));
-    p.server.handle_input(p.now, &wire).unwrap();
+    p.server.feed_bytes(p.now, &wire).unwrap();
     assert_eq!(
         messages(&drain_events(&mut p.server)),
         vec![Message::text(&text), Message::text(&text)]
@@ -254,12 +242,12 @@ fn send_text_is_compressed_from_the_threshold_up() {
     let cfg = DeflateConfig::default();
     let mut p = negotiated(&cfg, &cfg, Config::default());
     let long = "compress me please ".repeat(50);
-    p.client.send_text(p.now, "short").unwrap();
-    p.client.send_text(p.now, &long).unwrap();
+    p.client.send(p.now, "short").unwrap();
+    p.client.send(p.now, &long).unwrap();
     let wire = drain_transmit(&mut p.client);
     let rsv: Vec<u8> = parse_frames(&wire).iter().map(|f| f.rsv).collect();
     assert_eq!(rsv, [0, 0b100]);
-    p.server.handle_input(p.now, &wire).unwrap();
+    p.server.feed_bytes(p.now, &wire).unwrap();
     assert_eq!(
         messages(&drain_events(&mut p.server)),
         vec![Message::text("short"), Message::text(&long)]
@@ -267,29 +255,31 @@ fn send_text_is_compressed_from_the_threshold_up() {
 }
 
 #[test]
-fn send_into_compresses_from_the_threshold_up_after_what_was_pending() {
+fn borrowed_and_owned_sends_are_compressed_from_the_threshold_up_in_order() {
     let cfg = DeflateConfig::default();
     let mut p = negotiated(&cfg, &cfg, Config::default());
     let long = "compress me ".repeat(200);
-    p.client.send_text(p.now, &long).unwrap();
-    let mut out = Vec::new();
+    p.client.send(p.now, long.as_str()).unwrap();
+    p.client.send(p.now, MessageRef::Text("short")).unwrap();
     p.client
-        .send_into(p.now, MessageRef::Text("short"), &mut out)
+        .send(p.now, MessageRef::Binary(long.as_bytes()))
         .unwrap();
     p.client
-        .send_into(p.now, MessageRef::Binary(long.as_bytes()), &mut out)
+        .send(p.now, Message::binary(long.clone().into_bytes()))
         .unwrap();
+    let out = drain_transmit(&mut p.client);
     assert_eq!(p.client.pending_transmit(), 0);
     let frames = parse_frames(&out);
     let rsv: Vec<u8> = frames.iter().map(|f| f.rsv).collect();
-    assert_eq!(rsv, [0b100, 0, 0b100]);
+    assert_eq!(rsv, [0b100, 0, 0b100, 0b100]);
     assert!(frames[2].payload.len() < long.len() / 5);
-    p.server.handle_input(p.now, &out).unwrap();
+    p.server.feed_bytes(p.now, &out).unwrap();
     assert_eq!(
         messages(&drain_events(&mut p.server)),
         vec![
             Message::text(&long),
             Message::text("short"),
+            Message::binary(long.clone().into_bytes()),
             Message::binary(long.clone().into_bytes())
         ]
     );
@@ -304,9 +294,14 @@ fn compressed_streamed_sends_reach_an_assembling_receiver_whole() {
     let cuts = [0, 1, 5, 6, 700, 701, 2000, bytes.len()];
     for w in cuts.windows(2) {
         let last = w[1] == bytes.len();
-        p.client
-            .send_chunk(p.now, MessageKind::Text, &bytes[w[0]..w[1]], last)
-            .unwrap();
+        send_piece(
+            &mut p.client,
+            p.now,
+            MessageKind::Text,
+            &bytes[w[0]..w[1]],
+            last,
+        )
+        .unwrap();
     }
     p.client.send(p.now, Message::text(&text)).unwrap();
     p.drive();
@@ -329,19 +324,22 @@ fn deflate_bomb_fails_fast_with_1009_and_bounded_memory() {
             ..Config::default()
         },
     );
-    let mut client_side = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(2));
     let offer = client_offer(&cfg);
     let (_, answer) = server_accept(&parse_extension_list(&offer).unwrap(), &cfg).unwrap();
     let params = client_accept(&parse_extension_list(&answer).unwrap(), &cfg)
         .unwrap()
         .unwrap();
-    client_side.enable_deflate(PerMessageDeflate::new(&params, Role::Client, &cfg));
+    let mut client_side = Connection::client(
+        Instant::ZERO,
+        with_deflate(Config::default(), params, &cfg),
+        SeededMasks::new(2),
+    );
     client_side
         .send(Instant::ZERO, Message::binary(vec![0u8; 8 << 20]))
         .unwrap();
     let bomb = drain_transmit(&mut client_side);
     assert!(bomb.len() < 64 * 1024, "bomb is {} bytes", bomb.len());
-    let err = p.server.handle_input(p.now, &bomb).unwrap_err();
+    let err = p.server.feed_bytes(p.now, &bomb).unwrap_err();
     assert_eq!(err, ProtocolError::MessageTooLarge { limit });
     assert_eq!(
         sent_close_code(&drain_events_then_transmit(&mut p.server).1),
@@ -363,7 +361,7 @@ fn truncated_and_corrupt_compressed_data_close_with_1007() {
         Len::Minimal,
     );
     assert_eq!(
-        p.server.handle_input(p.now, &bad),
+        p.server.feed_bytes(p.now, &bad),
         Err(ProtocolError::InvalidCompressedData)
     );
     assert_eq!(
@@ -378,7 +376,7 @@ fn rsv1_on_control_or_continuation_frames_is_a_protocol_error() {
     let mut p = negotiated(&cfg, &cfg, Config::default());
     let ping = raw_frame(true, 4, 9, b"", Some([0; 4]), Len::Minimal);
     assert_eq!(
-        p.server.handle_input(p.now, &ping),
+        p.server.feed_bytes(p.now, &ping),
         Err(ProtocolError::ReservedBits(4))
     );
     assert_eq!(
@@ -390,7 +388,7 @@ fn rsv1_on_control_or_continuation_frames_is_a_protocol_error() {
     let mut input = raw_frame(false, 0, 2, b"ab", Some([0; 4]), Len::Minimal);
     input.extend(raw_frame(true, 4, 0, b"cd", Some([0; 4]), Len::Minimal));
     assert_eq!(
-        p.server.handle_input(p.now, &input),
+        p.server.feed_bytes(p.now, &input),
         Err(ProtocolError::ReservedBits(4))
     );
 
@@ -398,7 +396,7 @@ fn rsv1_on_control_or_continuation_frames_is_a_protocol_error() {
     let mut plain = Connection::server(Instant::ZERO, Config::default());
     let compressed = raw_frame(true, 4, 1, b"x", Some([0; 4]), Len::Minimal);
     assert_eq!(
-        plain.handle_input(Instant::ZERO, &compressed),
+        plain.feed_bytes(Instant::ZERO, &compressed),
         Err(ProtocolError::ReservedBits(4))
     );
 }
@@ -445,7 +443,6 @@ mod props {
             client_bits in 9u8..=15, server_bits in 9u8..=15,
             client_nct in any::<bool>(), server_nct in any::<bool>(),
             chunk in 1usize..2000,
-            in_place in any::<bool>(),
             msgs in proptest::collection::vec(
                 prop_oneof![
                     "[a-e ]{0,300}".prop_map(|s| Message::text(&s)),
@@ -463,7 +460,6 @@ mod props {
             let server_cfg = DeflateConfig { threshold: 16, ..DeflateConfig::default() };
             let mut p = negotiated(&client_cfg, &server_cfg, Config::default());
             p.chunk = chunk;
-            p.in_place = in_place;
             for m in &msgs {
                 p.client.send(p.now, m.clone()).unwrap();
                 p.server.send(p.now, m.clone()).unwrap();
@@ -473,11 +469,11 @@ mod props {
             prop_assert_eq!(messages(&p.client_events), msgs);
         }
 
-        /// Reading in place gives exactly what copying gives, call by call, with
-        /// permessage-deflate and a small step budget: compressed and uncompressed messages
-        /// (and Pings) cut at random points, then empty inputs until no work is left.
+        /// Reading in inflate steps, the input cut at random points, gives exactly what
+        /// reading all of it at once gives: compressed and uncompressed messages (and Pings),
+        /// then steps until no work is left.
         #[test]
-        fn reading_in_place_gives_exactly_what_copying_gives_in_inflate_steps(
+        fn reading_in_pieces_gives_exactly_what_one_read_gives_in_inflate_steps(
             msgs in proptest::collection::vec(
                 prop_oneof![
                     "[a-c]{0,200}".prop_map(|s| Message::text(&s)),
@@ -489,7 +485,7 @@ mod props {
             cuts in proptest::collection::vec(0usize..60_000, 0..8),
         ) {
             let config = Config { inflate_step: step, max_message_size, ..Config::default() };
-            in_place_agrees_call_by_call(&config, &msgs, &cuts);
+            pieces_agree_with_one_read(&config, &msgs, &cuts);
         }
     }
 }
@@ -498,8 +494,11 @@ mod props {
 fn compressed_wire(messages: &[Message]) -> Vec<u8> {
     let cfg = DeflateConfig::default();
     let (_, params) = negotiate(&cfg, &cfg);
-    let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(3));
-    client.enable_deflate(PerMessageDeflate::new(&params, Role::Client, &cfg));
+    let mut client = Connection::client(
+        Instant::ZERO,
+        with_deflate(Config::default(), params, &cfg),
+        SeededMasks::new(3),
+    );
     for m in messages {
         client.send(Instant::ZERO, m.clone()).unwrap();
     }
@@ -508,53 +507,43 @@ fn compressed_wire(messages: &[Message]) -> Vec<u8> {
 
 #[test]
 fn inflating_runs_in_bounded_steps_and_keeps_order() {
-    for in_place in [false, true] {
-        let cfg = DeflateConfig::default();
-        let server_cfg = Config {
-            inflate_step: 1 << 20,
-            max_message_size: 16 << 20,
-            ..Config::default()
-        };
-        let mut p = negotiated(&cfg, &cfg, server_cfg);
-        let big = Message::binary(vec![7u8; 8 << 20]);
-        // "after" is under the threshold: uncompressed, read in place once its turn comes.
-        let wire = compressed_wire(&[big.clone(), Message::text("after")]);
-        assert!(wire.len() < 64 * 1024);
-        let (first, second) = wire.split_at(wire.len() / 2);
-        feed(&mut p.server, p.now, first, in_place).unwrap();
-        assert!(
-            p.server.has_pending_work(),
-            "one call inflates at most about 1 MiB"
-        );
-        assert!(drain_events(&mut p.server).is_empty());
-        // Input that arrives meanwhile waits its turn.
-        feed(&mut p.server, p.now, second, in_place).unwrap();
-        assert!(drain_events(&mut p.server).is_empty());
-        let mut steps = 1;
-        let mut events = Vec::new();
-        while p.server.has_pending_work() {
-            assert!(
-                p.server.poll_timeout().unwrap() <= p.now,
-                "pending work is due at once"
-            );
-            p.server.handle_timeout(p.now);
-            events.extend(drain_events(&mut p.server));
-            steps += 1;
-            assert!(steps < 100);
-        }
-        // About 1 MiB per step (a step may overshoot by the codec's 32 KiB output chunk).
-        assert!(steps >= 6, "8 MiB took {steps} steps");
-        assert_eq!(messages(&events), vec![big, Message::text("after")]);
-        // Once nothing waits, the next message is read at once.
-        feed(
-            &mut p.server,
-            p.now,
-            &client_frame(true, 0x1, b"next"),
-            in_place,
-        )
-        .unwrap();
-        assert_eq!(messages_of(&mut p.server), vec![Message::text("next")]);
+    let cfg = DeflateConfig::default();
+    let server_cfg = Config {
+        inflate_step: 1 << 20,
+        max_message_size: 16 << 20,
+        ..Config::default()
+    };
+    let mut p = negotiated(&cfg, &cfg, server_cfg);
+    let big = Message::binary(vec![7u8; 8 << 20]);
+    // "after" is under the threshold: uncompressed, read in place once its turn comes.
+    let wire = compressed_wire(&[big.clone(), Message::text("after")]);
+    assert!(wire.len() < 64 * 1024);
+    let (first, second) = wire.split_at(wire.len() / 2);
+    p.server.feed_bytes(p.now, first).unwrap();
+    assert!(
+        has_pending_work(&p.server, p.now),
+        "one call inflates at most about 1 MiB"
+    );
+    assert!(drain_events(&mut p.server).is_empty());
+    // Input that arrives meanwhile waits its turn.
+    p.server.feed_bytes(p.now, second).unwrap();
+    assert!(drain_events(&mut p.server).is_empty());
+    let mut steps = 1;
+    let mut events = Vec::new();
+    while has_pending_work(&p.server, p.now) {
+        p.server.handle_timeout(p.now);
+        events.extend(drain_events(&mut p.server));
+        steps += 1;
+        assert!(steps < 100);
     }
+    // About 1 MiB per step (a step may overshoot by the codec's 32 KiB output chunk).
+    assert!(steps >= 6, "8 MiB took {steps} steps");
+    assert_eq!(messages(&events), vec![big, Message::text("after")]);
+    // Once nothing waits, the next message is read at once.
+    p.server
+        .feed_bytes(p.now, &client_frame(true, 0x1, b"next"))
+        .unwrap();
+    assert_eq!(messages_of(&mut p.server), vec![Message::text("next")]);
 }
 
 /// A server with deflate negotiated (default settings) and `config`, and a client's wire bytes
@@ -562,74 +551,113 @@ fn inflating_runs_in_bounded_steps_and_keeps_order() {
 fn deflate_server_and_wire(config: &Config, messages: &[Message]) -> (Connection, Vec<u8>) {
     let cfg = DeflateConfig::default();
     let (server_params, client_params) = negotiate(&cfg, &cfg);
-    let mut client = Connection::client(Instant::ZERO, Config::default(), SeededMasks::new(3));
-    client.enable_deflate(PerMessageDeflate::new(&client_params, Role::Client, &cfg));
+    let mut client = Connection::client(
+        Instant::ZERO,
+        with_deflate(Config::default(), client_params, &cfg),
+        SeededMasks::new(3),
+    );
     for m in messages {
         client.send(Instant::ZERO, m.clone()).unwrap();
         client.ping(Instant::ZERO, b"p").unwrap();
     }
-    let mut server = Connection::server(Instant::ZERO, config.clone());
-    server.enable_deflate(PerMessageDeflate::new(&server_params, Role::Server, &cfg));
+    let server = Connection::server(
+        Instant::ZERO,
+        with_deflate(config.clone(), server_params, &cfg),
+    );
     (server, drain_transmit(&mut client))
 }
 
-/// Feeds `pieces` to a copying and an in-place server (same negotiation and config), then
-/// empty inputs while work is left, comparing every call's result, events, bytes to transmit
-/// and pending work.
-fn in_place_agrees_call_by_call(config: &Config, messages: &[Message], cuts: &[usize]) {
-    let (mut copying, wire) = deflate_server_and_wire(config, messages);
-    let (mut in_place, _) = deflate_server_and_wire(config, messages);
+/// Every call of a read in steps: its result, events, bytes to transmit, and whether work is
+/// left after it.
+type Calls = Vec<(Result<(), ProtocolError>, Vec<Event>, Vec<u8>, bool)>;
+
+/// Feed `pieces`, then empty reads while work is left (at most `limit` of them).
+fn read_steps<'a>(
+    server: &mut Connection,
+    pieces: impl Iterator<Item = &'a [u8]>,
+    limit: usize,
+) -> Calls {
+    let empties = std::iter::repeat_n(&[][..], limit);
+    let mut calls = Vec::new();
+    for piece in pieces.chain(empties) {
+        if piece.is_empty() && !has_pending_work(server, Instant::ZERO) {
+            break;
+        }
+        let result = server.feed_bytes(Instant::ZERO, piece);
+        calls.push((
+            result,
+            drain_events(server),
+            drain_transmit(server),
+            has_pending_work(server, Instant::ZERO),
+        ));
+    }
+    assert!(
+        !has_pending_work(server, Instant::ZERO),
+        "work left after {limit} steps"
+    );
+    calls
+}
+
+/// The wire cut at `cuts` and read piece by piece, then in steps, ends exactly as reading it
+/// whole does: the same events in the same order, the same bytes transmitted, the same
+/// error; and work is left only after reads that succeeded.
+fn pieces_agree_with_one_read(config: &Config, messages: &[Message], cuts: &[usize]) {
+    let (mut cut_up, wire) = deflate_server_and_wire(config, messages);
+    let (mut whole, _) = deflate_server_and_wire(config, messages);
     let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(wire.len())).collect();
     cuts.extend([0, wire.len()]);
     cuts.sort_unstable();
-    let pieces = cuts.windows(2).map(|w| &wire[w[0]..w[1]]);
     // Every step inflates or reads at least a byte (step budget: `inflate_step` bytes).
     let total: usize = messages.iter().map(|m| m.payload().len()).sum();
     let limit = (total + wire.len()) / config.inflate_step.max(1) + 100;
-    let empties = std::iter::repeat_n(&[][..], limit);
-    for (call, piece) in pieces.chain(empties).enumerate() {
-        if piece.is_empty() && !copying.has_pending_work() && !in_place.has_pending_work() {
-            break;
+    let a = read_steps(
+        &mut cut_up,
+        cuts.windows(2).map(|w| &wire[w[0]..w[1]]),
+        limit,
+    );
+    let b = read_steps(&mut whole, std::iter::once(&wire[..]), limit);
+    let flatten = |calls: &Calls| {
+        let events: Vec<Event> = calls.iter().flat_map(|c| c.1.clone()).collect();
+        let transmit: Vec<u8> = calls.iter().flat_map(|c| c.2.clone()).collect();
+        let error = calls.iter().find_map(|c| c.0.clone().err());
+        (events, transmit, error)
+    };
+    let (events_a, transmit_a, error_a) = flatten(&a);
+    let (events_b, transmit_b, error_b) = flatten(&b);
+    assert_eq!(error_a, error_b);
+    assert!(events_a == events_b, "the same events in the same order");
+    assert_eq!(transmit_a, transmit_b);
+    for (result, _, _, pending) in a.iter().chain(&b) {
+        if *pending {
+            assert!(
+                result.is_ok(),
+                "work is left only after a read that succeeded"
+            );
         }
-        let a = copying.handle_input(Instant::ZERO, piece);
-        let b = feed(&mut in_place, Instant::ZERO, piece, true);
-        assert_eq!(a, b, "call {call}");
-        assert_eq!(
-            drain_events(&mut copying),
-            drain_events(&mut in_place),
-            "call {call}"
-        );
-        assert_eq!(drain_transmit(&mut copying), drain_transmit(&mut in_place));
-        assert_eq!(
-            copying.has_pending_work(),
-            in_place.has_pending_work(),
-            "call {call}"
-        );
     }
-    assert!(!copying.has_pending_work(), "work left after {limit} steps");
 }
 
 #[test]
-fn read_in_place_a_message_that_inflates_to_exactly_the_step_ends_on_the_next_call() {
+fn a_message_that_inflates_to_exactly_the_step_ends_on_the_next_call() {
     // The compressed message uses all of the step budget: what follows waits for the next
-    // call, as with `handle_input`.
+    // call.
     let config = Config {
         inflate_step: 1 << 16,
         ..Config::default()
     };
     let messages = [Message::binary(vec![7u8; 1 << 16]), Message::text("after")];
-    in_place_agrees_call_by_call(&config, &messages, &[]);
+    pieces_agree_with_one_read(&config, &messages, &[]);
     let (mut server, wire) = deflate_server_and_wire(&config, &messages);
-    feed(&mut server, Instant::ZERO, &wire, true).unwrap();
-    assert!(server.has_pending_work());
+    server.feed_bytes(Instant::ZERO, &wire).unwrap();
+    assert!(has_pending_work(&server, Instant::ZERO));
     assert!(drain_events(&mut server).is_empty());
-    // An empty read buffer does the next step, as `handle_input(now, &[])` does.
-    feed(&mut server, Instant::ZERO, &[], true).unwrap();
+    // A read of nothing does the next step, as `handle_timeout` does.
+    server.feed_bytes(Instant::ZERO, &[]).unwrap();
     assert_eq!(messages_of(&mut server), messages);
 }
 
 #[test]
-fn read_in_place_agrees_with_a_step_budget_of_one_byte() {
+fn reading_in_steps_agrees_with_a_step_budget_of_one_byte() {
     let config = Config {
         inflate_step: 1,
         ..Config::default()
@@ -639,7 +667,7 @@ fn read_in_place_agrees_with_a_step_budget_of_one_byte() {
         Message::binary(vec![0u8; 20_000]),
         Message::text("after"),
     ];
-    in_place_agrees_call_by_call(&config, &messages, &[3, 40, 41, 200]);
+    pieces_agree_with_one_read(&config, &messages, &[3, 40, 41, 200]);
 }
 
 fn messages_of(conn: &mut Connection) -> Vec<Message> {
@@ -657,9 +685,9 @@ fn a_bomb_fed_in_steps_still_fails_with_1009() {
     };
     let mut p = negotiated(&cfg, &cfg, server_cfg);
     let wire = compressed_wire(&[Message::binary(vec![0u8; 16 << 20])]);
-    p.server.handle_input(p.now, &wire).unwrap();
+    p.server.feed_bytes(p.now, &wire).unwrap();
     let mut steps = 0;
-    while p.server.has_pending_work() {
+    while has_pending_work(&p.server, p.now) {
         p.server.handle_timeout(p.now);
         steps += 1;
         assert!(steps < 100);

@@ -15,12 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ws_proto::deflate::{
-    client_accept, client_offer, server_accept, DeflateConfig, DeflateParams, PerMessageDeflate,
+    client_accept, client_offer, server_accept, DeflateConfig, DeflateParams, Negotiated,
 };
 use ws_proto::handshake::{
     Accept, ClientHandshake, ClientOutcome, ClientRequest, HandshakeLimits, ServerHandshake,
 };
-use ws_proto::{CloseCode, Config, Connection, Event, Instant, Message, Role, SeededMasks};
+use ws_proto::{CloseCode, Config, Connection, Event, Instant, Message, SeededMasks};
 
 const SERVERS: &str = r#"
 import sys, json, threading, inspect
@@ -97,7 +97,6 @@ struct Driver {
     stream: TcpStream,
     conn: Connection,
     start: std::time::Instant,
-    out: Vec<u8>,
     /// Bytes written to and read from the socket after the handshake.
     sent: usize,
     received: usize,
@@ -109,10 +108,9 @@ impl Driver {
     }
 
     fn flush(&mut self) {
-        while self.conn.poll_transmit(&mut self.out).is_some() {
-            self.stream.write_all(&self.out).unwrap();
-            self.sent += self.out.len();
-            self.out.clear();
+        while let Some(bytes) = self.conn.poll_transmit() {
+            self.stream.write_all(&bytes).unwrap();
+            self.sent += bytes.len();
         }
     }
 
@@ -128,7 +126,7 @@ impl Driver {
                 return None;
             }
             let now = self.now();
-            if self.conn.has_pending_work() {
+            if self.conn.poll_timeout().is_some_and(|t| t <= now) {
                 // Inflating goes in bounded steps: do the next one before reading more.
                 self.conn.handle_timeout(now);
                 continue;
@@ -137,8 +135,9 @@ impl Driver {
                 Ok(0) => self.conn.handle_eof(now),
                 Ok(n) => {
                     self.received += n;
+                    self.conn.input_buffer().extend_from_slice(&buf[..n]);
                     self.conn
-                        .handle_input(now, &buf[..n])
+                        .handle_input(now)
                         .expect("valid input from websockets")
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -152,7 +151,8 @@ impl Driver {
         self.received += leftover.len();
         if !leftover.is_empty() {
             let now = self.now();
-            self.conn.handle_input(now, leftover).unwrap();
+            self.conn.input_buffer().extend_from_slice(leftover);
+            self.conn.handle_input(now).unwrap();
         }
     }
 }
@@ -267,15 +267,17 @@ fn our_client_against_websockets_servers() {
         assert_eq!(params, *expect, "scenario {n}");
         let config = Config {
             max_send_frame: Some(700),
+            deflate: Some(Negotiated {
+                params,
+                config: cfg.clone(),
+            }),
             ..Config::default()
         };
-        let mut conn = Connection::client(Instant::ZERO, config, SeededMasks::new(n as u64));
-        conn.enable_deflate(PerMessageDeflate::new(&params, Role::Client, cfg));
+        let conn = Connection::client(Instant::ZERO, config, SeededMasks::new(n as u64));
         let mut d = Driver {
             stream,
             conn,
             start: std::time::Instant::now(),
-            out: Vec::new(),
             sent: 0,
             received: 0,
         };
@@ -374,15 +376,17 @@ fn websockets_clients_against_our_server() {
         stream.write_all(&out).unwrap();
         let config = Config {
             max_send_frame: Some(500),
+            deflate: Some(Negotiated {
+                params,
+                config: cfg.clone(),
+            }),
             ..Config::default()
         };
-        let mut conn = Connection::server(Instant::ZERO, config);
-        conn.enable_deflate(PerMessageDeflate::new(&params, Role::Server, cfg));
+        let conn = Connection::server(Instant::ZERO, config);
         let mut d = Driver {
             stream,
             conn,
             start: std::time::Instant::now(),
-            out: Vec::new(),
             sent: 0,
             received: 0,
         };

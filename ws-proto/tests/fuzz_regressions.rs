@@ -43,9 +43,12 @@ fn control_frame_length_error_does_not_depend_on_chunking() {
 #[test]
 fn connection_reports_the_same_control_frame_error_however_split() {
     for bytes in EXTENDED_LENGTH_CONTROL_FRAMES {
-        let whole = Connection::server(Instant::ZERO, Config::default())
-            .handle_input(Instant::ZERO, bytes)
-            .unwrap_err();
+        let whole = read(
+            &mut Connection::server(Instant::ZERO, Config::default()),
+            Instant::ZERO,
+            bytes,
+        )
+        .unwrap_err();
         assert!(
             matches!(
                 whole,
@@ -55,9 +58,8 @@ fn connection_reports_the_same_control_frame_error_however_split() {
         );
         for cut in 1..bytes.len() {
             let mut conn = Connection::server(Instant::ZERO, Config::default());
-            let split = conn
-                .handle_input(Instant::ZERO, &bytes[..cut])
-                .and_then(|()| conn.handle_input(Instant::ZERO, &bytes[cut..]))
+            let split = read(&mut conn, Instant::ZERO, &bytes[..cut])
+                .and_then(|()| read(&mut conn, Instant::ZERO, &bytes[cut..]))
                 .unwrap_err();
             assert_eq!(split, whole, "{bytes:02x?} split at {cut}");
         }
@@ -83,8 +85,16 @@ fn drain_events(conn: &mut Connection) -> Vec<Event> {
 
 fn transmitted(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
-    while conn.poll_transmit(&mut out).is_some() {}
+    while let Some(bytes) = conn.poll_transmit() {
+        out.extend_from_slice(&bytes);
+    }
     out
+}
+
+/// A read of `bytes` from the transport: into the input buffer, then `handle_input`.
+fn read(conn: &mut Connection, now: Instant, bytes: &[u8]) -> Result<(), ProtocolError> {
+    conn.input_buffer().extend_from_slice(bytes);
+    conn.handle_input(now)
 }
 
 /// Found by `ws_server_connection`: a protocol error takes effect when `poll_event` reaches
@@ -96,7 +106,7 @@ fn eof_before_the_events_of_a_protocol_error_are_taken() {
     let now = Instant::ZERO;
     let mut server = Connection::server(now, Config::default());
     // An unmasked frame from a client.
-    let err = server.handle_input(now, &[0x81, 0x00]).unwrap_err();
+    let err = read(&mut server, now, &[0x81, 0x00]).unwrap_err();
     assert_eq!(err, ProtocolError::UnmaskedFrame);
     server.handle_eof(now);
     let events = drain_events(&mut server);
@@ -126,7 +136,7 @@ fn timeout_before_the_events_of_a_protocol_error_are_taken() {
         ..Config::default()
     };
     let mut server = Connection::server(now, config);
-    let err = server.handle_input(now, &[0x81, 0x00]).unwrap_err();
+    let err = read(&mut server, now, &[0x81, 0x00]).unwrap_err();
     assert_eq!(err, ProtocolError::UnmaskedFrame);
     server.handle_timeout(Instant::from_millis(1000));
     let events = drain_events(&mut server);
@@ -149,9 +159,7 @@ fn timeout_before_the_events_of_a_protocol_error_are_taken() {
 fn eof_before_the_events_of_a_peer_close_are_taken() {
     let now = Instant::ZERO;
     let mut client = Connection::client(now, Config::default(), SeededMasks::new(1));
-    client
-        .handle_input(now, &[0x88, 0x02, 0x03, 0xE8])
-        .expect("a valid Close");
+    read(&mut client, now, &[0x88, 0x02, 0x03, 0xE8]).expect("a valid Close");
     client.handle_eof(now);
     let events = drain_events(&mut client);
     assert_eq!(
@@ -178,7 +186,7 @@ fn eof_before_the_events_of_a_peer_close_are_taken() {
 /// `TruncatedMessage` (close 1007) although it was valid.
 #[cfg(feature = "deflate")]
 mod stepped_inflate {
-    use ws_proto::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+    use ws_proto::deflate::{DeflateConfig, DeflateParams, Negotiated, PerMessageDeflate};
     use ws_proto::{Config, Connection, Event, Instant, Message, Role, SeededMasks};
 
     /// The sender (client) resets its context after every message, so the receiver checks
@@ -234,21 +242,27 @@ mod stepped_inflate {
         for inflate_step in [1, 7, 100, 1000, 4096, 1 << 20] {
             for len in [5000, 37_371, 65_536, 100_000] {
                 let now = Instant::ZERO;
-                let mut client = Connection::client(now, Config::default(), SeededMasks::new(1));
-                client.enable_deflate(PerMessageDeflate::new(&PARAMS, Role::Client, &config()));
+                let deflate = Some(Negotiated {
+                    params: PARAMS,
+                    config: config(),
+                });
+                let client_config = Config {
+                    deflate: deflate.clone(),
+                    ..Config::default()
+                };
+                let mut client = Connection::client(now, client_config, SeededMasks::new(1));
                 let server_config = Config {
                     inflate_step,
+                    deflate,
                     ..Config::default()
                 };
                 let mut server = Connection::server(now, server_config);
-                server.enable_deflate(PerMessageDeflate::new(&PARAMS, Role::Server, &config()));
                 let message = Message::binary(vec![0xFF_u8; len]);
                 client.send(now, message.clone()).unwrap();
-                let mut wire = Vec::new();
-                while client.poll_transmit(&mut wire).is_some() {}
-                server.handle_input(now, &wire).unwrap();
+                let wire = super::transmitted(&mut client);
+                super::read(&mut server, now, &wire).unwrap();
                 let mut steps = 0;
-                while server.has_pending_work() {
+                while server.poll_timeout().is_some_and(|t| t <= now) {
                     server.handle_timeout(now);
                     steps += 1;
                     assert!(steps <= len + 10, "no progress");

@@ -50,6 +50,8 @@ fn huge_declared_length_allocates_nothing() {
         ..Config::default()
     };
     let mut conn = Connection::server(Instant::ZERO, unlimited);
+    // The read buffer exists before the read (a driver reads into it).
+    conn.input_buffer();
     let frame = raw_frame(
         true,
         0,
@@ -58,7 +60,7 @@ fn huge_declared_length_allocates_nothing() {
         Some([1, 2, 3, 4]),
         Len::Declared(1 << 40),
     );
-    let (r, peak) = peak_during(|| conn.handle_input(Instant::ZERO, &frame));
+    let (r, peak) = peak_during(|| conn.feed_bytes(Instant::ZERO, &frame));
     assert_eq!(r, Ok(()));
     assert!(
         peak < 64 * 1024,
@@ -67,8 +69,9 @@ fn huge_declared_length_allocates_nothing() {
 
     // With the default limits it fails at the header, before any payload.
     let mut conn = Connection::server(Instant::ZERO, Config::default());
+    conn.input_buffer();
     let header = &frame[..14];
-    let (r, peak) = peak_during(|| conn.handle_input(Instant::ZERO, header));
+    let (r, peak) = peak_during(|| conn.feed_bytes(Instant::ZERO, header));
     assert!(matches!(r, Err(ProtocolError::FrameTooLarge { len, .. }) if len == 1 << 40));
     assert!(peak < 4 * 1024, "peak {peak}");
     assert_eq!(
@@ -85,7 +88,7 @@ fn largest_64_bit_length_is_refused_without_overflow() {
         let frame = raw_frame(false, 0, 2, &[], Some([0; 4]), Len::Declared(declared));
         let mut conn = Connection::server(Instant::ZERO, Config::default());
         assert!(matches!(
-            conn.handle_input(Instant::ZERO, &frame),
+            conn.feed_bytes(Instant::ZERO, &frame),
             Err(ProtocolError::FrameTooLarge { .. })
         ));
         // A second frame after an accepted first one: the message size sum must not wrap.
@@ -105,7 +108,7 @@ fn largest_64_bit_length_is_refused_without_overflow() {
             Len::Declared(declared),
         ));
         assert_eq!(
-            conn.handle_input(Instant::ZERO, &input),
+            conn.feed_bytes(Instant::ZERO, &input),
             Err(ProtocolError::MessageTooLarge { limit: 1 << 20 })
         );
     }
@@ -140,7 +143,7 @@ fn peer_that_never_reads_hits_the_outgoing_limit() {
     let pings: Vec<u8> = (0..5_000)
         .flat_map(|_| client_frame(true, 9, &[1u8; 125]))
         .collect();
-    assert_eq!(server.handle_input(Instant::ZERO, &pings), Ok(()));
+    assert_eq!(server.feed_bytes(Instant::ZERO, &pings), Ok(()));
     assert!(
         server.pending_transmit() <= 256 * 1024 + 131,
         "pending {}",
@@ -161,7 +164,7 @@ fn tiny_fragment_flood_hits_a_limit_with_bounded_memory() {
     // ws 8.21.0 (2026): many tiny or empty fragments each costing memory.
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     assert_eq!(
-        conn.handle_input(Instant::ZERO, &client_frame(false, 2, b"")),
+        conn.feed_bytes(Instant::ZERO, &client_frame(false, 2, b"")),
         Ok(())
     );
     let flood: Vec<u8> = (0..1000)
@@ -170,7 +173,7 @@ fn tiny_fragment_flood_hits_a_limit_with_bounded_memory() {
     let mut result = Ok(());
     let (_, peak) = peak_during(|| {
         for _ in 0..200 {
-            result = conn.handle_input(Instant::ZERO, &flood);
+            result = conn.feed_bytes(Instant::ZERO, &flood);
             if result.is_err() {
                 break;
             }
@@ -196,12 +199,12 @@ fn autobahn_9_sizes_pass_the_default_limits() {
     // 16 MiB in one frame, and 4 MiB in 65,536 fragments of 64 bytes.
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     let big = client_frame(true, 2, &vec![3u8; 16 << 20]);
-    assert_eq!(conn.handle_input(Instant::ZERO, &big), Ok(()));
+    assert_eq!(conn.feed_bytes(Instant::ZERO, &big), Ok(()));
     let mut fragmented = client_frame(false, 1, &[b'a'; 64]);
     for i in 1..65_536 {
         fragmented.extend(client_frame(i == 65_535, 0, &[b'a'; 64]));
     }
-    assert_eq!(conn.handle_input(Instant::ZERO, &fragmented), Ok(()));
+    assert_eq!(conn.feed_bytes(Instant::ZERO, &fragmented), Ok(()));
     let events = drain_events(&mut conn);
     assert_eq!(events.len(), 2);
     assert!(matches!(&events[1], ws_proto::Event::Message(Message::Text(t)) if t.len() == 4 << 20));

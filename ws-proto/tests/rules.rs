@@ -28,7 +28,7 @@ fn run(role: Role, config: &Config, pieces: &[&[u8]]) -> Outcome {
     };
     let mut error = None;
     for piece in pieces {
-        if let Err(e) = conn.handle_input(now, piece) {
+        if let Err(e) = conn.feed_bytes(now, piece) {
             assert!(error.is_none(), "a second error after the first");
             error = Some(e);
         }
@@ -375,11 +375,11 @@ fn receive_rules_table() {
         if case.error.is_some() && case.role == Role::Server {
             // Nothing after the offending frame is read: more input changes nothing.
             let mut conn = Connection::server(Instant::ZERO, config.clone());
-            let _ = conn.handle_input(Instant::ZERO, &case.input);
+            let _ = conn.feed_bytes(Instant::ZERO, &case.input);
             drain_transmit(&mut conn);
             drain_events(&mut conn);
             assert_eq!(
-                conn.handle_input(Instant::ZERO, &client_frame(true, 1, b"late")),
+                conn.feed_bytes(Instant::ZERO, &client_frame(true, 1, b"late")),
                 Ok(())
             );
             assert!(
@@ -399,7 +399,7 @@ fn invalid_utf8_fails_inside_a_partial_frame() {
     payload[4] = 0xFF;
     let frame = client_frame(true, 1, &payload);
     let mut conn = Connection::server(Instant::ZERO, Config::default());
-    let err = conn.handle_input(Instant::ZERO, &frame[..8 + 10]);
+    let err = conn.feed_bytes(Instant::ZERO, &frame[..8 + 10]);
     assert_eq!(err, Err(ProtocolError::InvalidUtf8));
     assert_eq!(
         sent_close_code(&drain_events_then_transmit(&mut conn).1),
@@ -410,15 +410,15 @@ fn invalid_utf8_fails_inside_a_partial_frame() {
     let frame = client_frame(true, 1, &[b'x', 0xF4, 0x90, 0x80, 0x80]);
     let mut conn = Connection::server(Instant::ZERO, Config::default());
     assert_eq!(
-        conn.handle_input(Instant::ZERO, &frame[..6 + 3]),
+        conn.feed_bytes(Instant::ZERO, &frame[..6 + 3]),
         Err(ProtocolError::InvalidUtf8)
     );
 
     // A valid prefix of a code point is not an error yet.
     let frame = client_frame(true, 1, &[b'x', 0xF0, 0x9F, 0x98, 0x80]);
     let mut conn = Connection::server(Instant::ZERO, Config::default());
-    assert_eq!(conn.handle_input(Instant::ZERO, &frame[..6 + 3]), Ok(()));
-    assert_eq!(conn.handle_input(Instant::ZERO, &frame[6 + 3..]), Ok(()));
+    assert_eq!(conn.feed_bytes(Instant::ZERO, &frame[..6 + 3]), Ok(()));
+    assert_eq!(conn.feed_bytes(Instant::ZERO, &frame[6 + 3..]), Ok(()));
     assert_eq!(drain_events(&mut conn), vec![text("x😀")]);
 }
 

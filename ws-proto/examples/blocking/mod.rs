@@ -8,7 +8,6 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant as StdInstant};
 
-use bytes::BytesMut;
 use ws_proto::{Connection, Event, Instant, Message, SendError};
 
 /// Virtual time for the connection: microseconds since this driver started.
@@ -53,10 +52,9 @@ pub fn random_key() -> [u8; 16] {
 }
 
 /// Write everything the connection has queued.
-pub fn flush(stream: &mut TcpStream, conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
-    while conn.poll_transmit(out).is_some() {
-        stream.write_all(out)?;
-        out.clear();
+pub fn flush(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<()> {
+    while let Some(bytes) = conn.poll_transmit() {
+        stream.write_all(&bytes)?;
     }
     Ok(())
 }
@@ -71,25 +69,16 @@ pub fn run(
     leftover: &[u8],
     mut on_message: impl FnMut(Message) -> Option<Message>,
 ) -> io::Result<Option<ws_proto::Closed>> {
-    const READ_BUF: usize = 64 * 1024;
-    let mut out = Vec::with_capacity(64 * 1024);
-    // The read buffer: whole messages in it are unmasked and validated where they lie and
-    // handed out as slices of it (`handle_input_buf`), which leaves it empty.
-    let mut buf = BytesMut::from(leftover);
     let mut closed = None;
+    conn.input_buffer().extend_from_slice(leftover);
+    let mut have_input = !leftover.is_empty();
     loop {
-        if !buf.is_empty() {
+        if have_input {
             // A protocol error is already answered by the queued Close; the loop ends below.
-            let _ = conn.handle_input_buf(clock.now(), &mut buf);
+            let _ = conn.handle_input(clock.now());
         }
-        // Drain in order: transmit, then events (an echo queues more transmit), then timers.
-        // A peer that reset the connection ends it like an end of stream.
-        if let Err(e) = flush(stream, conn, &mut out) {
-            if !matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) {
-                return Err(e);
-            }
-            conn.handle_eof(clock.now());
-        }
+        // Drain in order: events (an echo queues more to transmit), then transmit, then the
+        // timer. A peer that reset the connection ends it like an end of stream.
         while let Some(event) = conn.poll_event() {
             match event {
                 Event::Message(m) => {
@@ -100,7 +89,7 @@ pub fn run(
                                 conn.send(clock.now(), r.clone())
                             {
                                 // Backpressure: write what is queued, then try again.
-                                flush(stream, conn, &mut out)?;
+                                flush(stream, conn)?;
                                 reply = Some(r);
                             }
                         }
@@ -109,32 +98,43 @@ pub fn run(
                 Event::Closed(c) => closed = Some(c),
                 _ => {}
             }
-            flush(stream, conn, &mut out)?;
+        }
+        if let Err(e) = flush(stream, conn) {
+            if !matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) {
+                return Err(e);
+            }
+            conn.handle_eof(clock.now());
+            continue;
         }
         if conn.is_finished() {
-            flush(stream, conn, &mut out)?;
             // The server closes TCP first; a client has waited for that (or timed out).
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(closed);
         }
+        let now = clock.now();
         let timeout = conn.poll_timeout().map(|t| {
-            let micros = t
-                .as_micros()
-                .saturating_sub(clock.now().as_micros())
-                .max(1000);
-            Duration::from_micros(micros)
+            Duration::from_micros(t.as_micros().saturating_sub(now.as_micros()).max(1000))
         });
+        if conn.poll_timeout().is_some_and(|t| t <= now) {
+            // Work is waiting (inflating in steps): do it before reading more.
+            conn.handle_timeout(now);
+            have_input = false;
+            continue;
+        }
         stream.set_read_timeout(timeout)?;
-        // Reuses the allocation once the application dropped every message taken from it.
-        // (`resize` zero-fills the room: safe code cannot read into uninitialised memory;
-        // tokio's `read_buf` reads into the spare capacity without it.)
-        buf.reserve(READ_BUF);
-        buf.resize(READ_BUF, 0);
-        let read = stream.read(&mut buf);
-        buf.truncate(*read.as_ref().unwrap_or(&0));
+        // Read straight into the connection's buffer. (Safe code cannot read into
+        // uninitialised memory, so the room is zero-filled first; tokio's `read_buf`, as
+        // rt-tokio uses it, reads into the spare capacity without that.)
+        let buf = conn.input_buffer();
+        let start = buf.len();
+        let room = buf.capacity() - start;
+        buf.resize(start + room, 0);
+        let read = stream.read(&mut buf[start..]);
+        buf.truncate(start + *read.as_ref().unwrap_or(&0));
+        have_input = false;
         match read {
             Ok(0) => conn.handle_eof(clock.now()),
-            Ok(_) => {}
+            Ok(_) => have_input = true,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 conn.handle_timeout(clock.now());
             }

@@ -118,6 +118,16 @@ pub struct DeflateOffer {
     pub client_max_window_bits: Option<u8>,
 }
 
+/// permessage-deflate as one connection uses it: what the handshake agreed, and our own
+/// settings (set it as [`Config::deflate`](crate::Config::deflate)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// What both ends agreed.
+    pub params: DeflateParams,
+    /// Our compression settings (level, threshold, memory).
+    pub config: DeflateConfig,
+}
+
 /// The parameters both ends agreed on for one connection (RFC 7692 section 7.1).
 ///
 /// Window bits are 8 to 15; 15 when the parameter was absent.

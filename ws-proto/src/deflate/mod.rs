@@ -93,6 +93,8 @@ pub use backend::{
     Compressor, CompressorSettings, Decompressor, DeflateBackend, Flush, Progress, ZlibRsBackend,
 };
 pub use codec::{PerMessageDeflate, TAIL};
-pub use config::{DeflateConfig, DeflateOffer, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
+pub use config::{
+    DeflateConfig, DeflateOffer, DeflateParams, Negotiated, MAX_WINDOW_BITS, MIN_WINDOW_BITS,
+};
 pub use error::{BackendError, DeflateError, NegotiationError};
 pub use negotiation::{client_accept, client_offer, server_accept, EXTENSION_NAME};

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 use ws_proto::frame::{FrameHeader, Opcode, Status};
-use ws_proto::{Config, Connection, Event, Instant, Message, SeededMasks};
+use ws_proto::{
+    Config, Connection, Event, Instant, Message, MessageKind, ProtocolError, SeededMasks, SendError,
+};
 
 /// How a raw frame encodes its payload length.
 #[derive(Clone, Copy, Debug)]
@@ -114,7 +116,9 @@ pub fn parse_frames(mut bytes: &[u8]) -> Vec<WireFrame> {
 /// Everything a connection transmits right now.
 pub fn drain_transmit(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
-    while conn.poll_transmit(&mut out).is_some() {}
+    while let Some(bytes) = conn.poll_transmit() {
+        out.extend_from_slice(&bytes);
+    }
     out
 }
 
@@ -150,21 +154,85 @@ pub fn sent_close_code(bytes: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([last.payload[0], last.payload[1]]))
 }
 
-/// Feed `bytes` to `conn` with `handle_input`, or, if `in_place`, with `handle_input_buf` in a
-/// read buffer of its own (which it must leave empty).
+/// Feed `bytes` to `conn` as a read from the transport: into its input buffer, then
+/// `handle_input`.
 pub fn feed(
     conn: &mut Connection,
     now: Instant,
     bytes: &[u8],
-    in_place: bool,
 ) -> Result<(), ws_proto::ProtocolError> {
-    if !in_place {
-        return conn.handle_input(now, bytes);
+    conn.input_buffer().extend_from_slice(bytes);
+    conn.handle_input(now)
+}
+
+/// Feed `bytes` to `conn` as a driver reads them: each read fills the room `input_buffer`
+/// offers (at most `max` bytes), then `handle_input`. Stops at the first error.
+pub fn feed_reads(
+    conn: &mut Connection,
+    now: Instant,
+    mut bytes: &[u8],
+    max: usize,
+) -> Result<(), ws_proto::ProtocolError> {
+    while !bytes.is_empty() {
+        let buf = conn.input_buffer();
+        let n = (buf.capacity() - buf.len()).min(max).min(bytes.len());
+        assert!(n > 0, "input_buffer offers room");
+        buf.extend_from_slice(&bytes[..n]);
+        bytes = &bytes[n..];
+        conn.handle_input(now)?;
     }
-    let mut buf = bytes::BytesMut::from(bytes);
-    let result = conn.handle_input_buf(now, &mut buf);
-    assert!(buf.is_empty(), "handle_input_buf takes everything");
-    result
+    Ok(())
+}
+
+/// A driver's read of `bytes` from the transport: into the connection's input buffer, then
+/// `handle_input`.
+pub trait FeedBytes {
+    /// Read `bytes` at `now`.
+    fn feed_bytes(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolError>;
+}
+
+impl FeedBytes for Connection {
+    fn feed_bytes(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolError> {
+        feed(self, now, bytes)
+    }
+}
+
+/// Work is waiting (inflating in steps): the timer is due at once.
+pub fn has_pending_work(conn: &Connection, now: Instant) -> bool {
+    conn.poll_timeout().is_some_and(|t| t <= now)
+}
+
+/// One piece of a message sent in pieces; `last` ends it.
+pub fn send_piece(
+    conn: &mut Connection,
+    now: Instant,
+    kind: MessageKind,
+    data: &[u8],
+    last: bool,
+) -> Result<(), SendError> {
+    let stream = conn.send_stream(kind);
+    if last {
+        stream.finish(now, data)
+    } else {
+        let mut stream = stream;
+        stream.write(now, data)
+    }
+}
+
+/// `config` with permessage-deflate on, as `params` were agreed, with our settings `cfg`.
+#[cfg(feature = "deflate")]
+pub fn with_deflate(
+    config: Config,
+    params: ws_proto::deflate::DeflateParams,
+    cfg: &ws_proto::deflate::DeflateConfig,
+) -> Config {
+    Config {
+        deflate: Some(ws_proto::deflate::Negotiated {
+            params,
+            config: cfg.clone(),
+        }),
+        ..config
+    }
 }
 
 /// A client and a server connection joined by an in-memory pipe on virtual time.
@@ -172,10 +240,8 @@ pub struct Pair {
     pub client: Connection,
     pub server: Connection,
     pub now: Instant,
-    /// Deliver transmitted bytes in pieces of at most this size (1 = byte at a time).
+    /// Deliver transmitted bytes in reads of at most this size (1 = byte at a time).
     pub chunk: usize,
-    /// Read with `handle_input_buf` (messages where they lie) instead of `handle_input`.
-    pub in_place: bool,
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
 }
@@ -188,7 +254,6 @@ impl Pair {
             server: Connection::server(now, server),
             now,
             chunk: usize::MAX,
-            in_place: false,
             client_events: Vec::new(),
             server_events: Vec::new(),
         }
@@ -198,18 +263,15 @@ impl Pair {
         Self::new(Config::default(), Config::default())
     }
 
-    /// Move every pending byte one hop in each direction; collect events. Returns whether
+    /// Move every pending byte one hop in each direction, as reads of at most `chunk`
+    /// bytes (each within the room the reader offers); collect events. Returns whether
     /// anything moved.
     pub fn step(&mut self) -> bool {
         let c2s = drain_transmit(&mut self.client);
         let s2c = drain_transmit(&mut self.server);
         let moved = !c2s.is_empty() || !s2c.is_empty();
-        for piece in c2s.chunks(self.chunk.max(1)) {
-            let _ = feed(&mut self.server, self.now, piece, self.in_place);
-        }
-        for piece in s2c.chunks(self.chunk.max(1)) {
-            let _ = feed(&mut self.client, self.now, piece, self.in_place);
-        }
+        let _ = feed_reads(&mut self.server, self.now, &c2s, self.chunk.max(1));
+        let _ = feed_reads(&mut self.client, self.now, &s2c, self.chunk.max(1));
         self.client_events.extend(drain_events(&mut self.client));
         self.server_events.extend(drain_events(&mut self.server));
         moved
@@ -238,8 +300,8 @@ impl Pair {
     pub fn close_transports(&mut self) {
         let c = drain_transmit(&mut self.client);
         let s = drain_transmit(&mut self.server);
-        let _ = feed(&mut self.server, self.now, &c, self.in_place);
-        let _ = feed(&mut self.client, self.now, &s, self.in_place);
+        let _ = feed(&mut self.server, self.now, &c);
+        let _ = feed(&mut self.client, self.now, &s);
         if self.server.is_finished() {
             self.client.handle_eof(self.now);
         }
