@@ -11,6 +11,7 @@
 //!                           │ ──deadline─────────► Empty(timeout), same cursor
 //!                           │ ──newer poll───────► Empty(superseded), same cursor  (policy Supersede)
 //!                           │ ──reset_channel────► Reset
+//!                           │ ──restart_channel──► Reset (other epoch) | Gap (behind) | still held
 //!                           └ ──handle_abort─────► forgotten, no answer
 //! ```
 //!
@@ -511,10 +512,16 @@ impl Hub {
 
     /// A channel's history is lost: new epoch; held polls get `Reset`.
     pub(crate) fn reset(&mut self, now: Instant, channel: u32, epoch: Epoch) {
+        self.restart(now, channel, Cursor::start_of(epoch));
+    }
+
+    /// A channel's history is lost and it continues at `head`: held polls get `Reset` (other
+    /// epoch) or `Gap` (before `head`) or stay held (at `head`).
+    pub(crate) fn restart(&mut self, now: Instant, channel: u32, head: Cursor) {
         let Some(state) = self.channels.get_mut(channel) else {
             return;
         };
-        state.channel.reset(epoch);
+        state.channel.restart_at(head);
         let acks = core::mem::take(&mut state.acks);
         if let Some(at) = state.flush_at.take() {
             self.flushes.remove(&(at, channel));

@@ -28,6 +28,11 @@ pub enum DisconnectReason {
     EndOfStream,
     /// No byte arrived for [`ClientConfig::idle_timeout`].
     IdleTimeout,
+    /// The response had this 5xx status and [`ClientConfig::retry_server_errors`] is on.
+    ServerError {
+        /// The status code.
+        status: u16,
+    },
 }
 
 /// An output of the [`Client`], in order.
@@ -200,6 +205,9 @@ impl<R: Rng> Client<R> {
                 self.events.push_back(ClientEvent::Open);
             }
             200 => self.fail(ResponseError::ContentType),
+            500..=599 if self.config.retry_server_errors => {
+                self.connection_lost(now, DisconnectReason::ServerError { status })
+            }
             other => self.fail(ResponseError::Status(other)),
         }
         Ok(())
