@@ -51,5 +51,5 @@ mod mirror;
 mod server;
 
 pub use client::{LongPollClient, LongPollClientConfig};
-pub use longpoll_proto::{ClientEvent, Message};
+pub use longpoll_proto::{ClientEvent, ClientId, Message};
 pub use server::{LongPollConfig, LongPollServer, LongPollStats, Upstream, UpstreamMessage};

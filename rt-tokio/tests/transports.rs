@@ -1,0 +1,444 @@
+//! SSE and long polling end to end on 127.0.0.1, from one hub: fan-out, SSE resume after a
+//! dropped connection, the gap event, long-poll timeouts / supersede / restart, a client
+//! gone mid-poll, upstream sends, and bad requests.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{get, memory, request, TestServer};
+use rt_tokio::hub::{ChannelName, Cursor, Epoch, Hub};
+use rt_tokio::longpoll::{
+    ClientEvent, ClientId, LongPollClient, LongPollClientConfig, LongPollConfig,
+};
+use rt_tokio::sse::{EventSource, EventSourceConfig, SseClientEvent, SseConfig};
+
+fn ch(name: &str) -> ChannelName {
+    ChannelName::new(name).unwrap()
+}
+
+fn sse_config() -> SseConfig {
+    let mut c = SseConfig::default();
+    c.retry = Some(Duration::from_millis(100));
+    c
+}
+
+fn es_config(last_event_id: Option<String>) -> EventSourceConfig {
+    let mut c = EventSourceConfig::default();
+    c.client.min_reconnection_time = Duration::from_millis(10);
+    c.last_event_id = last_event_id;
+    c
+}
+
+/// A subscriber on some transport: the demo's WebSocket one becomes one more variant.
+enum Subscriber {
+    Sse(EventSource),
+    LongPoll(LongPollClient),
+}
+
+impl Subscriber {
+    /// The next message as (cursor, text), skipping connection-state events.
+    async fn next_message(&mut self) -> (Cursor, String) {
+        let work = async {
+            match self {
+                Subscriber::Sse(es) => loop {
+                    match es.next_event().await.expect("sse stream open") {
+                        SseClientEvent::Message(m) => {
+                            assert_eq!(m.event_type, "message");
+                            break (m.last_event_id.parse().unwrap(), m.data);
+                        }
+                        SseClientEvent::Open | SseClientEvent::Reconnecting { .. } => {}
+                        other => panic!("sse: {other:?}"),
+                    }
+                },
+                Subscriber::LongPoll(lp) => loop {
+                    match lp.next_event().await.expect("long-poll client running") {
+                        ClientEvent::Message { epoch, message } => {
+                            break (
+                                Cursor {
+                                    epoch,
+                                    seq: message.seq,
+                                },
+                                String::from_utf8(message.data.to_vec()).unwrap(),
+                            )
+                        }
+                        ClientEvent::Backoff { .. } => {}
+                        other => panic!("long-poll: {other:?}"),
+                    }
+                },
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), work)
+            .await
+            .expect("a message in time")
+    }
+}
+
+async fn open_sse(server: &TestServer, channel: &str, last: Option<Cursor>) -> EventSource {
+    let mut es = EventSource::connect(
+        &server.url(&format!("/sse?channel={channel}")),
+        es_config(last.map(|c| c.to_string())),
+    )
+    .unwrap();
+    assert_eq!(es.next_event().await, Some(SseClientEvent::Open));
+    es
+}
+
+#[tokio::test]
+async fn one_publish_reaches_every_transport() {
+    let hub = Hub::new(memory(7, 100));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    let news = ch("news");
+    let head = hub.head(&news).await.unwrap();
+    let mut subscribers = vec![
+        Subscriber::Sse(open_sse(&server, "news", Some(head)).await),
+        Subscriber::LongPoll(
+            LongPollClient::connect(
+                &server.url("/poll"),
+                news.clone(),
+                Some(head),
+                LongPollClientConfig::default(),
+            )
+            .unwrap(),
+        ),
+    ];
+    let cursor = hub.publish(&news, "one for all").await.unwrap();
+    for s in &mut subscribers {
+        assert_eq!(s.next_message().await, (cursor, "one for all".to_string()));
+    }
+    let stats = hub.stats().await;
+    assert_eq!(stats.connections.sse, 1);
+    assert_eq!(stats.published, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sse_reconnect_after_the_server_drops_resumes_with_exactly_the_missed_events() {
+    let hub = Hub::new(memory(3, 100));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    let c = ch("c");
+    let mut sub = Subscriber::Sse(open_sse(&server, "c", Some(hub.head(&c).await.unwrap())).await);
+    let mut got = Vec::new();
+    for i in 1..=3 {
+        hub.publish(&c, format!("m{i}")).await.unwrap();
+        got.push(sub.next_message().await.1);
+    }
+    server.drop_connections();
+    for i in 4..=6 {
+        hub.publish(&c, format!("m{i}")).await.unwrap();
+    }
+    let Subscriber::Sse(es) = &mut sub else {
+        unreachable!()
+    };
+    // The drop is seen, then the client waits the server's retry and comes back.
+    match es.next_event().await.unwrap() {
+        SseClientEvent::Reconnecting { delay, .. } => {
+            assert_eq!(delay, Duration::from_millis(100))
+        }
+        other => panic!("{other:?}"),
+    }
+    for _ in 4..=6 {
+        got.push(sub.next_message().await.1);
+    }
+    hub.publish(&c, "m7").await.unwrap();
+    got.push(sub.next_message().await.1);
+    assert_eq!(got, ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]);
+}
+
+#[tokio::test]
+async fn a_last_event_id_older_than_the_history_gets_the_gap_event() {
+    let hub = Hub::new(memory(5, 5));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    let c = ch("c");
+    for i in 1..=20 {
+        hub.publish(&c, format!("m{i}")).await.unwrap();
+    }
+    let mut es = open_sse(&server, "c", Some(Cursor::new(5, 2))).await;
+    match es.next_event().await.unwrap() {
+        SseClientEvent::Message(m) => {
+            assert_eq!(m.event_type, "gap");
+            assert_eq!(m.last_event_id, "5:15");
+            assert_eq!(
+                m.data,
+                r#"{"missed_from":3,"missed_to":15,"cursor":"5:15"}"#
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut sub = Subscriber::Sse(es);
+    for i in 16..=20 {
+        assert_eq!(
+            sub.next_message().await,
+            (Cursor::new(5, i), format!("m{i}"))
+        );
+    }
+    // An epoch the hub does not have: a reset event, then the channel from its start.
+    let mut es = open_sse(&server, "c", Some(Cursor::new(4, 9))).await;
+    match es.next_event().await.unwrap() {
+        SseClientEvent::Message(m) => {
+            assert_eq!(
+                (m.event_type.as_str(), m.last_event_id.as_str()),
+                ("reset", "5:0")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn lp_config(hold: Duration) -> LongPollConfig {
+    let mut c = LongPollConfig::default();
+    c.hub.hold = hold;
+    c
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_poll_client_survives_timeouts_a_superseded_poll_and_a_restart() {
+    let hub = Hub::new(memory(1, 100));
+    let server =
+        TestServer::start(hub.clone(), sse_config(), lp_config(Duration::from_secs(2))).await;
+    let c = ch("c");
+    let mut config = LongPollClientConfig::default();
+    config.client_id = Some(ClientId::new("lp-test-client").unwrap());
+    let id = config.client_id.clone().unwrap();
+    let mut client = LongPollClient::connect(
+        &server.url("/poll"),
+        c.clone(),
+        Some(Cursor::new(1, 0)),
+        config,
+    )
+    .unwrap();
+    // Server-side timeouts: several 2-second holds answered 204, the client polls again.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let polls = server.gets.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(polls >= 3, "{polls} polls");
+    hub.publish(&c, "after timeouts").await.unwrap();
+    match client.next_event().await.unwrap() {
+        ClientEvent::Message { message, .. } => assert_eq!(&message.data[..], b"after timeouts"),
+        other => panic!("{other:?}"),
+    }
+    // A second poll with the same client id supersedes the client's held one.
+    let poll = get(
+        server.addr,
+        "/poll?channel=c&cursor=1:1",
+        &[("longpoll-client", id.as_str())],
+    );
+    let (status, headers, _) = request(server.addr, poll).await;
+    // ...and the client's next poll supersedes that one in turn (lossless either way).
+    assert_eq!(status, 204);
+    assert_eq!(headers["longpoll-reason"], "superseded");
+    hub.publish(&c, "after supersede").await.unwrap();
+    match client.next_event().await.unwrap() {
+        ClientEvent::Message { message, .. } => assert_eq!(&message.data[..], b"after supersede"),
+        other => panic!("{other:?}"),
+    }
+    // Restart: a new process (new hub, new epoch) on the same port.
+    let addr = server.stop().await;
+    let hub2 = Hub::new(memory(2, 100));
+    let server2 = TestServer::restart_on(
+        addr,
+        hub2.clone(),
+        sse_config(),
+        lp_config(Duration::from_secs(2)),
+    )
+    .await;
+    hub2.publish(&c, "after restart").await.unwrap();
+    let mut events = Vec::new();
+    let data = loop {
+        match tokio::time::timeout(Duration::from_secs(120), client.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            ClientEvent::Message { epoch, message } => break (epoch, message.data),
+            other => events.push(other),
+        }
+    };
+    assert_eq!(data, (Epoch(2), Bytes::from_static(b"after restart")));
+    assert!(
+        events.contains(&ClientEvent::Reset {
+            previous: Epoch(1),
+            epoch: Epoch(2)
+        }),
+        "{events:?}"
+    );
+    drop(server2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_disappears_mid_poll_is_removed_at_once() {
+    let hub = Hub::new(memory(1, 100));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let pending = tokio::spawn(sender.send_request(get(
+        server.addr,
+        "/poll?channel=c&cursor=1:0",
+        &[("longpoll-client", "gone")],
+    )));
+    let start = tokio::time::Instant::now();
+    for _ in 0..1000 {
+        if server.longpoll.stats().held_polls == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(server.longpoll.stats().held_polls, 1);
+    assert_eq!(hub.stats().await.connections.longpoll, 1);
+    // The client goes away: its socket closes.
+    pending.abort();
+    conn.abort();
+    for _ in 0..1000 {
+        if server.longpoll.stats().held_polls == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let stats = server.longpoll.stats();
+    assert_eq!((stats.held_polls, stats.aborted), (0, 1));
+    assert_eq!(hub.stats().await.connections.longpoll, 0);
+    // Removed at once, not at its 25-second deadline.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn upstream_sends_are_acknowledged_and_delivered_once() {
+    let hub = Hub::new(memory(1, 100));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    let mut upstream = server.longpoll.upstream().unwrap();
+    assert!(server.longpoll.upstream().is_none(), "taken once");
+    let client = LongPollClient::connect(
+        &server.url("/poll"),
+        ch("c"),
+        None,
+        LongPollClientConfig::default(),
+    )
+    .unwrap();
+    let mut last = 0;
+    for m in ["a", "b", "c"] {
+        last = client.send(m).unwrap();
+    }
+    assert_eq!(last, 3);
+    client.acknowledged(3).await;
+    for m in ["a", "b", "c"] {
+        let got = upstream.recv().await.unwrap();
+        assert_eq!((&got.data[..], &got.client), (m.as_bytes(), client.id()));
+    }
+    // The same batch again (a retry whose ack was lost): acknowledged, not delivered twice.
+    let retry = http::Request::post("/poll")
+        .header("host", server.addr.to_string())
+        .header("longpoll-client", client.id().as_str())
+        .body(http_body_util::Full::new(Bytes::from_static(
+            b"{\"seq\":2,\"data\":\"b\"}\n{\"seq\":3,\"data\":\"c\"}\n{\"seq\":4,\"data\":\"d\"}\n",
+        )))
+        .unwrap();
+    let (status, headers, _) = request(server.addr, retry).await;
+    assert_eq!(
+        (status.as_u16(), headers["longpoll-ack"].to_str().unwrap()),
+        (204, "4")
+    );
+    assert_eq!(&upstream.recv().await.unwrap().data[..], b"d");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), upstream.recv())
+            .await
+            .is_err(),
+        "nothing else"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_clear_status_and_a_short_body() {
+    let hub = Hub::new(memory(1, 100));
+    let mut config = LongPollConfig::default();
+    config.parse.max_body_bytes = 64;
+    let server = TestServer::start(hub.clone(), sse_config(), config).await;
+    let _upstream = server.longpoll.upstream().unwrap();
+    hub.publish(&ch("c"), "x").await.unwrap();
+    let cases: Vec<(http::Request<http_body_util::Full<Bytes>>, u16, &str)> = vec![
+        (
+            get(server.addr, "/poll?cursor=1:0", &[("longpoll-client", "a")]),
+            400,
+            "missing channel",
+        ),
+        (
+            get(
+                server.addr,
+                "/poll?channel=c&cursor=1",
+                &[("longpoll-client", "a")],
+            ),
+            400,
+            "invalid cursor",
+        ),
+        (
+            get(server.addr, "/poll?channel=c", &[]),
+            400,
+            "missing client",
+        ),
+        (
+            get(
+                server.addr,
+                "/poll?channel=c&cursor=1:9",
+                &[("longpoll-client", "a")],
+            ),
+            400,
+            "cursor_ahead",
+        ),
+        (get(server.addr, "/sse", &[]), 400, "missing channel"),
+        (
+            get(server.addr, "/sse?channel=a%20b", &[]),
+            400,
+            "invalid channel",
+        ),
+        (
+            get(server.addr, "/sse?channel=c", &[("last-event-id", "x:1")]),
+            400,
+            "invalid Last-Event-ID",
+        ),
+        (
+            get(server.addr, "/sse?channel=c", &[("last-event-id", "1:5")]),
+            400,
+            "past the channel's head",
+        ),
+        (
+            http::Request::post("/poll?client=a")
+                .header("host", "x")
+                .body(http_body_util::Full::new(Bytes::from(vec![b' '; 65])))
+                .unwrap(),
+            413,
+            "larger than 64",
+        ),
+        (
+            http::Request::post("/poll?client=a")
+                .header("host", "x")
+                .body(http_body_util::Full::new(Bytes::from_static(
+                    b"{not json}\n",
+                )))
+                .unwrap(),
+            400,
+            "malformed body",
+        ),
+        (
+            http::Request::put("/poll")
+                .header("host", "x")
+                .body(http_body_util::Full::new(Bytes::new()))
+                .unwrap(),
+            405,
+            "use GET",
+        ),
+    ];
+    for (req, status, text) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let (got, _, body) = request(server.addr, req).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(got.as_u16(), status, "{what}: {body}");
+        assert!(body.contains(text), "{what}: {body:?} lacks {text:?}");
+        assert!(body.len() < 200, "{what}: short body");
+    }
+}
