@@ -65,6 +65,7 @@ where
 }
 
 /// The value of query parameter `name` in `query` (first occurrence, not decoded).
+#[cfg_attr(not(feature = "sse"), allow(dead_code))]
 pub(crate) fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
     query?
         .split('&')

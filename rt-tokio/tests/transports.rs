@@ -1,3 +1,4 @@
+#![cfg(all(feature = "sse", feature = "longpoll"))]
 //! SSE and long polling end to end on 127.0.0.1, from one hub: fan-out, SSE resume after a
 //! dropped connection, the gap event, long-poll timeouts / supersede / restart, a client
 //! gone mid-poll, upstream sends, and bad requests.

@@ -56,4 +56,4 @@ pub use client::{EventSource, EventSourceConfig, FailReason, InvalidUrl, SseClie
 pub use server::{
     error_response, last_event_id, response, subscribe, SseBody, SseConfig, SseEvent, SseService,
 };
-pub use sse_proto::{ClientConfig, DisconnectReason, MessageEvent};
+pub use sse_proto::{ClientConfig, DisconnectReason, MessageEvent, ResponseError};

@@ -1,3 +1,4 @@
+#![cfg(all(feature = "sse", feature = "longpoll"))]
 //! A test server on 127.0.0.1 (a port from binding `:0`): `/sse` (SSE from the hub) and
 //! `/poll` (long polling), every connection tracked so a test can drop them all, or stop
 //! the server and start a new one (new hub, new epoch) on the same port.
