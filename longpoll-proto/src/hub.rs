@@ -132,8 +132,9 @@ impl Subs {
 /// The server side: channels, sessions and held polls.
 ///
 /// Method groups: getters; inputs (`handle_poll`, `handle_abort`, `handle_send`,
-/// `handle_timeout`); mutators (`publish`, `reset_channel`, `restart_channel`); outputs (`poll_response`,
-/// `poll_timeout`, `poll_event`), drained in that order after every call.
+/// `handle_timeout`); mutators (`publish`, `reset_channel`, `restart_channel`,
+/// `remove_channel`); outputs (`poll_response`, `poll_timeout`, `poll_event`), drained in
+/// that order after every call.
 pub struct Hub {
     pub(crate) config: HubConfig,
     pub(crate) epoch: Epoch,
@@ -344,6 +345,18 @@ impl Hub {
         };
         self.restart(now, key, head);
         Ok(())
+    }
+
+    /// Forgets `channel` (its history and its slot under `HubConfig::max_channels`) if no
+    /// poll is held on it; returns whether it was removed. For a hub that mirrors channels
+    /// kept elsewhere and lets go of those nobody polls. A later poll or publish creates it
+    /// again in the hub's epoch: call [`restart_channel`](Self::restart_channel) first to
+    /// continue it where its source is.
+    pub fn remove_channel(&mut self, channel: &ChannelName) -> bool {
+        match self.channel_index.get(channel) {
+            Some(&key) => self.remove(key),
+            None => false,
+        }
     }
 
     // ---- outputs ----

@@ -20,6 +20,10 @@
 //! an expiry at `now + session_ttl`; any request makes it active again; at expiry it is
 //! removed and [`HubEvent::SessionExpired`] is queued.
 //!
+//! A channel's life: created by its first poll, publish or `restart_channel`; dropped by
+//! itself while never published to in the hub's epoch and unused; removed by
+//! `remove_channel` only when no poll is held on it.
+//!
 //! A multi-channel poll (`handle_multi_poll`) is held on every channel it names and answered
 //! with [`Outcome::Multi`] (one entry per channel with something to say) as soon as one of
 //! them can answer, or [`Outcome::MultiEmpty`] at its deadline or when superseded.
@@ -532,6 +536,30 @@ impl Hub {
             }
         }
         self.release_waiters(now, channel);
+    }
+
+    /// A channel nobody waits on → removed, with its acknowledgements and pending flush.
+    pub(crate) fn remove(&mut self, channel: u32) -> bool {
+        if !self
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.waiters.is_empty())
+        {
+            return false;
+        }
+        let Some(state) = self.channels.remove(channel) else {
+            return false;
+        };
+        self.channel_index.remove(&state.name);
+        if let Some(at) = state.flush_at {
+            self.flushes.remove(&(at, channel));
+        }
+        for (_, session) in state.acks {
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.acks.retain(|(c, _)| *c != channel);
+            }
+        }
+        true
     }
 
     /// Under `RejectPublish`: the session has everything through `cursor` on `channel`.

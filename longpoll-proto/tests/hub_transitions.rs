@@ -487,6 +487,44 @@ fn restart_channel_answers_held_polls_by_their_cursor() {
 }
 
 #[test]
+fn remove_channel_only_when_no_poll_is_held_and_frees_its_slot() {
+    let mut config = HubConfig::default();
+    config.max_channels = 1;
+    config.channel.overflow = longpoll_proto::Overflow::RejectPublish;
+    let mut hub = Hub::new(config, Epoch(1));
+    hub.restart_channel(ms(0), &ch("a"), Cursor::new(3, 5))
+        .unwrap();
+    hub.publish(ms(0), &ch("a"), Bytes::from_static(b"m"))
+        .unwrap();
+    // A held poll keeps the channel (and its acknowledgement bookkeeping).
+    let held = hub.handle_poll(ms(1), req("x", "a", Some(Cursor::new(3, 6))));
+    assert!(hub.is_held(held));
+    assert!(!hub.remove_channel(&ch("a")));
+    assert!(!hub.remove_channel(&ch("nope")));
+    assert!(hub.handle_abort(ms(2), held));
+    assert!(hub.remove_channel(&ch("a")));
+    assert_eq!(hub.channels(), 0);
+    assert!(hub.channel(&ch("a")).is_none());
+    hub.check_invariants().unwrap();
+    // The slot is free for another channel; "a" comes back fresh in the hub's epoch.
+    hub.restart_channel(ms(3), &ch("b"), Cursor::new(3, 0))
+        .unwrap();
+    assert!(hub.remove_channel(&ch("b")));
+    let poll = hub.handle_poll(ms(4), req("x", "a", Some(Cursor::new(3, 6))));
+    assert_eq!(
+        drain(&mut hub),
+        [Response {
+            poll,
+            outcome: Outcome::Reset {
+                previous: Epoch(3),
+                resume: Cursor::new(1, 0)
+            }
+        }]
+    );
+    hub.check_invariants().unwrap();
+}
+
+#[test]
 fn upstream_sends_keep_the_session_and_deduplicate() {
     let mut hub = Hub::new(HubConfig::default(), Epoch(1));
     let a = ClientId::new("a").unwrap();
