@@ -1,7 +1,8 @@
 #![cfg(all(feature = "sse", feature = "longpoll"))]
 //! SSE and long polling end to end on 127.0.0.1, from one hub: fan-out, SSE resume after a
 //! dropped connection, the gap event, long-poll timeouts / supersede / restart, a client
-//! gone mid-poll, upstream sends, and bad requests.
+//! gone mid-poll, cursors older than the long-poll window served from the hub's history,
+//! multi-channel polls, idle channels let go, upstream sends, and bad requests.
 
 mod common;
 
@@ -346,10 +347,9 @@ async fn upstream_sends_are_acknowledged_and_delivered_once() {
         (204, "4")
     );
     assert_eq!(&upstream.recv().await.unwrap().data[..], b"d");
+    // The server hands fresh messages over before it answers: nothing else is coming.
     assert!(
-        tokio::time::timeout(Duration::from_millis(50), upstream.recv())
-            .await
-            .is_err(),
+        futures_util::FutureExt::now_or_never(upstream.recv()).is_none(),
         "nothing else"
     );
 }
@@ -442,4 +442,211 @@ async fn bad_requests_get_a_clear_status_and_a_short_body() {
         assert!(body.contains(text), "{what}: {body:?} lacks {text:?}");
         assert!(body.len() < 200, "{what}: short body");
     }
+}
+
+/// The long-poll window (longpoll-proto's channel, 5 messages here) is smaller than the
+/// hub's history (20): a client far behind gets from the hub what it still holds, and a
+/// gap only for what the hub lost.
+#[tokio::test]
+async fn a_cursor_older_than_the_long_poll_window_is_served_from_the_hub_history() {
+    let hub = Hub::new(memory(1, 20));
+    let mut config = LongPollConfig::default();
+    config.hub.channel.max_messages = 5;
+    config.hub.max_batch_messages = 4;
+    let server = TestServer::start(hub.clone(), sse_config(), config).await;
+    let c = ch("c");
+    for i in 1..=30 {
+        hub.publish(&c, format!("m{i}")).await.unwrap();
+    }
+    let mut client = LongPollClient::connect(
+        &server.url("/poll"),
+        c.clone(),
+        Some(Cursor::new(1, 2)),
+        LongPollClientConfig::default(),
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    while events.len() < 21 {
+        let event = tokio::time::timeout(Duration::from_secs(20), client.next_event())
+            .await
+            .expect("an event in time")
+            .expect("client running");
+        events.push(event);
+    }
+    // The hub holds 11..=30: exactly 3..=10 is a gap, the rest arrives in order.
+    assert_eq!(
+        events[0],
+        ClientEvent::Gap {
+            epoch: Epoch(1),
+            from: rt_tokio::hub::Seq(3),
+            to: rt_tokio::hub::Seq(10)
+        }
+    );
+    for (event, seq) in events[1..].iter().zip(11u64..) {
+        match event {
+            ClientEvent::Message { epoch, message } => {
+                assert_eq!((*epoch, message.seq.0), (Epoch(1), seq));
+                assert_eq!(message.data, Bytes::from(format!("m{seq}")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // 11..=25 were outside the window: four batches of at most 4 came from the hub.
+    assert!(server.longpoll.stats().from_history >= 4);
+    assert_eq!(client.cursor(), Some(Cursor::new(1, 30)));
+}
+
+async fn multi_poll(server: &TestServer, query: &str) -> (u16, longpoll_proto::Outcome) {
+    let (status, headers, body) = request(
+        server.addr,
+        get(
+            server.addr,
+            &format!("/poll?{query}"),
+            &[("longpoll-client", "multi")],
+        ),
+    )
+    .await;
+    let outcome = longpoll_proto::http::parse_multi_poll_response(
+        status.as_u16(),
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        &body,
+        &longpoll_proto::http::ParseLimits::default(),
+    )
+    .unwrap();
+    (status.as_u16(), outcome)
+}
+
+fn answer(channel: &str, outcome: longpoll_proto::Outcome) -> longpoll_proto::ChannelAnswer {
+    longpoll_proto::ChannelAnswer {
+        channel: ch(channel),
+        outcome,
+    }
+}
+
+fn batch(seqs: std::ops::RangeInclusive<u64>, next: Cursor) -> longpoll_proto::Outcome {
+    longpoll_proto::Outcome::Batch {
+        messages: seqs
+            .map(|seq| longpoll_proto::Message {
+                seq: rt_tokio::hub::Seq(seq),
+                data: Bytes::from(format!("m{seq}")),
+            })
+            .collect(),
+        next,
+    }
+}
+
+/// One request polls several channels: it is answered with every channel that has
+/// something (from the hub's history when the window lost it), held while none has,
+/// released by a publish on any of them, and answered empty at its deadline.
+#[tokio::test(start_paused = true)]
+async fn multi_channel_polls_answer_the_channels_that_have_something() {
+    let hub = Hub::new(memory(1, 100));
+    let mut config = LongPollConfig::default();
+    config.hub.channel.max_messages = 3;
+    let server = TestServer::start(hub.clone(), sse_config(), config).await;
+    let (a, b) = (ch("a"), ch("b"));
+    for i in 1..=6 {
+        hub.publish(&a, format!("m{i}")).await.unwrap();
+    }
+    // "a" has 2..=6 after the cursor (only 4..=6 in the window); "b" has nothing.
+    let (status, outcome) = multi_poll(&server, "subs=a;1:1,b;1:0").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        outcome,
+        longpoll_proto::Outcome::Multi {
+            answers: vec![answer("a", batch(2..=6, Cursor::new(1, 6)))]
+        }
+    );
+    assert_eq!(server.longpoll.stats().from_history, 1);
+    // Nothing new on either: held until "b" gets a message.
+    let held = {
+        let server_addr = server.addr;
+        tokio::spawn(async move {
+            let (status, headers, body) = request(
+                server_addr,
+                get(
+                    server_addr,
+                    "/poll?subs=a;1:6,b;1:0",
+                    &[("longpoll-client", "multi")],
+                ),
+            )
+            .await;
+            longpoll_proto::http::parse_multi_poll_response(
+                status.as_u16(),
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+                &body,
+                &longpoll_proto::http::ParseLimits::default(),
+            )
+            .unwrap()
+        })
+    };
+    for _ in 0..1000 {
+        if server.longpoll.stats().held_polls == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(server.longpoll.stats().held_polls, 1);
+    hub.publish(&b, "m1").await.unwrap();
+    assert_eq!(
+        held.await.unwrap(),
+        longpoll_proto::Outcome::Multi {
+            answers: vec![answer("b", batch(1..=1, Cursor::new(1, 1)))]
+        }
+    );
+    // Nothing new for a second: answered empty at the requested deadline.
+    let start = tokio::time::Instant::now();
+    let (status, outcome) = multi_poll(&server, "subs=a;1:6,b;1:1&timeout=1000").await;
+    assert_eq!(status, 204);
+    assert!(matches!(
+        outcome,
+        longpoll_proto::Outcome::MultiEmpty { .. }
+    ));
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(server.longpoll.stats().channels, 2);
+}
+
+/// A channel no poll used for `mirror_idle` is let go (its hub subscription ends, its
+/// window and its `max_channels` slot are freed); a later poll on it resumes without loss.
+#[tokio::test(start_paused = true)]
+async fn idle_long_poll_channels_are_let_go_and_come_back_without_loss() {
+    let hub = Hub::new(memory(1, 100));
+    let mut config = LongPollConfig::default();
+    config.mirror_idle = Duration::from_secs(60);
+    config.hub.max_channels = 2;
+    let server = TestServer::start(hub.clone(), sse_config(), config).await;
+    let poll = |channel: &str, cursor: &str| {
+        let path = format!("/poll?channel={channel}&cursor={cursor}&timeout=100");
+        request(
+            server.addr,
+            get(server.addr, &path, &[("longpoll-client", "idle")]),
+        )
+    };
+    hub.publish(&ch("a"), "m1").await.unwrap();
+    assert_eq!(poll("a", "1:1").await.0, 204);
+    assert_eq!(poll("b", "1:0").await.0, 204);
+    // The bound: a third channel is refused while both are in use.
+    let (status, headers, _) = poll("c", "1:0").await;
+    assert_eq!(
+        (
+            status.as_u16(),
+            headers["longpoll-reason"].to_str().unwrap()
+        ),
+        (503, "too_many_channels")
+    );
+    assert_eq!(server.longpoll.stats().channels, 2);
+    assert_eq!(hub.stats().await.subscribers, 2, "one mirror per channel");
+    // Idle for long enough: both are let go, and their hub subscriptions end.
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    let stats = server.longpoll.stats();
+    assert_eq!((stats.channels, stats.evicted), (0, 2));
+    assert_eq!(hub.stats().await.subscribers, 0);
+    // Published meanwhile: a poll from the old cursor gets it, and a new channel fits.
+    hub.publish(&ch("a"), "m2").await.unwrap();
+    let (status, _, body) = poll("a", "1:1").await;
+    assert_eq!(
+        (status.as_u16(), &body[..]),
+        (200, &b"{\"seq\":2,\"data\":\"m2\"}\n"[..])
+    );
+    assert_eq!(poll("c", "1:0").await.0, 204);
 }

@@ -6,6 +6,9 @@
 //!
 //! Invariant: the longpoll-proto channel's head is the cursor of the last hub item applied,
 //! and that cursor is published on the mirror's watch (`None` until the first is applied).
+//! A mirror touches the longpoll-proto channel only while it is the channel's current
+//! mirror (its `id` is the one in the server's table), so an evicted mirror whose task
+//! has not stopped yet cannot bring the channel back.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -15,11 +18,12 @@ use tokio::sync::watch;
 use super::server::{Inner, State};
 use crate::hub::{ChannelName, Cursor, Hub, Item};
 
-/// Follows `channel` on `hub` for the server `inner` until it is dropped.
+/// Follows `channel` on `hub` for the server `inner` until it is dropped or evicted.
 pub(crate) async fn run(
     inner: Weak<Inner>,
     hub: Hub,
     channel: ChannelName,
+    id: u64,
     head_tx: watch::Sender<Option<Cursor>>,
 ) {
     let mut at: Option<Cursor> = None;
@@ -32,7 +36,16 @@ pub(crate) async fn run(
                     // Start at the beginning of the epoch: history replays into the replica.
                     let start = Cursor::start_of(head.epoch);
                     let Some(inner) = inner.upgrade() else { return };
-                    inner.with_state(|s| s.restart(&channel, start));
+                    let current = inner.with_state(|s| {
+                        let current = s.is_mirror(&channel, id);
+                        if current {
+                            s.restart(&channel, start);
+                        }
+                        current
+                    });
+                    if !current {
+                        return;
+                    }
                     start
                 }
                 Err(e) => {
@@ -65,8 +78,17 @@ pub(crate) async fn run(
             };
             backoff = Duration::from_millis(50);
             let Some(inner) = inner.upgrade() else { return };
-            inner.with_state(|s| apply(s, &channel, &item));
+            let current = inner.with_state(|s| {
+                let current = s.is_mirror(&channel, id);
+                if current {
+                    apply(s, &channel, &item);
+                }
+                current
+            });
             drop(inner);
+            if !current {
+                return;
+            }
             at = Some(item.cursor());
             head_tx.send_replace(at);
         }

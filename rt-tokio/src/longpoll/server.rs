@@ -9,6 +9,13 @@
 //! - A held poll whose client goes away is removed at once: hyper drops the response
 //!   future when the connection closes, and dropping it aborts the poll
 //!   (`Hub::handle_abort`), not at its deadline.
+//! - The longpoll-proto channel is a window of the hub's history (`LongPollConfig::hub`'s
+//!   `channel` limits). When longpoll-proto answers a gap, the hub's backend is asked
+//!   for what follows the poll's cursor: messages it still holds are sent as the batch
+//!   instead, so a long-poll client gets a gap only for what the hub no longer holds.
+//! - A channel no poll has used for [`LongPollConfig::mirror_idle`] is let go: its mirror
+//!   stops and longpoll-proto forgets it (`Hub::remove_channel`); the next poll starts a
+//!   new mirror.
 //! - `POST` with an NDJSON batch: longpoll-proto de-duplicates it per client; only new
 //!   messages reach [`Upstream`], and the acknowledgement goes back (`Longpoll-Ack`).
 //!
@@ -34,7 +41,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use super::mirror::{self, MirrorTask};
 use crate::clock;
 use crate::http::{read_body, text_response, BodyError};
-use crate::hub::{ChannelName, Cursor, Hub, Transport};
+use crate::hub::{ChannelName, Cursor, HistoryRead, Hub, ReadLimit, Seq, Transport};
 
 /// Knobs of a [`LongPollServer`].
 ///
@@ -43,6 +50,7 @@ use crate::hub::{ChannelName, Cursor, Hub, Transport};
 /// | `hub` | longpoll-proto's defaults (hold 25 s, limits) | longpoll-proto's reasons |
 /// | `parse.max_body_bytes` / `parse.max_messages` | 1 MiB / 1024 | 413 |
 /// | `mirror_wait` | 5 s | the poll is answered from what the mirror has |
+/// | `mirror_idle` | 5 min | the channel's mirror is stopped and its window freed |
 /// | `upstream_buffer` / `upstream_wait` | 1024 / 10 s | 503 `upstream_busy` |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -55,6 +63,9 @@ pub struct LongPollConfig {
     /// Longest wait for a channel's mirror to reach a poll's cursor (a cursor obtained
     /// from another transport or node a moment ago).
     pub mirror_wait: Duration,
+    /// A channel no poll used for this long is let go (its mirror task and its window);
+    /// never less than `hub.max_hold` plus `mirror_wait`.
+    pub mirror_idle: Duration,
     /// Upstream messages buffered for the application.
     pub upstream_buffer: usize,
     /// Longest wait for room in that buffer before a POST is refused.
@@ -67,6 +78,7 @@ impl Default for LongPollConfig {
             hub: longpoll_proto::HubConfig::default(),
             parse: ParseLimits::default(),
             mirror_wait: Duration::from_secs(5),
+            mirror_idle: Duration::from_secs(300),
             upstream_buffer: 1024,
             upstream_wait: Duration::from_secs(10),
         }
@@ -111,12 +123,29 @@ pub struct LongPollStats {
     pub channels: usize,
     /// Held polls removed because their client went away.
     pub aborted: u64,
+    /// Channels let go after `mirror_idle` without a poll.
+    pub evicted: u64,
+    /// Gap answers of longpoll-proto replaced by messages from the hub's history.
+    pub from_history: u64,
+}
+
+/// One mirrored channel.
+struct Mirror {
+    /// The cursor the mirror applied last.
+    head: watch::Receiver<Option<Cursor>>,
+    /// Which mirror this is (a channel let go and polled again gets a new one).
+    id: u64,
+    /// When a poll last used the channel.
+    used: tokio::time::Instant,
+    _task: MirrorTask,
 }
 
 pub(crate) struct State {
     pub(crate) lp: longpoll_proto::Hub,
     waiting: HashMap<PollId, oneshot::Sender<Outcome>>,
-    mirrors: HashMap<ChannelName, (watch::Receiver<Option<Cursor>>, MirrorTask)>,
+    mirrors: HashMap<ChannelName, Mirror>,
+    next_mirror: u64,
+    evicted: u64,
 }
 
 impl State {
@@ -128,6 +157,29 @@ impl State {
     pub(crate) fn restart(&mut self, channel: &ChannelName, head: Cursor) {
         if let Err(e) = self.lp.restart_channel(self.now(), channel, head) {
             tracing::warn!(%channel, "long-poll: cannot follow channel: {e}");
+        }
+    }
+
+    /// Whether mirror `id` is `channel`'s current one.
+    pub(crate) fn is_mirror(&self, channel: &ChannelName, id: u64) -> bool {
+        self.mirrors.get(channel).is_some_and(|m| m.id == id)
+    }
+
+    /// Lets go of every channel no poll used since `before` and none is held on: its
+    /// mirror stops (dropping `MirrorTask` aborts it) and longpoll-proto forgets it.
+    fn evict_idle(&mut self, before: tokio::time::Instant) {
+        let idle: Vec<ChannelName> = self
+            .mirrors
+            .iter()
+            .filter(|(_, m)| m.used <= before)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in idle {
+            if self.lp.channel(&name).is_none() || self.lp.remove_channel(&name) {
+                self.mirrors.remove(&name);
+                self.evicted += 1;
+                tracing::debug!(channel = %name, "long-poll: idle channel let go");
+            }
         }
     }
 
@@ -153,8 +205,11 @@ pub(crate) struct Inner {
     upstream_rx: Mutex<Option<mpsc::Receiver<UpstreamMessage>>>,
     upstream_taken: AtomicBool,
     aborted: AtomicU64,
-    /// Aborts the timer when the server goes (mirrors are aborted with `State`).
+    from_history: AtomicU64,
+    /// Abort the timer and the sweeper when the server goes (mirrors are aborted with
+    /// `State`).
     _timer_task: MirrorTask,
+    _sweep_task: MirrorTask,
 }
 
 impl Inner {
@@ -258,12 +313,27 @@ async fn run_timer(inner: Weak<Inner>, notify: Arc<Notify>) {
     }
 }
 
+/// Lets go of idle channels, checking every quarter of the idle time.
+async fn run_sweeper(inner: Weak<Inner>, idle: Duration) {
+    loop {
+        tokio::time::sleep(idle / 4).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let now = tokio::time::Instant::now();
+        if let Some(before) = now.checked_sub(idle) {
+            inner.with_state(|s| s.evict_idle(before));
+        }
+    }
+}
+
 impl LongPollServer {
     /// A server for `hub`'s channels. longpoll-proto's epoch for channels is the hub's
     /// (set per channel by its mirror).
     pub fn new(hub: Hub, config: LongPollConfig) -> Self {
         let (tx, rx) = mpsc::channel(config.upstream_buffer.max(1));
         let notify = Arc::new(Notify::new());
+        let idle = config
+            .mirror_idle
+            .max(config.hub.max_hold + config.mirror_wait);
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| Inner {
             hub,
             config,
@@ -271,13 +341,17 @@ impl LongPollServer {
                 lp: longpoll_proto::Hub::new(config.hub, longpoll_proto::Epoch(0)),
                 waiting: HashMap::new(),
                 mirrors: HashMap::new(),
+                next_mirror: 1,
+                evicted: 0,
             }),
             timer: notify.clone(),
             upstream: tx,
             upstream_rx: Mutex::new(Some(rx)),
             upstream_taken: AtomicBool::new(false),
             aborted: AtomicU64::new(0),
+            from_history: AtomicU64::new(0),
             _timer_task: MirrorTask(tokio::spawn(run_timer(weak.clone(), notify)).abort_handle()),
+            _sweep_task: MirrorTask(tokio::spawn(run_sweeper(weak.clone(), idle)).abort_handle()),
         });
         LongPollServer { inner }
     }
@@ -303,6 +377,8 @@ impl LongPollServer {
             sessions: state.lp.sessions(),
             channels: state.mirrors.len(),
             aborted: self.inner.aborted.load(Ordering::Relaxed),
+            evicted: state.evicted,
+            from_history: self.inner.from_history.load(Ordering::Relaxed),
         }
     }
 
@@ -323,25 +399,35 @@ impl LongPollServer {
         }
     }
 
-    /// The mirror of `channel`, started if needed.
+    /// The mirror of `channel` (started if needed), marked as used now.
     fn mirror(&self, channel: &ChannelName) -> Option<watch::Receiver<Option<Cursor>>> {
         let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((rx, _)) = state.mirrors.get(channel) {
-            return Some(rx.clone());
+        let now = tokio::time::Instant::now();
+        if let Some(m) = state.mirrors.get_mut(channel) {
+            m.used = now;
+            return Some(m.head.clone());
         }
         if state.mirrors.len() >= self.inner.config.hub.max_channels {
             return None;
         }
+        let id = state.next_mirror;
+        state.next_mirror += 1;
         let (tx, rx) = watch::channel(None);
         let task = tokio::spawn(mirror::run(
             Arc::downgrade(&self.inner),
             self.inner.hub.clone(),
             channel.clone(),
+            id,
             tx,
         ));
         state.mirrors.insert(
             channel.clone(),
-            (rx.clone(), MirrorTask(task.abort_handle())),
+            Mirror {
+                head: rx.clone(),
+                id,
+                used: now,
+                _task: MirrorTask(task.abort_handle()),
+            },
         );
         Some(rx)
     }
@@ -358,6 +444,14 @@ impl LongPollServer {
                 reason: longpoll_proto::RejectReason::TooManyChannels,
             })));
         };
+        // The usual poll: a cursor the mirror has already applied. longpoll-proto can
+        // answer it as it stands, without asking the backend for the head.
+        let applied = *mirror.borrow();
+        if let (Some(c), Some(m)) = (*cursor, applied) {
+            if c.epoch == m.epoch && c.seq <= m.seq {
+                return Ok(());
+            }
+        }
         let head = self.inner.hub.head(channel).await.map_err(|e| {
             text_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -386,7 +480,7 @@ impl LongPollServer {
             .map(|(n, v)| (n.as_str(), v.as_bytes()))
             .collect();
         let multi = query.split('&').any(|p| p.starts_with("subs="));
-        let start = if multi {
+        let (start, channels) = if multi {
             let mut request = match lp_http::parse_multi_poll_request(
                 query,
                 headers.iter().copied(),
@@ -400,7 +494,12 @@ impl LongPollServer {
                     return response;
                 }
             }
-            Start::Multi(request)
+            let channels: Vec<ChannelName> = request
+                .subscriptions
+                .iter()
+                .map(|s| s.channel.clone())
+                .collect();
+            (Start::Multi(request), channels)
         } else {
             let mut request = match lp_http::parse_poll_request(query, headers.iter().copied()) {
                 Ok(r) => r,
@@ -409,11 +508,17 @@ impl LongPollServer {
             if let Err(response) = self.prepare(&request.channel, &mut request.cursor).await {
                 return response;
             }
-            Start::One(request)
+            let channels = vec![request.channel.clone()];
+            (Start::One(request), channels)
         };
         let _connection = self.inner.hub.connection(Transport::LongPoll);
         let (tx, rx) = oneshot::channel();
         let poll = self.inner.with_state(|s| {
+            // A channel let go while this poll waited for its mirror: longpoll-proto would
+            // answer it from a channel that follows nothing.
+            if !channels.iter().all(|c| s.mirrors.contains_key(c)) {
+                return None;
+            }
             let now = s.now();
             let poll = match start {
                 Start::One(r) => s.lp.handle_poll(now, r),
@@ -421,18 +526,124 @@ impl LongPollServer {
             };
             s.waiting.insert(poll, tx);
             s.drain();
-            poll
+            Some(poll)
         });
+        let Some(poll) = poll else {
+            return text_response(StatusCode::SERVICE_UNAVAILABLE, "channel restarting, retry");
+        };
         let mut guard = PollGuard {
             inner: self.inner.clone(),
             poll: Some(poll),
         };
         let outcome = rx.await;
         guard.poll = None;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(_) => return text_response(StatusCode::SERVICE_UNAVAILABLE, "poll dropped"),
+        };
+        let outcome = match outcome {
+            Outcome::Gap { .. } => self.fill_gap_from_history(&channels[0], outcome).await,
+            Outcome::Multi { answers } => {
+                let mut filled = Vec::with_capacity(answers.len());
+                for answer in answers {
+                    let outcome = self.fill_gap_from_history(&answer.channel, answer.outcome).await;
+                    match outcome {
+                        Ok(outcome) => filled.push(longpoll_proto::ChannelAnswer {
+                            channel: answer.channel,
+                            outcome,
+                        }),
+                        Err(e) => return e,
+                    }
+                }
+                Ok(Outcome::Multi { answers: filled })
+            }
+            other => Ok(other),
+        };
         match outcome {
             Ok(outcome) => reply(lp_http::render_response(&outcome)),
-            Err(_) => text_response(StatusCode::SERVICE_UNAVAILABLE, "poll dropped"),
+            Err(response) => response,
         }
+    }
+
+    /// longpoll-proto's window of `channel` no longer holds what follows a poll's cursor
+    /// (a [`Outcome::Gap`]): the hub's history may. Its messages become the batch; a gap
+    /// it reports is narrower than longpoll-proto's or the same. Other outcomes pass.
+    async fn fill_gap_from_history(
+        &self,
+        channel: &ChannelName,
+        outcome: Outcome,
+    ) -> Result<Outcome, Response<Full<Bytes>>> {
+        let Outcome::Gap {
+            missed_from,
+            missed_to,
+            resume,
+        } = outcome
+        else {
+            return Ok(outcome);
+        };
+        let after = Cursor {
+            epoch: resume.epoch,
+            seq: Seq(missed_from.0.saturating_sub(1)),
+        };
+        let hub = &self.inner.config.hub;
+        let limit = ReadLimit {
+            max_messages: hub.max_batch_messages.max(1),
+            max_bytes: hub.max_batch_bytes,
+        };
+        let read = self
+            .inner
+            .hub
+            .backend()
+            .read(channel.clone(), after, limit)
+            .await
+            .map_err(|e| {
+                text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("hub unavailable: {e}"),
+                )
+            })?;
+        let lp_gap = Outcome::Gap {
+            missed_from,
+            missed_to,
+            resume,
+        };
+        Ok(match read {
+            HistoryRead::Messages(held) => {
+                let consecutive = held.iter().enumerate().all(|(i, m)| {
+                    m.cursor.epoch == after.epoch && m.cursor.seq.0 == after.seq.0 + 1 + i as u64
+                });
+                match held.last() {
+                    Some(last) if consecutive => {
+                        self.inner.from_history.fetch_add(1, Ordering::Relaxed);
+                        Outcome::Batch {
+                            next: last.cursor,
+                            messages: held
+                                .into_iter()
+                                .map(|m| longpoll_proto::Message {
+                                    seq: m.cursor.seq,
+                                    data: m.data,
+                                })
+                                .collect(),
+                        }
+                    }
+                    _ => lp_gap,
+                }
+            }
+            HistoryRead::Gap {
+                missed_from: from,
+                missed_to: to,
+                resume: at,
+            } if at.epoch == resume.epoch && from == missed_from && to < missed_to => {
+                Outcome::Gap {
+                    missed_from: from,
+                    missed_to: to,
+                    resume: at,
+                }
+            }
+            // The hub moved on (a new epoch, a head behind the cursor): longpoll-proto's
+            // answer stands, and the next poll hears the rest.
+            _ => lp_gap,
+        })
     }
 
     async fn send<B>(&self, parts: &http::request::Parts, body: B) -> Response<Full<Bytes>>
