@@ -650,3 +650,27 @@ async fn idle_long_poll_channels_are_let_go_and_come_back_without_loss() {
     );
     assert_eq!(poll("c", "1:0").await.0, 204);
 }
+
+/// Upstream sends refused by the server (nobody reads them yet: 503) are resent with
+/// backoff until acknowledged, and delivered once.
+#[tokio::test(start_paused = true)]
+async fn refused_upstream_sends_are_resent_until_acknowledged() {
+    let hub = Hub::new(memory(1, 100));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    let client = LongPollClient::connect(
+        &server.url("/poll"),
+        ch("c"),
+        None,
+        LongPollClientConfig::default(),
+    )
+    .unwrap();
+    let seq = client.send("kept").unwrap();
+    // Several refusals (the first backoff is 250..=500 ms).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut upstream = server.longpoll.upstream().unwrap();
+    tokio::time::timeout(Duration::from_secs(120), client.acknowledged(seq))
+        .await
+        .expect("acknowledged once the server reads upstream messages");
+    assert_eq!(&upstream.recv().await.unwrap().data[..], b"kept");
+    assert!(futures_util::FutureExt::now_or_never(upstream.recv()).is_none());
+}

@@ -21,7 +21,9 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use longpoll_proto::http::{self as lp_http, ParseLimits};
 use longpoll_proto::upstream::Outbox;
-use longpoll_proto::{ChannelName, ClientEvent, ClientId, Cursor, UpstreamConfig, UpstreamError};
+use longpoll_proto::{
+    Backoff, ChannelName, ClientEvent, ClientId, Cursor, UpstreamConfig, UpstreamError,
+};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::AbortHandle;
 
@@ -42,7 +44,8 @@ pub struct LongPollClientConfig {
     /// Limits on a response body. Default 1 MiB / 1024 messages.
     pub parse: ParseLimits,
     /// A poll that takes this much longer than the hold time asked for (or 30 s, the
-    /// server's usual maximum) is given up as failed. Default 10 s.
+    /// server's usual maximum), or an upstream POST that takes 30 s plus this, is given
+    /// up as failed. Default 10 s.
     pub request_margin: Duration,
     /// The client id sent with every request. Default: a random one.
     pub client_id: Option<ClientId>,
@@ -366,7 +369,12 @@ async fn send_loop(
     acked: watch::Sender<u64>,
 ) {
     let mut connection = Connection { sender: None };
-    let mut failures = 0u32;
+    // longpoll-proto's backoff (doubling, cap, jitter), as for polls.
+    let mut backoff = Backoff::new(&config.client);
+    let mut rng = longpoll_proto::SplitMix64::new(seed());
+    // A POST is answered at once unless the server waits for room for the application
+    // (its `upstream_wait`): give up after the margin, as for a poll.
+    let limit = Duration::from_secs(30) + config.request_margin;
     loop {
         let batch = outbox
             .lock()
@@ -377,15 +385,21 @@ async fn send_loop(
             continue;
         };
         let body = Bytes::from(lp_http::render_send_body(&batch));
-        let answer = connection
-            .request(
+        let answer = tokio::time::timeout(
+            limit,
+            connection.request(
                 &endpoint,
                 Method::POST,
                 &format!("client={}", endpoint.id),
                 body,
                 config.parse.max_body_bytes,
-            )
-            .await;
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            connection.sender = None;
+            Err("no answer in time".to_string())
+        });
         let ack = answer.and_then(|a| {
             lp_http::parse_send_ack(a.status.as_u16(), header_pairs(&a.headers))
                 .map_err(|e| format!("{}: {e}", a.status))
@@ -405,15 +419,14 @@ async fn send_loop(
             }
         };
         match failed {
-            None => failures = 0,
+            None => backoff.handle_success(),
             Some(e) => {
-                tracing::debug!("long-poll: send failed: {e}");
-                failures = failures.saturating_add(1);
-                let base = config.client.backoff_initial;
-                let wait = base
-                    .saturating_mul(1 << failures.min(16))
-                    .min(config.client.backoff_max);
-                tokio::time::sleep(wait).await;
+                let at = backoff.handle_failure(now(), &mut rng);
+                tracing::debug!(
+                    failures = backoff.failures(),
+                    "long-poll: send failed: {e}; resending at {at}"
+                );
+                tokio::time::sleep_until(clock::instant_at(at.as_micros())).await;
             }
         }
     }

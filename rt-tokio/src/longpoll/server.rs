@@ -546,7 +546,9 @@ impl LongPollServer {
             Outcome::Multi { answers } => {
                 let mut filled = Vec::with_capacity(answers.len());
                 for answer in answers {
-                    let outcome = self.fill_gap_from_history(&answer.channel, answer.outcome).await;
+                    let outcome = self
+                        .fill_gap_from_history(&answer.channel, answer.outcome)
+                        .await;
                     match outcome {
                         Ok(outcome) => filled.push(longpoll_proto::ChannelAnswer {
                             channel: answer.channel,
