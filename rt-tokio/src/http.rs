@@ -2,6 +2,7 @@
 //! bounded request bodies, the query parameters of a URL, and an HTTP/1.1 accept loop.
 //! hyper does all of HTTP; nothing here reads or writes HTTP by hand.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -64,13 +65,13 @@ where
     }
 }
 
-/// The value of query parameter `name` in `query` (first occurrence, not decoded).
+/// The value of query parameter `name` in `query` (first occurrence), percent-decoded as
+/// `application/x-www-form-urlencoded` (a browser's `URLSearchParams` writes `7:3` as
+/// `7%3A3`).
 #[cfg_attr(not(feature = "sse"), allow(dead_code))]
-pub(crate) fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, _)| *k == name)
+pub(crate) fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<Cow<'q, str>> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 
@@ -109,11 +110,13 @@ mod tests {
 
     #[test]
     fn query_params() {
-        let q = Some("channel=chat&cursor=7:3&flag&channel=other");
-        assert_eq!(query_param(q, "channel"), Some("chat"));
-        assert_eq!(query_param(q, "cursor"), Some("7:3"));
-        assert_eq!(query_param(q, "flag"), Some(""));
-        assert_eq!(query_param(q, "nope"), None);
+        let q = Some("channel=chat&cursor=7:3&flag&channel=other&enc=room%3A1%2Fb");
+        let param = |name| query_param(q, name);
+        assert_eq!(param("channel").as_deref(), Some("chat"));
+        assert_eq!(param("cursor").as_deref(), Some("7:3"));
+        assert_eq!(param("flag").as_deref(), Some(""));
+        assert_eq!(param("enc").as_deref(), Some("room:1/b"));
+        assert_eq!(param("nope"), None);
         assert_eq!(query_param(None, "channel"), None);
     }
 

@@ -674,3 +674,25 @@ async fn refused_upstream_sends_are_resent_until_acknowledged() {
     assert_eq!(&upstream.recv().await.unwrap().data[..], b"kept");
     assert!(futures_util::FutureExt::now_or_never(upstream.recv()).is_none());
 }
+
+/// A page builds its SSE URL with `URLSearchParams`, which writes `:` as `%3A`: the
+/// channel and the first connection's cursor are decoded.
+#[tokio::test]
+async fn sse_query_parameters_are_percent_decoded() {
+    let hub = Hub::new(memory(5, 100));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    let room = ch("room:1");
+    hub.publish(&room, "first").await.unwrap();
+    hub.publish(&room, "second").await.unwrap();
+    let mut es = EventSource::connect(
+        &server.url("/sse?channel=room%3A1&cursor=5%3A1"),
+        es_config(None),
+    )
+    .unwrap();
+    assert_eq!(es.next_event().await, Some(SseClientEvent::Open));
+    let mut sub = Subscriber::Sse(es);
+    assert_eq!(
+        sub.next_message().await,
+        (Cursor::new(5, 2), "second".to_string())
+    );
+}

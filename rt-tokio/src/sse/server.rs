@@ -372,7 +372,7 @@ impl SseService {
         let Some(name) = query_param(query, "channel") else {
             return error_response(StatusCode::BAD_REQUEST, "missing channel parameter");
         };
-        let channel = match ChannelName::new(name) {
+        let channel = match ChannelName::new(&name) {
             Ok(c) => c,
             Err(e) => {
                 return error_response(StatusCode::BAD_REQUEST, &format!("invalid channel: {e}"))
@@ -380,7 +380,7 @@ impl SseService {
         };
         let from = match last_event_id(request.headers()) {
             Ok(Some(c)) => Some(c),
-            Ok(None) => match query_param(query, "cursor").map(str::parse::<Cursor>) {
+            Ok(None) => match query_param(query, "cursor").map(|c| c.parse::<Cursor>()) {
                 None => None,
                 Some(Ok(c)) => Some(c),
                 Some(Err(e)) => {
