@@ -9,12 +9,14 @@
 //! curl 'http://127.0.0.1:8080/status'
 //! ```
 //!
-//! Upstream long-poll messages (`POST /poll`) are published on `chat`.
+//! Upstream long-poll messages (`POST /poll`) are published on `chat`. `tests/axum_hub.rs`
+//! serves [`app`] and drives every route with rt-tokio's clients.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,12 +31,11 @@ struct App {
     longpoll: LongPollServer,
 }
 
+type Params = Query<HashMap<String, String>>;
+
 /// The `channel=NAME` parameter, or the 400 text saying what is wrong with it.
-fn channel_of(query: &str) -> Result<ChannelName, String> {
-    let name = query
-        .split('&')
-        .find_map(|p| p.strip_prefix("channel="))
-        .ok_or("missing channel")?;
+fn channel_of(params: &HashMap<String, String>) -> Result<ChannelName, String> {
+    let name = params.get("channel").ok_or("missing channel")?;
     ChannelName::new(name).map_err(|e| format!("invalid channel: {e}"))
 }
 
@@ -42,8 +43,12 @@ fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
 }
 
-async fn sse(State(app): State<App>, LastEventId(from): LastEventId, request: Request) -> Response {
-    match channel_of(request.uri().query().unwrap_or("")) {
+async fn sse(
+    State(app): State<App>,
+    LastEventId(from): LastEventId,
+    Query(params): Params,
+) -> Response {
+    match channel_of(&params) {
         Ok(channel) => rt_tokio::sse::subscribe(&app.hub, &channel, from, &SseConfig::default())
             .await
             .into_response(),
@@ -55,8 +60,8 @@ async fn poll(State(app): State<App>, request: Request) -> Response {
     app.longpoll.handle(request).await.into_response()
 }
 
-async fn publish(State(app): State<App>, request: Request) -> Response {
-    let channel = match channel_of(request.uri().query().unwrap_or("")) {
+async fn publish(State(app): State<App>, Query(params): Params, request: Request) -> Response {
+    let channel = match channel_of(&params) {
         Ok(c) => c,
         Err(message) => return bad_request(message),
     };
@@ -97,25 +102,36 @@ async fn status(State(app): State<App>) -> Response {
         .into_response()
 }
 
+/// The router: SSE (`/sse`), long polling (`/poll`), publishing (`/publish`) and the hub's
+/// figures (`/status`), all on `hub`. Spawns the task that publishes upstream long-poll
+/// messages on `chat`.
+pub fn app(hub: Hub) -> Router {
+    let longpoll = LongPollServer::new(hub.clone(), LongPollConfig::default());
+    let chat = ChannelName::new("chat").expect("a valid name");
+    // Client → server messages arrive once each; this app publishes them on `chat`.
+    let mut upstream = longpoll.upstream().expect("taken once");
+    let h = hub.clone();
+    tokio::spawn(async move {
+        while let Some(m) = upstream.recv().await {
+            if let Err(e) = h.publish(&chat, m.data).await {
+                eprintln!("axum-hub: publish failed: {e}");
+            }
+        }
+    });
+    Router::new()
+        .route("/sse", get(sse))
+        .route("/poll", get(poll).post(poll))
+        .route("/publish", post(publish))
+        .route("/status", get(status))
+        .with_state(App { hub, longpoll })
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     let hub = Hub::new(MemoryBackend::new(MemoryConfig::default()));
-    let longpoll = LongPollServer::new(hub.clone(), LongPollConfig::default());
-    let chat = ChannelName::new("chat").expect("a valid name");
-
-    // Client → server messages arrive once each; this app publishes them on `chat`.
-    let mut upstream = longpoll.upstream().expect("taken once");
-    let (h, c) = (hub.clone(), chat.clone());
-    tokio::spawn(async move {
-        while let Some(m) = upstream.recv().await {
-            if let Err(e) = h.publish(&c, m.data).await {
-                eprintln!("axum-hub: publish failed: {e}");
-            }
-        }
-    });
     // Something moving: a tick a second.
     let (h, ticks) = (
         hub.clone(),
@@ -129,14 +145,7 @@ async fn main() -> std::io::Result<()> {
             let _ = h.publish(&ticks, Bytes::from(format!("tick {n}"))).await;
         }
     });
-
-    let app = Router::new()
-        .route("/sse", get(sse))
-        .route("/poll", get(poll).post(poll))
-        .route("/publish", post(publish))
-        .route("/status", get(status))
-        .with_state(App { hub, longpoll });
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("axum-hub: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await
+    axum::serve(listener, app(hub)).await
 }
