@@ -263,3 +263,37 @@ async fn subscriptions_are_streams_usable_from_any_task() {
     let seqs: Vec<u64> = items.iter().map(|i| seq_of(i.as_ref().unwrap())).collect();
     assert_eq!(seqs, [1, 2, 3]);
 }
+
+/// A message larger than `queue_bytes` is not an overflow for a subscriber that keeps up
+/// (its queue is empty): it is delivered, under either policy, and a second one behind it
+/// is the overflow.
+#[tokio::test]
+async fn a_message_larger_than_the_queue_bytes_reaches_a_reader_that_keeps_up() {
+    for policy in [SlowSubscriber::Disconnect, SlowSubscriber::Gap] {
+        let mut config = HubConfig::default();
+        config.queue_bytes = 10;
+        config.slow_subscriber = policy;
+        let hub = Hub::with_config(memory(1, 100), config);
+        let c = ch("c");
+        let mut reader = hub.subscribe(&c, None).await.unwrap();
+        let big = Bytes::from(vec![b'x'; 20]);
+        hub.publish(&c, big.clone()).await.unwrap();
+        tokio::task::yield_now().await;
+        assert_eq!(reader.queued(), 1, "{policy:?}");
+        assert_eq!(
+            next(&mut reader).await,
+            Item::Message {
+                cursor: Cursor::new(1, 1),
+                data: big.clone()
+            }
+        );
+        let stats = hub.stats().await;
+        assert_eq!((stats.cut_off, stats.overflow_gaps), (0, 0), "{policy:?}");
+        // Two in a row: the second finds the queue holding the first, over its bytes.
+        hub.publish(&c, big.clone()).await.unwrap();
+        hub.publish(&c, big.clone()).await.unwrap();
+        tokio::task::yield_now().await;
+        let stats = hub.stats().await;
+        assert_eq!(stats.cut_off + stats.overflow_gaps, 1, "{policy:?}");
+    }
+}

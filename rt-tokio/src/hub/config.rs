@@ -27,7 +27,8 @@ pub enum SlowSubscriber {
 pub struct HubConfig {
     /// Most messages waiting in one subscriber's queue. Default 1024.
     pub queue_messages: usize,
-    /// Most payload bytes waiting in one subscriber's queue. Default 4 MiB.
+    /// Most payload bytes waiting in one subscriber's queue (an empty queue takes one
+    /// larger message). Default 4 MiB.
     pub queue_bytes: usize,
     /// Overflow policy. Default [`SlowSubscriber::Gap`].
     pub slow_subscriber: SlowSubscriber,

@@ -3,7 +3,8 @@
 //!
 //! Invariants: a feed item is offered to every registered queue without waiting (a full
 //! queue gets the hub's [`SlowSubscriber`] policy, never a wait); a queue never holds more
-//! than `queue_messages` items or `queue_bytes` payload bytes; lock order is the hub's
+//! than `queue_messages` items or `queue_bytes` payload bytes, except one message larger
+//! than `queue_bytes` alone; lock order is the hub's
 //! fan-out map, then a fan-out's subscriber list, then one queue.
 
 use std::collections::{HashMap, VecDeque};
@@ -121,8 +122,11 @@ impl Fanout {
                 // It catches up from history anyway (or is gone): hold nothing for it.
                 return !s.cut_off;
             }
-            let full = s.items.len() >= config.queue_messages.max(1)
-                || s.bytes + item.data.len() > config.queue_bytes;
+            // An empty queue takes any one message, so a message larger than
+            // `queue_bytes` does not count every subscriber as slow.
+            let full = !s.items.is_empty()
+                && (s.items.len() >= config.queue_messages.max(1)
+                    || s.bytes + item.data.len() > config.queue_bytes);
             if full {
                 s.items = VecDeque::new();
                 s.bytes = 0;
