@@ -696,3 +696,73 @@ async fn sse_query_parameters_are_percent_decoded() {
         (Cursor::new(5, 2), "second".to_string())
     );
 }
+
+/// A backend whose live feed never starts (a broker that accepts commands but never
+/// confirms a subscription): history works, `watch` hangs.
+struct FeedNeverLive(rt_tokio::hub::MemoryBackend);
+
+impl rt_tokio::hub::Backend for FeedNeverLive {
+    fn publish(
+        &self,
+        channel: ChannelName,
+        data: Bytes,
+    ) -> rt_tokio::hub::BoxFuture<Result<Cursor, rt_tokio::hub::PublishError>> {
+        self.0.publish(channel, data)
+    }
+    fn read(
+        &self,
+        channel: ChannelName,
+        after: Cursor,
+        limit: rt_tokio::hub::ReadLimit,
+    ) -> rt_tokio::hub::BoxFuture<Result<rt_tokio::hub::HistoryRead, rt_tokio::hub::BackendError>>
+    {
+        self.0.read(channel, after, limit)
+    }
+    fn head(
+        &self,
+        channel: ChannelName,
+    ) -> rt_tokio::hub::BoxFuture<Result<Cursor, rt_tokio::hub::BackendError>> {
+        self.0.head(channel)
+    }
+    fn watch(
+        &self,
+        _channel: ChannelName,
+    ) -> rt_tokio::hub::BoxFuture<
+        Result<rt_tokio::hub::BoxStream<rt_tokio::hub::FeedItem>, rt_tokio::hub::BackendError>,
+    > {
+        Box::pin(std::future::pending())
+    }
+    fn channels(
+        &self,
+    ) -> rt_tokio::hub::BoxFuture<
+        Result<Vec<rt_tokio::hub::ChannelInfo>, rt_tokio::hub::BackendError>,
+    > {
+        self.0.channels()
+    }
+}
+
+/// While a channel's mirror cannot follow the hub, a poll is told to retry (503) after
+/// `mirror_wait`, not answered from a window that follows nothing: here that window would
+/// hold the poll although `m1` exists, and with no head read at all it would report a
+/// reset to an epoch the hub never had.
+#[tokio::test(start_paused = true)]
+async fn a_poll_on_a_channel_whose_mirror_cannot_start_is_told_to_retry() {
+    let hub = Hub::new(FeedNeverLive(memory(4, 100)));
+    let server = TestServer::start(hub.clone(), sse_config(), LongPollConfig::default()).await;
+    hub.publish(&ch("c"), "m1").await.unwrap();
+    let start = tokio::time::Instant::now();
+    let (status, _, body) = request(
+        server.addr,
+        get(
+            server.addr,
+            "/poll?channel=c&cursor=4:0",
+            &[("longpoll-client", "patient")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), String::from_utf8_lossy(&body).trim()),
+        (503, "channel not ready, retry")
+    );
+    assert_eq!(start.elapsed(), LongPollConfig::default().mirror_wait);
+}

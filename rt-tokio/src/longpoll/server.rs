@@ -49,7 +49,7 @@ use crate::hub::{ChannelName, Cursor, HistoryRead, Hub, ReadLimit, Seq, Transpor
 /// | --- | --- | --- |
 /// | `hub` | longpoll-proto's defaults (hold 25 s, limits) | longpoll-proto's reasons |
 /// | `parse.max_body_bytes` / `parse.max_messages` | 1 MiB / 1024 | 413 |
-/// | `mirror_wait` | 5 s | the poll is answered from what the mirror has |
+/// | `mirror_wait` | 5 s | 503: the client retries with its cursor |
 /// | `mirror_idle` | 5 min | the channel's mirror is stopped and its window freed |
 /// | `upstream_buffer` / `upstream_wait` | 1024 / 10 s | 503 `upstream_busy` |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -467,7 +467,13 @@ impl LongPollServer {
             }
         };
         if !mirror::wait_for(mirror, target, self.inner.config.mirror_wait).await {
+            // Answering from a window that does not follow the hub yet could tell the
+            // client of a reset that never happened: let it retry with its cursor.
             tracing::warn!(%channel, %target, "long-poll: mirror did not catch up in time");
+            return Err(text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "channel not ready, retry",
+            ));
         }
         Ok(())
     }
