@@ -27,20 +27,21 @@
 //!     async move { service.handle(request).await }
 //! }));
 //!
-//! // Client: an EventSource that resumes by itself.
-//! let mut events = EventSource::connect(&url, EventSourceConfig::default())?;
+//! // Client: an EventSource that resumes by itself. Starting after the channel's head
+//! // (as a reconnecting browser would, with its Last-Event-ID) it gets every message
+//! // published from here on, however soon the server subscribes.
+//! let mut config = EventSourceConfig::default();
+//! config.last_event_id = Some(hub.head(&news).await?.to_string());
+//! let mut events = EventSource::connect(&url, config)?;
+//! let sent = hub.publish(&news, "hello").await?;
 //! assert_eq!(events.next_event().await, Some(SseClientEvent::Open));
-//! let cursor = loop {
-//!     // The server may not have subscribed yet when the stream opens: publish until
-//!     // the first message arrives.
-//!     let cursor = hub.publish(&news, "hello").await?;
-//!     let next = tokio::time::timeout(std::time::Duration::from_millis(50), events.next_event());
-//!     if let Ok(Some(SseClientEvent::Message(m))) = next.await {
+//! match events.next_event().await {
+//!     Some(SseClientEvent::Message(m)) => {
 //!         assert_eq!(m.data, "hello");
-//!         break m.last_event_id;
+//!         assert_eq!(m.last_event_id, sent.to_string()); // the id is the hub cursor
 //!     }
-//! };
-//! assert!(cursor.parse::<rt_tokio::hub::Cursor>().is_ok()); // the id is the hub cursor
+//!     other => panic!("{other:?}"),
+//! }
 //! # Ok(())
 //! # }
 //! ```
