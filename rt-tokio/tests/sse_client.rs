@@ -192,15 +192,19 @@ async fn an_idle_connection_is_replaced_after_the_idle_timeout() {
 
 #[tokio::test]
 async fn the_example_prints_one_json_line_per_event_and_stops_on_204() {
+    // The first stream ends after two events; the reconnection gets 204.
     let url = server(|n| match n {
-        0 => stream(&["one", "two \"quoted\"\nline"], SseConfig::default()),
+        0 => {
+            let mut config = SseConfig::default();
+            config.retry = Some(Duration::from_millis(10));
+            let events = ["one", "two \"quoted\"\nline"].map(SseEvent::data);
+            let body = SseBody::new(futures_util::stream::iter(events), &config);
+            boxed(rt_tokio::sse::response(body))
+        }
         _ => status(204, None, None),
     })
     .await;
-    // The first stream never ends by itself: end it by closing after two events.
-    let mut c = config();
-    c.client.idle_timeout = Some(Duration::from_millis(300));
-    let source = EventSource::connect(&url, c).unwrap();
+    let source = EventSource::connect(&url, config()).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let end = print::run(source, &mut out, &mut err).await.unwrap();
     assert_eq!(end, print::End::Stopped);
