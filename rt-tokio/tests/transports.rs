@@ -548,7 +548,7 @@ async fn multi_channel_polls_answer_the_channels_that_have_something() {
     for i in 1..=6 {
         hub.publish(&a, format!("m{i}")).await.unwrap();
     }
-    // "a" has 2..=6 after the cursor (only 4..=6 in the window); "b" has nothing.
+    // "a" has 2..=6 after the cursor (all from before its window began); "b" has nothing.
     let (status, outcome) = multi_poll(&server, "subs=a;1:1,b;1:0").await;
     assert_eq!(status, 200);
     assert_eq!(

@@ -2,7 +2,8 @@
 //! what the hub publishes into the longpoll-proto [`Hub`](longpoll_proto::Hub), with the
 //! hub's own cursors (`restart_channel` follows a gap or a new epoch), so hold/release
 //! stays longpoll-proto's and every transport shares one cursor space, whatever the
-//! backend.
+//! backend. A new mirror starts at the hub's head: the window fills with what is
+//! published from then on, and a poll behind it is answered from the hub's history.
 //!
 //! Invariant: the longpoll-proto channel's head is the cursor of the last hub item applied,
 //! and that cursor is published on the mirror's watch (`None` until the first is applied).
@@ -33,8 +34,10 @@ pub(crate) async fn run(
             Some(cursor) => cursor,
             None => match hub.head(&channel).await {
                 Ok(head) => {
-                    // Start at the beginning of the epoch: history replays into the replica.
-                    let start = Cursor::start_of(head.epoch);
+                    // Start at the head: the window holds what is published from now on.
+                    // Older cursors are answered from the hub's history (the server fills
+                    // longpoll-proto's gap), so nothing is replayed here.
+                    let start = head;
                     let Some(inner) = inner.upgrade() else { return };
                     let current = inner.with_state(|s| {
                         let current = s.is_mirror(&channel, id);
