@@ -173,7 +173,9 @@ impl<R: Rng> Client<R> {
     ///
     /// 200 with a content type whose essence is `text/event-stream` opens the stream; a
     /// redirect (301, 302, 303, 307, 308) with a `Location` is reported for the driver to
-    /// follow; anything else (204 included) fails the EventSource for good.
+    /// follow; a 5xx with [`ClientConfig::retry_server_errors`] reconnects like a network
+    /// error ([`DisconnectReason::ServerError`], with backoff); anything else (204
+    /// included) fails the EventSource for good.
     pub fn handle_response_head(
         &mut self,
         now: Instant,
