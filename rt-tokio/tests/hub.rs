@@ -241,8 +241,9 @@ async fn limits_and_bad_cursors_are_refused_with_their_own_error() {
     ));
     drop(_b);
     assert_eq!(hub.stats().await.subscribers, 1);
-    tokio::task::yield_now().await; // the aborted feed task drops its backend watch
-                                    // Dropping a subscription unsubscribes; the made-up channel is gone from the backend.
+    // The aborted feed task drops its backend watch: dropping a subscription unsubscribes,
+    // and the made-up channel is gone from the backend.
+    tokio::task::yield_now().await;
     let stats = hub.stats().await;
     assert_eq!(stats.channels.len(), 1);
     assert_eq!(stats.channels[0].subscribers, 1);
