@@ -156,8 +156,17 @@ impl Channel {
     /// Forgets all history and starts `epoch` at seq 1. Clients with a cursor in the old
     /// epoch get [`Outcome::Reset`].
     pub fn reset(&mut self, epoch: Epoch) {
-        self.epoch = epoch;
-        self.next_seq = 1;
+        self.restart_at(Cursor::start_of(epoch));
+    }
+
+    /// Forgets all history and continues at `head`: the next publish gets `head.seq + 1` in
+    /// `head.epoch`. For a channel that follows another store's history (a replica whose
+    /// source skipped or lost messages): cursors before `head` then get [`Outcome::Gap`],
+    /// cursors of another epoch [`Outcome::Reset`]. A `head.seq` of `u64::MAX` is kept at
+    /// `u64::MAX - 1` so the next seq exists.
+    pub fn restart_at(&mut self, head: Cursor) {
+        self.epoch = head.epoch;
+        self.next_seq = head.seq.0.min(u64::MAX - 1) + 1;
         self.history.clear();
         self.bytes = 0;
     }
@@ -366,6 +375,30 @@ mod tests {
                 missed_to: Seq(3),
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn restart_at_continues_after_the_given_head() {
+        let mut ch = Channel::new(Epoch(1), ChannelConfig::default());
+        ch.publish(Bytes::from_static(b"x")).unwrap();
+        ch.restart_at(Cursor::new(3, 40));
+        assert_eq!(
+            (ch.head(), ch.len(), ch.oldest()),
+            (Cursor::new(3, 40), 0, Seq(41))
+        );
+        assert_eq!(ch.publish(Bytes::from_static(b"y")), Ok((Seq(41), 0)));
+        assert_eq!(
+            ch.read(Some(Cursor::new(3, 2)), 9, 9),
+            Read::Answer(Outcome::Gap {
+                missed_from: Seq(3),
+                missed_to: Seq(40),
+                resume: Cursor::new(3, 40)
+            })
+        );
+        assert!(matches!(
+            ch.read(Some(Cursor::new(1, 1)), 9, 9),
+            Read::Answer(Outcome::Reset { .. })
         ));
     }
 

@@ -19,6 +19,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::config::ClientConfig;
 use crate::cursor::{Cursor, Epoch, Seq};
 use crate::hub::Subscription;
@@ -211,7 +212,7 @@ struct Pacer<R> {
     config: ClientConfig,
     rng: R,
     state: State,
-    failures: u32,
+    backoff: Backoff,
 }
 
 impl<R: Rng> Pacer<R> {
@@ -220,7 +221,7 @@ impl<R: Rng> Pacer<R> {
             config,
             rng,
             state: State::Ready { since: now },
-            failures: 0,
+            backoff: Backoff::new(&config),
         }
     }
 
@@ -258,28 +259,13 @@ impl<R: Rng> Pacer<R> {
         }
     }
 
-    /// Backs off (base doubles per consecutive failure up to the cap; full jitter in
-    /// `[base/2, base]`) and returns the event to report.
+    /// Backs off (see [`Backoff`]) and returns the event to report.
     fn back_off(&mut self, now: Instant) -> ClientEvent {
-        self.failures = self.failures.saturating_add(1);
-        let shift = (self.failures - 1).min(20);
-        let base = self
-            .config
-            .backoff_initial
-            .saturating_mul(1 << shift)
-            .min(self.config.backoff_max);
-        let wait = if self.config.jitter {
-            let half = base / 2;
-            let span = u64::try_from((base - half).as_micros()).unwrap_or(u64::MAX);
-            half + Duration::from_micros(self.rng.next_u64() % span.saturating_add(1))
-        } else {
-            base
-        };
-        let at = now + wait;
+        let at = self.backoff.handle_failure(now, &mut self.rng);
         self.state = State::Backoff { until: at };
         ClientEvent::Backoff {
             at,
-            failures: self.failures,
+            failures: self.backoff.failures(),
         }
     }
 }
@@ -333,7 +319,7 @@ impl<R: Rng> Client<R> {
         }
         let events = &mut self.events;
         match self.tracker.apply(outcome, |e| events.push_back(e)) {
-            Ok(()) => self.pacer.failures = 0,
+            Ok(()) => self.pacer.backoff.handle_success(),
             Err(reason) => {
                 self.events.push_back(ClientEvent::Rejected { reason });
                 let event = self.pacer.back_off(now);
@@ -463,10 +449,10 @@ impl<R: Rng> MultiClient<R> {
                 if rejected {
                     self.back_off(now);
                 } else {
-                    self.pacer.failures = 0;
+                    self.pacer.backoff.handle_success();
                 }
             }
-            Outcome::MultiEmpty { .. } => self.pacer.failures = 0,
+            Outcome::MultiEmpty { .. } => self.pacer.backoff.handle_success(),
             Outcome::Rejected { reason } => {
                 for (name, _) in &self.channels {
                     self.events

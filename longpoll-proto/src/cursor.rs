@@ -93,6 +93,15 @@ impl fmt::Display for Cursor {
     }
 }
 
+impl core::str::FromStr for Cursor {
+    type Err = CursorError;
+
+    /// The same as [`Cursor::parse`].
+    fn from_str(text: &str) -> Result<Cursor, CursorError> {
+        Cursor::parse(text)
+    }
+}
+
 impl fmt::Display for Seq {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -136,6 +145,12 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(&Cursor::parse(text), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn from_str_is_parse() {
+        assert_eq!("7:42".parse::<Cursor>(), Ok(Cursor::new(7, 42)));
+        assert_eq!("7".parse::<Cursor>(), Err(CursorError::MissingColon));
     }
 
     #[test]

@@ -726,6 +726,24 @@ pub fn render_send_body(batch: &UpstreamBatch) -> Vec<u8> {
     body
 }
 
+/// Server side: the client id of a POSTed upstream batch, from its query string (without
+/// the `?`; a `client=ID` parameter) or the `CLIENT_HEADER` header, as for polls. Other
+/// parameters are ignored.
+pub fn parse_send_request<'a>(
+    query: &str,
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<ClientId, HttpError> {
+    let mut client = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == "client" {
+            set_once(&mut client, percent_decode(v)?, "client")?;
+        }
+    }
+    let client = client_id(client.as_deref(), headers)?;
+    ClientId::new(client).map_err(|e| HttpError::Name("client", e))
+}
+
 /// Server side: parses a POSTed upstream batch body.
 pub fn parse_send_body(body: &[u8], limits: &ParseLimits) -> Result<UpstreamBatch, HttpError> {
     let messages = parse_messages(body, limits)?;

@@ -132,8 +132,9 @@ impl Subs {
 /// The server side: channels, sessions and held polls.
 ///
 /// Method groups: getters; inputs (`handle_poll`, `handle_abort`, `handle_send`,
-/// `handle_timeout`); mutators (`publish`, `reset_channel`); outputs (`poll_response`,
-/// `poll_timeout`, `poll_event`), drained in that order after every call.
+/// `handle_timeout`); mutators (`publish`, `reset_channel`, `restart_channel`,
+/// `remove_channel`); outputs (`poll_response`, `poll_timeout`, `poll_event`), drained in
+/// that order after every call.
 pub struct Hub {
     pub(crate) config: HubConfig,
     pub(crate) epoch: Epoch,
@@ -204,6 +205,13 @@ impl Hub {
     /// True if `client` has a live session.
     pub fn has_session(&self, client: &ClientId) -> bool {
         self.session_index.contains_key(client)
+    }
+
+    /// The highest consecutive upstream sequence number received from `client` (what an
+    /// acknowledgement says), if it has a session.
+    pub fn upstream_acked(&self, client: &ClientId) -> Option<u64> {
+        let key = *self.session_index.get(client)?;
+        self.sessions.get(key).map(|s| s.inbox.acked())
     }
 
     /// A channel's history, if the channel exists.
@@ -314,6 +322,39 @@ impl Hub {
                 self.reset(now, key, epoch);
                 true
             }
+            None => false,
+        }
+    }
+
+    /// Forgets `channel`'s history and continues it at `head` (created if needed): the next
+    /// publish gets `head.seq + 1` in `head.epoch`. For a hub that mirrors a channel kept
+    /// elsewhere (its source reported a gap or a new epoch). Held polls are answered as a
+    /// poll with their cursor would be now: a reset (other epoch), a gap (before `head`),
+    /// or they stay held (at `head`). Fails only when the channel would exceed
+    /// `HubConfig::max_channels`.
+    pub fn restart_channel(
+        &mut self,
+        now: Instant,
+        channel: &ChannelName,
+        head: Cursor,
+    ) -> Result<(), PublishError> {
+        let Some(key) = self.channel_for(channel) else {
+            return Err(PublishError::TooManyChannels {
+                max_channels: self.config.max_channels,
+            });
+        };
+        self.restart(now, key, head);
+        Ok(())
+    }
+
+    /// Forgets `channel` (its history and its slot under `HubConfig::max_channels`) if no
+    /// poll is held on it; returns whether it was removed. For a hub that mirrors channels
+    /// kept elsewhere and lets go of those nobody polls. A later poll or publish creates it
+    /// again in the hub's epoch: call [`restart_channel`](Self::restart_channel) first to
+    /// continue it where its source is.
+    pub fn remove_channel(&mut self, channel: &ChannelName) -> bool {
+        match self.channel_index.get(channel) {
+            Some(&key) => self.remove(key),
             None => false,
         }
     }

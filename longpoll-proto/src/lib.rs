@@ -89,6 +89,7 @@
 
 extern crate alloc;
 
+mod backoff;
 mod channel;
 mod client;
 mod config;
@@ -106,6 +107,7 @@ mod body;
 pub mod http;
 pub mod upstream;
 
+pub use backoff::Backoff;
 pub use channel::{Channel, Read};
 pub use client::{Client, ClientEvent, MultiClient, NextMultiPoll, NextPoll};
 pub use config::{ChannelConfig, ClientConfig, DuplicatePoll, HubConfig, Overflow, UpstreamConfig};

@@ -11,6 +11,7 @@
 //!                           │ ──deadline─────────► Empty(timeout), same cursor
 //!                           │ ──newer poll───────► Empty(superseded), same cursor  (policy Supersede)
 //!                           │ ──reset_channel────► Reset
+//!                           │ ──restart_channel──► Reset (other epoch) | Gap (behind) | still held
 //!                           └ ──handle_abort─────► forgotten, no answer
 //! ```
 //!
@@ -18,6 +19,10 @@
 //! *idle* from the moment its last held poll is answered (or its last request arrives) with
 //! an expiry at `now + session_ttl`; any request makes it active again; at expiry it is
 //! removed and [`HubEvent::SessionExpired`] is queued.
+//!
+//! A channel's life: created by its first poll, publish or `restart_channel`; dropped by
+//! itself while never published to in the hub's epoch and unused; removed by
+//! `remove_channel` only when no poll is held on it.
 //!
 //! A multi-channel poll (`handle_multi_poll`) is held on every channel it names and answered
 //! with [`Outcome::Multi`] (one entry per channel with something to say) as soon as one of
@@ -511,10 +516,16 @@ impl Hub {
 
     /// A channel's history is lost: new epoch; held polls get `Reset`.
     pub(crate) fn reset(&mut self, now: Instant, channel: u32, epoch: Epoch) {
+        self.restart(now, channel, Cursor::start_of(epoch));
+    }
+
+    /// A channel's history is lost and it continues at `head`: held polls get `Reset` (other
+    /// epoch) or `Gap` (before `head`) or stay held (at `head`).
+    pub(crate) fn restart(&mut self, now: Instant, channel: u32, head: Cursor) {
         let Some(state) = self.channels.get_mut(channel) else {
             return;
         };
-        state.channel.reset(epoch);
+        state.channel.restart_at(head);
         let acks = core::mem::take(&mut state.acks);
         if let Some(at) = state.flush_at.take() {
             self.flushes.remove(&(at, channel));
@@ -525,6 +536,30 @@ impl Hub {
             }
         }
         self.release_waiters(now, channel);
+    }
+
+    /// A channel nobody waits on → removed, with its acknowledgements and pending flush.
+    pub(crate) fn remove(&mut self, channel: u32) -> bool {
+        if !self
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.waiters.is_empty())
+        {
+            return false;
+        }
+        let Some(state) = self.channels.remove(channel) else {
+            return false;
+        };
+        self.channel_index.remove(&state.name);
+        if let Some(at) = state.flush_at {
+            self.flushes.remove(&(at, channel));
+        }
+        for (_, session) in state.acks {
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.acks.retain(|(c, _)| *c != channel);
+            }
+        }
+        true
     }
 
     /// Under `RejectPublish`: the session has everything through `cursor` on `channel`.

@@ -380,6 +380,27 @@ fn response_parse_errors() {
 }
 
 #[test]
+fn send_request_client_id_from_query_or_header() {
+    let id = |q: &str, h: &[(&'static str, &'static [u8])]| {
+        http::parse_send_request(q, h.iter().copied())
+    };
+    assert_eq!(id("client=a1", &[]).unwrap().as_str(), "a1");
+    assert_eq!(
+        id("_=123", &[("Longpoll-Client", b"b2")]).unwrap().as_str(),
+        "b2"
+    );
+    assert_eq!(id("", &[]), Err(HttpError::Missing("client")));
+    assert_eq!(
+        id("client=a", &[("longpoll-client", b"b")]),
+        Err(HttpError::Duplicate("client"))
+    );
+    assert!(matches!(
+        id("client=a%20b", &[]),
+        Err(HttpError::Name("client", _))
+    ));
+}
+
+#[test]
 fn upstream_mapping_round_trips() {
     let batch = UpstreamBatch {
         first_seq: 41,

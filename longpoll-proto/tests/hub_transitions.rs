@@ -427,6 +427,104 @@ fn limits_refuse_with_their_own_reason() {
 }
 
 #[test]
+fn restart_channel_answers_held_polls_by_their_cursor() {
+    let mut hub = Hub::new(HubConfig::default(), Epoch(1));
+    // A mirror starts following a channel whose source is at (5, 10).
+    hub.restart_channel(ms(0), &ch("c"), Cursor::new(5, 10))
+        .unwrap();
+    let at_head = hub.handle_poll(ms(0), req("a", "c", Some(Cursor::new(5, 10))));
+    let no_cursor = hub.handle_poll(ms(0), req("b", "c", None));
+    assert!(drain(&mut hub).is_empty());
+    assert_eq!(
+        hub.publish(ms(1), &ch("c"), Bytes::from_static(b"m")),
+        Ok(Seq(11))
+    );
+    let released = drain(&mut hub);
+    assert_eq!(released.len(), 2);
+    assert!(released.iter().all(|r| batch_seqs(&r.outcome) == [11]));
+    assert!([at_head, no_cursor].iter().all(|p| !hub.is_held(*p)));
+    // The source lost 12..=20: held polls at 11 get the gap, a poll at 20 stays held.
+    let behind = hub.handle_poll(ms(2), req("a", "c", Some(Cursor::new(5, 11))));
+    hub.restart_channel(ms(3), &ch("c"), Cursor::new(5, 20))
+        .unwrap();
+    assert_eq!(
+        drain(&mut hub),
+        [Response {
+            poll: behind,
+            outcome: Outcome::Gap {
+                missed_from: Seq(12),
+                missed_to: Seq(20),
+                resume: Cursor::new(5, 20)
+            }
+        }]
+    );
+    let held = hub.handle_poll(ms(4), req("a", "c", Some(Cursor::new(5, 20))));
+    // A new epoch at the source: the held poll is told of the reset.
+    hub.restart_channel(ms(5), &ch("c"), Cursor::new(6, 0))
+        .unwrap();
+    assert_eq!(
+        drain(&mut hub)[0],
+        Response {
+            poll: held,
+            outcome: Outcome::Reset {
+                previous: Epoch(5),
+                resume: Cursor::new(6, 0)
+            }
+        }
+    );
+    hub.check_invariants().unwrap();
+    // Creating a channel this way counts against max_channels.
+    let mut config = HubConfig::default();
+    config.max_channels = 1;
+    let mut small = Hub::new(config, Epoch(1));
+    small
+        .restart_channel(ms(0), &ch("x"), Cursor::new(2, 0))
+        .unwrap();
+    assert_eq!(
+        small.restart_channel(ms(0), &ch("y"), Cursor::new(2, 0)),
+        Err(PublishError::TooManyChannels { max_channels: 1 })
+    );
+}
+
+#[test]
+fn remove_channel_only_when_no_poll_is_held_and_frees_its_slot() {
+    let mut config = HubConfig::default();
+    config.max_channels = 1;
+    config.channel.overflow = longpoll_proto::Overflow::RejectPublish;
+    let mut hub = Hub::new(config, Epoch(1));
+    hub.restart_channel(ms(0), &ch("a"), Cursor::new(3, 5))
+        .unwrap();
+    hub.publish(ms(0), &ch("a"), Bytes::from_static(b"m"))
+        .unwrap();
+    // A held poll keeps the channel (and its acknowledgement bookkeeping).
+    let held = hub.handle_poll(ms(1), req("x", "a", Some(Cursor::new(3, 6))));
+    assert!(hub.is_held(held));
+    assert!(!hub.remove_channel(&ch("a")));
+    assert!(!hub.remove_channel(&ch("nope")));
+    assert!(hub.handle_abort(ms(2), held));
+    assert!(hub.remove_channel(&ch("a")));
+    assert_eq!(hub.channels(), 0);
+    assert!(hub.channel(&ch("a")).is_none());
+    hub.check_invariants().unwrap();
+    // The slot is free for another channel; "a" comes back fresh in the hub's epoch.
+    hub.restart_channel(ms(3), &ch("b"), Cursor::new(3, 0))
+        .unwrap();
+    assert!(hub.remove_channel(&ch("b")));
+    let poll = hub.handle_poll(ms(4), req("x", "a", Some(Cursor::new(3, 6))));
+    assert_eq!(
+        drain(&mut hub),
+        [Response {
+            poll,
+            outcome: Outcome::Reset {
+                previous: Epoch(3),
+                resume: Cursor::new(1, 0)
+            }
+        }]
+    );
+    hub.check_invariants().unwrap();
+}
+
+#[test]
 fn upstream_sends_keep_the_session_and_deduplicate() {
     let mut hub = Hub::new(HubConfig::default(), Epoch(1));
     let a = ClientId::new("a").unwrap();
@@ -438,6 +536,8 @@ fn upstream_sends_keep_the_session_and_deduplicate() {
     assert_eq!((first.fresh_from, first.ack), (0, 2));
     let retry = hub.handle_send(ms(1), &a, &batch).unwrap();
     assert_eq!((retry.fresh_from, retry.ack), (2, 2));
+    assert_eq!(hub.upstream_acked(&a), Some(2));
+    assert_eq!(hub.upstream_acked(&ClientId::new("nobody").unwrap()), None);
     let gap = UpstreamBatch {
         first_seq: 5,
         messages: vec![Bytes::from_static(b"z")],

@@ -1,5 +1,10 @@
 //! The clock the protocol machines run on: tokio time (so tests can pause it), as
-//! microseconds since a process-wide epoch taken at first use.
+//! microseconds since a process-wide epoch an hour before first use.
+//!
+//! The margin matters with several runtimes in one process (a test binary): a paused
+//! runtime's clock stands at the moment the runtime was created, which may be before the
+//! first use elsewhere; without the margin its first readings would all be zero and its
+//! deadlines late by the difference.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -9,7 +14,10 @@ use tokio::time::Instant;
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
 fn epoch() -> Instant {
-    *EPOCH.get_or_init(Instant::now)
+    *EPOCH.get_or_init(|| {
+        let now = Instant::now();
+        now.checked_sub(Duration::from_secs(3600)).unwrap_or(now)
+    })
 }
 
 /// Microseconds since the epoch, now: the `now` every protocol machine is fed.
@@ -38,5 +46,22 @@ mod tests {
         let after = now_micros();
         assert_eq!(after - before, 250_000);
         assert_eq!(micros_at(instant_at(after)), after);
+    }
+
+    /// A paused runtime created before the clock's first use (elsewhere, later) still
+    /// reads time moving from its first instant on.
+    #[test]
+    fn a_runtime_paused_before_the_first_use_elsewhere_reads_moving_time() {
+        let paused = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        std::thread::spawn(now_micros).join().unwrap();
+        paused.block_on(async {
+            let before = now_micros();
+            tokio::time::advance(Duration::from_millis(1)).await;
+            assert_eq!(now_micros() - before, 1_000);
+        });
     }
 }

@@ -9,6 +9,7 @@
 
 #[allow(dead_code)] // used by every transport as it lands
 mod clock;
+pub mod http;
 pub mod hub;
 #[cfg(feature = "longpoll")]
 pub mod longpoll;

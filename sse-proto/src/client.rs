@@ -28,6 +28,11 @@ pub enum DisconnectReason {
     EndOfStream,
     /// No byte arrived for [`ClientConfig::idle_timeout`].
     IdleTimeout,
+    /// The response had this 5xx status and [`ClientConfig::retry_server_errors`] is on.
+    ServerError {
+        /// The status code.
+        status: u16,
+    },
 }
 
 /// An output of the [`Client`], in order.
@@ -168,7 +173,9 @@ impl<R: Rng> Client<R> {
     ///
     /// 200 with a content type whose essence is `text/event-stream` opens the stream; a
     /// redirect (301, 302, 303, 307, 308) with a `Location` is reported for the driver to
-    /// follow; anything else (204 included) fails the EventSource for good.
+    /// follow; a 5xx with [`ClientConfig::retry_server_errors`] reconnects like a network
+    /// error ([`DisconnectReason::ServerError`], with backoff); anything else (204
+    /// included) fails the EventSource for good.
     pub fn handle_response_head(
         &mut self,
         now: Instant,
@@ -200,6 +207,9 @@ impl<R: Rng> Client<R> {
                 self.events.push_back(ClientEvent::Open);
             }
             200 => self.fail(ResponseError::ContentType),
+            500..=599 if self.config.retry_server_errors => {
+                self.connection_lost(now, DisconnectReason::ServerError { status })
+            }
             other => self.fail(ResponseError::Status(other)),
         }
         Ok(())

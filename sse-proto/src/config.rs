@@ -74,6 +74,10 @@ pub struct ClientConfig {
     pub reconnect_after_end: bool,
     /// Most redirects followed for one connection attempt. Default 20 (as Fetch).
     pub max_redirects: u8,
+    /// Treat a 5xx response like a network error (reconnect with backoff) instead of failing
+    /// for good. Default `false` (the browser's behaviour); clients behind proxies that answer
+    /// 502/503 while a server restarts need `true`.
+    pub retry_server_errors: bool,
 }
 
 impl ClientConfig {
@@ -89,6 +93,7 @@ impl ClientConfig {
         idle_timeout: None,
         reconnect_after_end: true,
         max_redirects: 20,
+        retry_server_errors: false,
     };
 }
 

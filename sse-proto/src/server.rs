@@ -16,11 +16,12 @@ use crate::error::ReplayError;
 use crate::event::{write_comment, Event};
 use crate::time::Instant;
 
-/// Header fields of a `text/event-stream` response: the content type, `no-store` so no cache
-/// keeps the stream, and `X-Accel-Buffering: no` so nginx-style proxies do not buffer it.
+/// Header fields of a `text/event-stream` response: the content type, `no-cache` so no cache
+/// serves a stale stream, `no-transform` so no proxy compresses (and so buffers) it, and
+/// `X-Accel-Buffering: no` so nginx-style proxies do not buffer it.
 pub const RESPONSE_HEADERS: [(&str, &str); 3] = [
     ("Content-Type", "text/event-stream"),
-    ("Cache-Control", "no-store"),
+    ("Cache-Control", "no-cache, no-transform"),
     ("X-Accel-Buffering", "no"),
 ];
 

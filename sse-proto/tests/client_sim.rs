@@ -290,6 +290,50 @@ fn response_validation_fails_for_good() {
 }
 
 #[test]
+fn server_errors_reconnect_with_backoff_when_asked() {
+    let config = ClientConfig {
+        retry_server_errors: true,
+        initial_reconnection_time: Duration::from_millis(1000),
+        jitter_percent: 0,
+        ..ClientConfig::DEFAULT
+    };
+    let mut client = Client::new(t(0), config, SplitMix64::new(1));
+    assert_eq!(drain(&mut client), [ClientEvent::Connect]);
+    let mut waits = Vec::new();
+    let mut now = t(0);
+    for status in [502, 503, 500] {
+        client
+            .handle_response_head(now, status, Some("text/html"), None)
+            .unwrap();
+        match drain(&mut client).as_slice() {
+            [ClientEvent::Reconnecting { at, reason }] => {
+                assert_eq!(*reason, DisconnectReason::ServerError { status });
+                waits.push(at.saturating_duration_since(now));
+                now = *at;
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+        client.handle_timeout(now);
+        assert_eq!(drain(&mut client), [ClientEvent::Connect]);
+    }
+    // The first wait is the reconnection time, then it doubles per consecutive failure.
+    assert_eq!(
+        waits,
+        [
+            Duration::from_millis(1000),
+            Duration::from_millis(2000),
+            Duration::from_millis(4000)
+        ]
+    );
+    // A 4xx still fails for good.
+    client.handle_response_head(now, 404, None, None).unwrap();
+    assert_eq!(
+        drain(&mut client),
+        [ClientEvent::Failed(ResponseError::Status(404))]
+    );
+}
+
+#[test]
 fn redirects_are_reported_and_bounded() {
     let config = ClientConfig {
         max_redirects: 2,
@@ -514,7 +558,10 @@ fn keep_alive_is_postponed_by_real_events() {
     keep_alive.handle_timeout(t(15_000));
     assert_eq!(keep_alive.poll_transmit(&mut Vec::new()), None);
     assert_eq!(keep_alive.poll_timeout(), t(25_000));
-    assert_eq!(RESPONSE_HEADERS[1], ("Cache-Control", "no-store"));
+    assert_eq!(
+        RESPONSE_HEADERS[1],
+        ("Cache-Control", "no-cache, no-transform")
+    );
     assert_eq!(RESPONSE_HEADERS[2], ("X-Accel-Buffering", "no"));
 }
 
