@@ -153,9 +153,8 @@ impl FrameHeader {
     /// the header does.
     #[inline]
     pub fn decode(buf: &[u8]) -> Result<Status<(FrameHeader, usize)>, FrameError> {
-        let (b0, b1) = match buf {
-            [b0, b1, ..] => (*b0, *b1),
-            _ => return Ok(Status::Partial),
+        let [b0, b1, ref rest @ ..] = *buf else {
+            return Ok(Status::Partial);
         };
         let fin = b0 & 0x80 != 0;
         let rsv = (b0 >> 4) & 0x07;
@@ -163,49 +162,47 @@ impl FrameHeader {
         let opcode = Opcode::from_u8(op).ok_or(FrameError::ReservedOpcode(op))?;
         let masked = b1 & 0x80 != 0;
         let len7 = b1 & 0x7F;
-        let ext = match len7 {
-            126 => 2,
-            127 => 8,
-            _ => 0,
-        };
         // Control-frame rules are judged from the first two bytes, before any extended length
         // (a control frame may not have one), so the error is the same however the input is
         // split and comes as early as possible.
         if opcode.is_control() {
             check_control(fin, u64::from(len7))?;
         }
-        let header_len = 2 + ext + if masked { 4 } else { 0 };
-        if buf.len() < header_len {
-            return Ok(Status::Partial);
-        }
-        let payload_len = match ext {
-            0 => u64::from(len7),
-            2 => {
-                let n = u64::from(u16::from_be_bytes([buf[2], buf[3]]));
+        let (payload_len, rest) = match len7 {
+            126 => {
+                let [l0, l1, ref rest @ ..] = *rest else {
+                    return Ok(Status::Partial);
+                };
+                let n = u64::from(u16::from_be_bytes([l0, l1]));
                 if n < 126 {
                     return Err(FrameError::NonMinimalLength);
                 }
-                n
+                (n, rest)
             }
-            _ => {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&buf[2..10]);
-                let n = u64::from_be_bytes(b);
+            127 => {
+                let Some((len, rest)) = rest.split_first_chunk::<8>() else {
+                    return Ok(Status::Partial);
+                };
+                let n = u64::from_be_bytes(*len);
                 if n >> 63 != 0 {
                     return Err(FrameError::LengthTopBitSet);
                 }
                 if n < 65536 {
                     return Err(FrameError::NonMinimalLength);
                 }
-                n
+                (n, rest)
             }
+            n => (u64::from(n), rest),
         };
         let mask = if masked {
-            let m = 2 + ext;
-            Some([buf[m], buf[m + 1], buf[m + 2], buf[m + 3]])
+            let Some(key) = rest.first_chunk::<4>() else {
+                return Ok(Status::Partial);
+            };
+            Some(*key)
         } else {
             None
         };
+        let header_len = buf.len() - rest.len() + if masked { 4 } else { 0 };
         Ok(Status::Complete((
             FrameHeader {
                 fin,

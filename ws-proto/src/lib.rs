@@ -128,6 +128,8 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Keepalive, MessageMode};
 pub use connection::{Connection, SendStream};
 pub use error::{ProtocolError, SendError};
+#[cfg(feature = "std")]
+pub use mask_source::OsMasks;
 pub use mask_source::{MaskSource, SeededMasks};
 pub use message::{Chunk, Closed, Event, Message, MessageKind, MessageRef, Text};
 pub use role::Role;

@@ -45,6 +45,54 @@ impl MaskSource for SeededMasks {
     }
 }
 
+/// Masking keys from the operating system's secure random source (feature `std`), read 256
+/// keys at a time: what a client should use in production.
+///
+/// The OS source failing after it worked once (which `getrandom` documents as not expected
+/// to happen on supported systems) is an unrecoverable environment failure: it panics rather
+/// than hand out predictable keys.
+#[cfg(feature = "std")]
+pub struct OsMasks {
+    buf: [u8; 1024],
+    pos: usize,
+}
+
+#[cfg(feature = "std")]
+impl OsMasks {
+    /// A source, or the OS's error if its random source is not available.
+    pub fn new() -> Result<Self, getrandom::Error> {
+        let mut buf = [0u8; 1024];
+        getrandom::fill(&mut buf)?;
+        Ok(OsMasks { buf, pos: 0 })
+    }
+}
+
+#[cfg(feature = "std")]
+impl core::fmt::Debug for OsMasks {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never print the keys to come.
+        f.debug_struct("OsMasks").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "std")]
+impl MaskSource for OsMasks {
+    fn next_mask(&mut self) -> [u8; 4] {
+        if self.pos == self.buf.len() {
+            getrandom::fill(&mut self.buf).expect("the OS random source failed");
+            self.pos = 0;
+        }
+        let key = [
+            self.buf[self.pos],
+            self.buf[self.pos + 1],
+            self.buf[self.pos + 2],
+            self.buf[self.pos + 3],
+        ];
+        self.pos += 4;
+        key
+    }
+}
+
 /// The mask source of a server, which never masks.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct NoMasks;
@@ -58,6 +106,19 @@ impl MaskSource for NoMasks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn os_masks_vary_past_a_refill() {
+        let mut m = OsMasks::new().unwrap();
+        let keys: alloc::vec::Vec<[u8; 4]> = (0..600).map(|_| m.next_mask()).collect();
+        // 600 keys cross the 256-key refill; random 32-bit keys repeat with negligible odds.
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert!(sorted.len() > 590, "{} distinct of 600", sorted.len());
+        assert!(!format!("{m:?}").contains(&format!("{:?}", keys[0])));
+    }
 
     #[test]
     fn seeded_is_deterministic_and_varies() {

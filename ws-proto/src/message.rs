@@ -156,15 +156,6 @@ impl MessageRef<'_> {
             MessageRef::Owned(m) => m.kind(),
         }
     }
-
-    /// The payload as a shared `Bytes`, if the message is owned.
-    pub(crate) fn shared_payload(&self) -> Option<&Bytes> {
-        match self {
-            MessageRef::Owned(Message::Text(t)) => Some(t.as_bytes()),
-            MessageRef::Owned(Message::Binary(b)) => Some(b),
-            _ => None,
-        }
-    }
 }
 
 impl<'a> From<&'a str> for MessageRef<'a> {

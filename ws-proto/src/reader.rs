@@ -143,6 +143,13 @@ pub(crate) struct Reader {
     read_room: usize,
     /// The buffer's length and spare room when it was last lent for a read.
     lent: (usize, usize),
+    /// The capacity after the room lent for a read, held aside so that the read ends where a
+    /// frame does; joined back before reading.
+    held: Option<BytesMut>,
+    /// Length (header included) of the frame of the last large message read in place: reads
+    /// between frames are sized in whole frames of this length, so that they end where a
+    /// frame does and no frame is cut off by the end of a read (and copied to make room).
+    frame_hint: usize,
     /// Inflating stopped at the step budget.
     stalled: bool,
 }
@@ -168,20 +175,37 @@ impl Reader {
             size_hint: 0,
             read_room: MIN_READ.min(limits.max_read.max(1)),
             lent: (0, 0),
+            held: None,
+            frame_hint: 0,
             stalled: false,
         }
     }
 
     /// The buffer to read received bytes into, with room for at least one read: `read_room`,
     /// or, while a message is arriving in place, room for the rest of it (up to doubling what
-    /// arrived, or the size of the last large message).
+    /// arrived, or the size of the last large message). While large messages arrive, the room
+    /// lent is exact (the capacity after it held aside), so that a read ends where a frame
+    /// does.
     pub(crate) fn input_buffer(&mut self) -> &mut BytesMut {
-        let room = self.room();
+        self.rejoin();
+        let (room, exact) = self.room();
         if self.buf.capacity() - self.buf.len() < room {
             self.make_room(room);
         }
+        if exact && self.buf.capacity() - self.buf.len() > room {
+            let at = self.buf.len() + room;
+            self.held = Some(self.buf.split_off(at));
+        }
         self.lent = (self.buf.len(), self.buf.capacity() - self.buf.len());
         &mut self.buf
+    }
+
+    /// Join back the capacity held aside while the buffer was lent (without a copy when the
+    /// read filled the room; else the held capacity is let go, to be reclaimed later).
+    fn rejoin(&mut self) {
+        if let Some(held) = self.held.take() {
+            self.buf.unsplit(held);
+        }
     }
 
     /// Inflating stopped at the step budget: call [`read`](Self::read) again (even with no
@@ -199,6 +223,7 @@ impl Reader {
         budget: &mut usize,
         out: &mut impl FnMut(Inbound),
     ) -> Result<ReadEnd, ProtocolError> {
+        self.rejoin();
         self.adapt_read_room();
         let end = self.read_frames(&mut comp, budget, out)?;
         if end != ReadEnd::Closed && self.limits.mode == MessageMode::Streaming {
@@ -209,6 +234,7 @@ impl Reader {
 
     /// Drop everything held (the connection is ending): input, and the message in progress.
     pub(crate) fn discard(&mut self) {
+        self.held = None;
         self.buf = BytesMut::new();
         self.frame = None;
         self.msg = None;
@@ -220,6 +246,7 @@ impl Reader {
 
     /// Drop input that will never be read (after a Close or a failure).
     pub(crate) fn drop_input(&mut self) {
+        self.held = None;
         self.buf.clear();
     }
 
@@ -279,7 +306,7 @@ impl Reader {
     /// The kind of message if `h` starts a whole message the reader takes in place: one
     /// frame (FIN), text or binary, no RSV bits, masked as the role requires, within the
     /// limits, while no other message is in progress (and whole messages are wanted).
-    #[inline]
+    #[inline(always)]
     fn in_place_kind(&self, h: &FrameHeader) -> Option<MessageKind> {
         let kind = match h.opcode {
             Opcode::Text => MessageKind::Text,
@@ -296,7 +323,7 @@ impl Reader {
 
     /// Start reading the message whose header (`n` bytes) is at the front of the buffer in
     /// place: at once if all of it is there, else as it arrives.
-    #[inline]
+    #[inline(always)]
     fn start_in_place(
         &mut self,
         kind: MessageKind,
@@ -306,6 +333,7 @@ impl Reader {
     ) -> Result<(), ProtocolError> {
         let len = h.payload_len as usize;
         self.buf.advance(n);
+        self.note_frame(n, len);
         if self.buf.len() >= len {
             let mut payload = self.buf.split_to(len);
             self.unmask_whole(kind, &mut payload, h.mask)?;
@@ -324,7 +352,7 @@ impl Reader {
     }
 
     /// Unmask a whole message in place and, for text, check that it is complete UTF-8.
-    #[inline]
+    #[inline(always)]
     fn unmask_whole(
         &self,
         kind: MessageKind,
@@ -703,6 +731,13 @@ impl Reader {
         }));
     }
 
+    /// A message in one frame of `header` + `len` bytes starts: a large one is a hint for
+    /// sizing reads in whole frames; a small one ends that.
+    #[inline]
+    fn note_frame(&mut self, header: usize, len: usize) {
+        self.frame_hint = if len > ARENA_BLOCK { header + len } else { 0 };
+    }
+
     /// A message of `len` bytes was received: a large one is a hint for sizing the buffers of
     /// the next; one that is not large lets the spare message buffer go.
     #[inline]
@@ -757,24 +792,31 @@ impl Reader {
         }
     }
 
-    /// The room the next read gets.
-    fn room(&self) -> usize {
+    /// The room the next read gets, and whether it must be exact (no more than that).
+    fn room(&self) -> (usize, bool) {
         let Some(Frame::InPlace { len, .. }) = self.frame else {
-            return self.read_room;
+            // Between frames: whole frames of the last large message's size (one, if it is
+            // larger than a read), so that the read ends where a frame does.
+            return match self.frame_hint {
+                0 => (self.read_room, false),
+                f if f > self.limits.max_read => (f, true),
+                f => (self.limits.max_read / f * f, true),
+            };
         };
         // The message's bytes so far are at the front of the buffer.
         let have = self.buf.len().min(len);
         let rest = len - have;
-        if rest <= self.read_room {
-            return self.read_room;
+        if rest == 0 {
+            return (self.read_room, false);
         }
         // Grow with what arrived (doubling), or to the size of the last large message: never
-        // by the declared length alone. The last growth gets exactly the rest.
+        // by the declared length alone. The last growth gets exactly the rest, and the read
+        // that brings it ends with the message.
         let step = have.max(self.size_hint).max(self.read_room);
         if rest <= step + step / 8 {
-            rest
+            (rest, len > ARENA_BLOCK)
         } else {
-            step
+            (step, false)
         }
     }
 

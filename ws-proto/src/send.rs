@@ -19,7 +19,7 @@ use crate::error::SendError;
 use crate::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::mask::extend_unmasked;
 use crate::mask_source::MaskSource;
-use crate::message::{MessageKind, MessageRef};
+use crate::message::{Message, MessageKind, MessageRef};
 use crate::unmask_utf8::{utf8_width, valid_prefix_len};
 use crate::Role;
 
@@ -95,6 +95,7 @@ impl Sender {
     // ---- queuing ----
 
     /// Queue a whole message (compressed if `comp` says so for its size).
+    #[inline]
     pub(crate) fn message(
         &mut self,
         message: MessageRef<'_>,
@@ -103,31 +104,35 @@ impl Sender {
         if self.stream.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        let opcode = match message.kind() {
-            MessageKind::Text => Opcode::Text,
-            MessageKind::Binary => Opcode::Binary,
+        let (opcode, payload, shared) = match &message {
+            MessageRef::Text(t) => (Opcode::Text, t.as_bytes(), None),
+            MessageRef::Binary(b) => (Opcode::Binary, *b, None),
+            MessageRef::Owned(Message::Text(t)) => {
+                (Opcode::Text, &t.as_bytes()[..], Some(t.as_bytes()))
+            }
+            MessageRef::Owned(Message::Binary(b)) => (Opcode::Binary, &b[..], Some(b)),
         };
-        let payload = message.payload();
         #[cfg(feature = "deflate")]
         if let Some(c) = comp.filter(|c| c.should_compress(payload.len())) {
             return self.compressed(opcode, payload, true, true, c);
         }
         #[cfg(not(feature = "deflate"))]
         let _ = comp;
-        if let (Role::Server, None, Some(shared)) =
-            (self.role, self.max_send_frame, message.shared_payload())
-        {
-            if shared.len() >= SHARED_PAYLOAD_MIN {
-                // A server sends the payload as it is: queue it shared, without copying.
-                self.check_room(shared.len() + MAX_HEADER_LEN)?;
+        if self.max_send_frame.is_some_and(|n| n < payload.len()) {
+            let frames = self.frame_count(payload.len());
+            self.check_room(payload.len() + frames * MAX_HEADER_LEN)?;
+            self.data_frames(opcode, payload, true, 0);
+            return Ok(());
+        }
+        self.check_room(payload.len() + MAX_HEADER_LEN)?;
+        match shared {
+            // A server sends the payload as it is: queue it shared, without copying.
+            Some(shared) if self.role == Role::Server && shared.len() >= SHARED_PAYLOAD_MIN => {
                 self.header(opcode, true, 0, shared.len());
                 self.push_shared(shared.clone());
-                return Ok(());
             }
+            _ => self.frame(opcode, true, 0, payload),
         }
-        let frames = self.frame_count(payload.len());
-        self.check_room(payload.len() + frames * MAX_HEADER_LEN)?;
-        self.data_frames(opcode, payload, true, 0);
         Ok(())
     }
 
@@ -338,16 +343,7 @@ impl Sender {
     #[inline]
     fn frame(&mut self, opcode: Opcode, fin: bool, rsv: u8, payload: &[u8]) {
         let mask = self.next_mask();
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        // MAX_HEADER_LEN always suffices.
-        let n = header.encode(&mut head).unwrap_or(0);
+        let (head, n) = header_bytes(opcode, fin, rsv, payload.len(), mask);
         self.out.reserve(n + payload.len());
         self.out.extend_from_slice(&head[..n]);
         match mask {
@@ -359,15 +355,7 @@ impl Sender {
     /// Append the header of an unmasked frame of `len` payload bytes (a server's shared
     /// payload follows it).
     fn header(&mut self, opcode: Opcode, fin: bool, rsv: u8, len: usize) {
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask: None,
-            payload_len: len as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let n = header.encode(&mut head).unwrap_or(0);
+        let (head, n) = header_bytes(opcode, fin, rsv, len, None);
         self.out.extend_from_slice(&head[..n]);
     }
 
@@ -381,6 +369,28 @@ impl Sender {
         self.queued += payload.len();
         self.queue.push_back(payload);
     }
+}
+
+/// A frame header with the minimal length encoding, and its length.
+#[inline]
+fn header_bytes(
+    opcode: Opcode,
+    fin: bool,
+    rsv: u8,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) -> ([u8; MAX_HEADER_LEN], usize) {
+    let header = FrameHeader {
+        fin,
+        rsv,
+        opcode,
+        mask,
+        payload_len: len as u64,
+    };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    // MAX_HEADER_LEN always suffices.
+    let n = header.encode(&mut head).unwrap_or(0);
+    (head, n)
 }
 
 /// The incomplete code point (at most 3 bytes) at the end of the text sent so far in a

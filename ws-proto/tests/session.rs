@@ -882,3 +882,124 @@ fn large_server_payloads_are_shared_not_copied_and_order_is_kept() {
     let sent: Vec<bytes::Bytes> = std::iter::from_fn(|| client.poll_transmit()).collect();
     assert!(sent.iter().all(|p| p.as_ptr() != big.as_ptr()));
 }
+
+/// One side of a conversation, driven by exactly the loop `Connection`'s docs state and
+/// nothing else: after every input or mutation, take every event (answering it), then every
+/// byte to transmit, then the timer.
+struct Driven {
+    conn: Connection,
+    echo: bool,
+    events: Vec<Event>,
+    /// Bytes transmitted, not yet delivered to the peer.
+    wire: Vec<u8>,
+    timer: Option<Instant>,
+}
+
+impl Driven {
+    fn drain(&mut self, now: Instant) {
+        while let Some(event) = self.conn.poll_event() {
+            if let (true, Event::Message(m)) = (self.echo, &event) {
+                self.conn.send(now, m.clone()).unwrap();
+            }
+            self.events.push(event);
+        }
+        while let Some(bytes) = self.conn.poll_transmit() {
+            self.wire.extend_from_slice(&bytes);
+        }
+        self.timer = self.conn.poll_timeout();
+    }
+
+    /// A read from the transport: into the input buffer, `handle_input`, then the drain.
+    fn read(&mut self, now: Instant, bytes: &[u8]) {
+        self.conn.input_buffer().extend_from_slice(bytes);
+        let _ = self.conn.handle_input(now);
+        self.drain(now);
+    }
+}
+
+#[test]
+fn conversations_driven_by_the_documented_drain_loop_alone() {
+    let keepalive = Some(Keepalive {
+        interval: Duration::from_secs(10),
+        timeout: Duration::from_secs(30),
+    });
+    let server_cfg = Config {
+        keepalive,
+        ..Config::default()
+    };
+    let mut now = Instant::ZERO;
+    let mut client = Driven {
+        conn: Connection::client(now, Config::default(), ws_proto::SeededMasks::new(1)),
+        echo: false,
+        events: Vec::new(),
+        wire: Vec::new(),
+        timer: None,
+    };
+    let mut server = Driven {
+        conn: Connection::server(now, server_cfg),
+        echo: true,
+        events: Vec::new(),
+        wire: Vec::new(),
+        timer: None,
+    };
+    let sent = [
+        Message::text("hello"),
+        Message::binary(vec![1u8; 70_000]),
+        Message::text(&"é".repeat(3000)),
+    ];
+    for m in &sent {
+        client.conn.send(now, m.clone()).unwrap();
+        client.drain(now);
+    }
+    client.conn.ping(now, b"p").unwrap();
+    client.drain(now);
+    // Every byte delivered, as reads, until nothing moves.
+    let exchange = |client: &mut Driven, server: &mut Driven, now: Instant| {
+        for _ in 0..100 {
+            let (c2s, s2c) = (
+                std::mem::take(&mut client.wire),
+                std::mem::take(&mut server.wire),
+            );
+            if c2s.is_empty() && s2c.is_empty() {
+                return;
+            }
+            if !c2s.is_empty() {
+                server.read(now, &c2s);
+            }
+            if !s2c.is_empty() {
+                client.read(now, &s2c);
+            }
+        }
+        panic!("the pair did not settle");
+    };
+    exchange(&mut client, &mut server, now);
+    // Quiet: the server's keepalive comes due; its Ping is answered by the client's loop.
+    now = server.timer.expect("keepalive armed");
+    assert_eq!(now, Instant::from_secs(10));
+    assert_eq!(client.timer, None, "no timer on the client");
+    server.conn.handle_timeout(now);
+    server.drain(now);
+    exchange(&mut client, &mut server, now);
+    // The close handshake: the server echoes and finishes (it closes the transport first),
+    // then the client sees the end of the stream.
+    client.conn.close(now, CloseCode::NORMAL, "bye").unwrap();
+    client.drain(now);
+    exchange(&mut client, &mut server, now);
+    assert!(server.conn.is_finished());
+    client.conn.handle_eof(now);
+    client.drain(now);
+    assert!(client.conn.is_finished());
+    assert_eq!(
+        messages(&client.events),
+        sent,
+        "every message echoed, in order"
+    );
+    assert!(client.events.contains(&Event::Pong(b"p"[..].into())));
+    // The keepalive Ping was answered by the loop alone (the client queued the Pong).
+    assert!(server.events.contains(&Event::Pong(bytes::Bytes::new())));
+    assert_eq!(
+        closed(&client.events).map(|c| (c.code, c.clean)),
+        Some((CloseCode::NORMAL, true))
+    );
+    assert!(matches!(server.events.last(), Some(Event::Closed(c)) if c.clean));
+}

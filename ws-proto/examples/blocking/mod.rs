@@ -2,8 +2,6 @@
 //! examples: it shows the whole drive loop with plain sockets and threads, no async runtime.
 #![allow(dead_code)]
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant as StdInstant};
@@ -28,27 +26,14 @@ impl Clock {
     }
 }
 
-/// Unpredictable masking keys: SipHash, keyed by the OS's randomness through `RandomState`,
-/// of a counter (a PRF; the keys a peer sees reveal nothing about the next ones).
-pub fn mask_source() -> impl FnMut() -> [u8; 4] + Send + 'static {
-    let state = RandomState::new();
-    let mut counter = 0u64;
-    move || {
-        let mut h = state.build_hasher();
-        h.write_u64(counter);
-        counter += 1;
-        (h.finish() as u32).to_ne_bytes()
-    }
+/// Unpredictable masking keys, from the OS's secure random source.
+pub fn mask_source() -> ws_proto::OsMasks {
+    ws_proto::OsMasks::new().expect("the OS random source")
 }
 
 /// 16 unpredictable bytes for a handshake key.
 pub fn random_key() -> [u8; 16] {
-    let mut next = mask_source();
-    let mut key = [0u8; 16];
-    for chunk in key.chunks_mut(4) {
-        chunk.copy_from_slice(&next());
-    }
-    key
+    ws_proto::handshake::random_key().expect("the OS random source")
 }
 
 /// Write everything the connection has queued.

@@ -101,17 +101,16 @@ pub trait Decompressor: Send {
 /// window size 9 to 15. It is driven through its zlib C API with ws-proto's own allocation
 /// callbacks over `alloc::alloc`, so it is `no_std` + `alloc`.
 ///
-/// Memory (measured with a counting allocator, `tests/deflate_memory.rs`): a compressor holds
-/// one block of `4·2^w + 7·2^(memLevel+6) + 128 KiB` (the hash head table is fixed at
-/// 64 Ki entries) plus its state; a decompressor holds a 32 KiB window (whatever the window
-/// bits) plus its state. See [`ZlibRsBackend::compressor_memory`] and
+/// Memory: a compressor holds one block of `4·2^w + 7·2^(memLevel+6) + 128 KiB` (the hash
+/// head table is fixed at 64 Ki entries) plus its state; a decompressor holds a 32 KiB window
+/// (whatever the window bits) plus its state. See [`ZlibRsBackend::compressor_memory`] and
 /// [`ZlibRsBackend::decompressor_memory`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ZlibRsBackend;
 
 impl ZlibRsBackend {
-    /// Bytes of state beside the buffers, measured for zlib-rs 0.6.8 on x86-64 (3,353 and
-    /// 14,873 bytes, including the boxed `z_stream` and the allocation headers), rounded up.
+    // Bytes of state beside the buffers, measured for zlib-rs 0.6.8 on x86-64 (3,353 and
+    // 14,873 bytes, including the boxed `z_stream` and the allocation headers), rounded up.
     const DEFLATE_STATE: usize = 3584;
     const INFLATE_STATE: usize = 15 * 1024;
 

@@ -285,11 +285,14 @@ mod tests {
 
     #[test]
     fn round_trip_in_small_steps_then_reset() {
+        // Under Miri (which interprets every instruction) a shorter text still crosses the
+        // output windows and the reset many times.
+        let len = if cfg!(miri) { 4_000 } else { 50_000 };
         let text: Vec<u8> = b"zalloc and zfree over alloc::alloc; "
             .iter()
             .copied()
             .cycle()
-            .take(50_000)
+            .take(len)
             .collect();
         let mut deflate = RawDeflate::new(6, -10, 8).unwrap();
         let mut inflate = RawInflate::new(-10).unwrap();

@@ -70,6 +70,10 @@ pub enum HandshakeError {
     },
     /// `Upgrade` is missing or has no `websocket` token. Server response: 400.
     MissingUpgradeWebSocket,
+    /// A plain request, with neither an `Upgrade` header nor `Connection: upgrade`: not a
+    /// WebSocket request at all. Server response: 426 Upgrade Required, with
+    /// `Upgrade: websocket`.
+    NotAnUpgrade,
     /// `Connection` is missing or has no `upgrade` token. Server response: 400.
     MissingConnectionUpgrade,
 
@@ -165,7 +169,7 @@ impl HandshakeError {
         Some(match self {
             E::HeadTooLarge { .. } | E::TooManyHeaders { .. } => 431,
             E::MethodNotAllowed => 405,
-            E::MissingVersion | E::UnsupportedVersion => 426,
+            E::MissingVersion | E::UnsupportedVersion | E::NotAnUpgrade => 426,
             E::TooManyProtocols { .. }
             | E::BareLineFeed
             | E::BareCarriageReturn
@@ -208,28 +212,46 @@ impl HandshakeError {
         let Some(status) = self.status() else {
             return false;
         };
-        let body = alloc::format!("{self}\n");
-        let mut extra: &[(&str, &str)] = &[];
-        if status == 426 {
-            extra = &[("Sec-WebSocket-Version", "13"), ("Upgrade", "websocket")];
-        } else if status == 405 {
-            extra = &[("Allow", "GET")];
-        }
-        let connection = if status == 426 {
-            "Upgrade, close"
-        } else {
-            "close"
-        };
+        let body = self.response_body();
         super::write_status_line(out, status);
-        super::write_header(out, "Connection", connection);
-        for (n, v) in extra {
+        for (n, v) in self.response_headers() {
             super::write_header(out, n, v);
         }
-        super::write_header(out, "Content-Type", "text/plain; charset=utf-8");
         super::write_header(out, "Content-Length", &alloc::format!("{}", body.len()));
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body.as_bytes());
         true
+    }
+
+    /// The headers of the response a server sends for this failure ([`status`](Self::status)
+    /// is `Some`), but for `Content-Length`: for an HTTP server that writes the response
+    /// itself. Empty for the other failures.
+    pub fn response_headers(&self) -> Vec<(&'static str, &'static str)> {
+        let Some(status) = self.status() else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(5);
+        out.push((
+            "Connection",
+            if status == 426 {
+                "Upgrade, close"
+            } else {
+                "close"
+            },
+        ));
+        if status == 426 {
+            out.push(("Sec-WebSocket-Version", "13"));
+            out.push(("Upgrade", "websocket"));
+        } else if status == 405 {
+            out.push(("Allow", "GET"));
+        }
+        out.push(("Content-Type", "text/plain; charset=utf-8"));
+        out
+    }
+
+    /// The body of the response a server sends for this failure: what was wrong, in a line.
+    pub fn response_body(&self) -> String {
+        alloc::format!("{self}\n")
     }
 }
 
@@ -256,6 +278,11 @@ impl fmt::Display for HandshakeError {
             E::UnsupportedHttpVersion => f.write_str("HTTP version must be 1.1"),
             E::DuplicateHeader { name } => write!(f, "header {name} appears more than once"),
             E::MissingUpgradeWebSocket => f.write_str("Upgrade header without websocket token"),
+            E::NotAnUpgrade => f.write_str(
+                "this is a WebSocket endpoint: send a WebSocket upgrade request \
+                 (Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Version: 13, \
+                 Sec-WebSocket-Key)",
+            ),
             E::MissingConnectionUpgrade => f.write_str("Connection header without upgrade token"),
             E::MethodNotAllowed => f.write_str("method must be GET"),
             E::InvalidRequestTarget => f.write_str("invalid request target"),

@@ -193,6 +193,25 @@ impl Headers {
         Ok(Self { text, fields })
     }
 
+    /// Fields parsed elsewhere (by an HTTP server), in order. Fails with
+    /// [`HandshakeError::NonUtf8HeaderValue`] on a value that is not UTF-8.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Self, HandshakeError> {
+        let mut text = String::new();
+        let mut fields = Vec::new();
+        for (name, value) in pairs {
+            let value =
+                core::str::from_utf8(value).map_err(|_| HandshakeError::NonUtf8HeaderValue)?;
+            let n = text.len();
+            text.push_str(name);
+            let v = text.len();
+            text.push_str(value);
+            fields.push((n..v, v..text.len()));
+        }
+        Ok(Self { text, fields })
+    }
+
     /// The value of the first field called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.iter()

@@ -109,6 +109,15 @@ pub fn accept_key(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
+/// 16 bytes from the operating system's secure random source, for
+/// [`ClientRequest::new`]'s key (feature `std`).
+#[cfg(feature = "std")]
+pub fn random_key() -> Result<[u8; 16], getrandom::Error> {
+    let mut key = [0u8; 16];
+    getrandom::fill(&mut key)?;
+    Ok(key)
+}
+
 /// The standard reason phrase for `status`, or `""`.
 pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {

@@ -57,15 +57,39 @@ impl ServerHandshake {
                 })
             }
         }
-        let method = req.method.unwrap_or("");
+        let headers = Headers::from_httparse(req.headers)?;
+        Request::from_parts(
+            req.method.unwrap_or(""),
+            req.version == Some(1),
+            req.path.unwrap_or(""),
+            headers,
+            self.limits,
+            raw.leftover,
+        )
+        .map(Some)
+    }
+}
+
+impl Request {
+    /// Validates an upgrade request whose head was parsed elsewhere (by an HTTP server such
+    /// as hyper): the same checks as [`ServerHandshake::handle_input`] applies to the
+    /// `method`, whether it is HTTP/1.1 (`http11`), the request `target` and the `headers`.
+    /// `leftover` is whatever the server read after the head (usually nothing).
+    pub fn from_parts(
+        method: &str,
+        http11: bool,
+        target: &str,
+        headers: Headers,
+        limits: HandshakeLimits,
+        leftover: Vec<u8>,
+    ) -> Result<Request, HandshakeError> {
         if method != "GET" {
             return Err(HandshakeError::MethodNotAllowed);
         }
-        if req.version != Some(1) {
+        if !http11 {
             return Err(HandshakeError::UnsupportedHttpVersion);
         }
-        let (path, query) = split_target(req.path.unwrap_or(""))?;
-        let headers = Headers::from_httparse(req.headers)?;
+        let (path, query) = split_target(target)?;
         let host = headers
             .single("Host")?
             .map(|h| h.trim_matches([' ', '\t']))
@@ -78,6 +102,10 @@ impl ServerHandshake {
                 .any(|v| v.trim_matches([' ', '\t']) != "0")
         {
             return Err(HandshakeError::UnexpectedBody);
+        }
+        if headers.count("Upgrade") == 0 && !headers.has_token("connection", "upgrade") {
+            // A plain GET, not an upgrade at all.
+            return Err(HandshakeError::NotAnUpgrade);
         }
         if !headers.has_token("upgrade", "websocket") {
             return Err(HandshakeError::MissingUpgradeWebSocket);
@@ -116,25 +144,23 @@ impl ServerHandshake {
             if !is_token(p) {
                 return Err(HandshakeError::InvalidProtocolList);
             }
-            if protocols.len() == self.limits.max_protocols {
+            if protocols.len() == limits.max_protocols {
                 return Err(HandshakeError::TooManyProtocols {
-                    limit: self.limits.max_protocols,
+                    limit: limits.max_protocols,
                 });
             }
             protocols.push(p.to_string());
         }
         let extensions = match headers.combined("Sec-WebSocket-Extensions") {
             None => Vec::new(),
-            Some(v) => parse_extension_list_bounded(
-                &v,
-                self.limits.max_extensions,
-                self.limits.max_extension_params,
-            )
-            .map_err(HandshakeError::InvalidExtensions)?,
+            Some(v) => {
+                parse_extension_list_bounded(&v, limits.max_extensions, limits.max_extension_params)
+                    .map_err(HandshakeError::InvalidExtensions)?
+            }
         };
         let origin = headers.single("Origin")?.map(String::from);
-        Ok(Some(Request {
-            limits: self.limits,
+        Ok(Request {
+            limits,
             method: method.to_string(),
             path,
             query,
@@ -144,8 +170,8 @@ impl ServerHandshake {
             protocols,
             extensions,
             headers,
-            leftover: raw.leftover,
-        }))
+            leftover,
+        })
     }
 }
 
@@ -292,10 +318,13 @@ impl Request {
         self.leftover
     }
 
-    /// Appends the 101 Switching Protocols response. Fails, writing nothing, if the
-    /// subprotocol or an extension was not offered, the extensions value does not parse, or
-    /// an extra header is invalid or reserved.
-    pub fn accept(&self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), HandshakeError> {
+    /// The headers of the 101 Switching Protocols response (for an HTTP server that writes
+    /// the response itself). Fails if the subprotocol or an extension was not offered, the
+    /// extensions value does not parse, or an extra header is invalid or reserved.
+    pub fn accept_headers(
+        &self,
+        accept: &Accept<'_>,
+    ) -> Result<Vec<(String, String)>, HandshakeError> {
         if let Some(p) = accept.protocol {
             if !self.protocols.iter().any(|o| o == p) {
                 return Err(HandshakeError::ProtocolNotOffered);
@@ -324,17 +353,28 @@ impl Request {
             }
         }
         check_extra_headers(accept.headers, ACCEPT_RESERVED)?;
-        write_status_line(out, 101);
-        write_header(out, "Upgrade", "websocket");
-        write_header(out, "Connection", "Upgrade");
-        write_header(out, "Sec-WebSocket-Accept", &accept_key(&self.key));
+        let mut out: Vec<(String, String)> = Vec::with_capacity(5 + accept.headers.len());
+        out.push(("Upgrade".into(), "websocket".into()));
+        out.push(("Connection".into(), "Upgrade".into()));
+        out.push(("Sec-WebSocket-Accept".into(), accept_key(&self.key)));
         if let Some(p) = accept.protocol {
-            write_header(out, "Sec-WebSocket-Protocol", p);
+            out.push(("Sec-WebSocket-Protocol".into(), p.into()));
         }
         if let Some(v) = extensions {
-            write_header(out, "Sec-WebSocket-Extensions", v);
+            out.push(("Sec-WebSocket-Extensions".into(), v.into()));
         }
         for (n, v) in accept.headers {
+            out.push(((*n).into(), (*v).into()));
+        }
+        Ok(out)
+    }
+
+    /// Appends the 101 Switching Protocols response ([`accept_headers`](Self::accept_headers)).
+    /// Fails, writing nothing, on what makes `accept_headers` fail.
+    pub fn accept(&self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), HandshakeError> {
+        let headers = self.accept_headers(accept)?;
+        write_status_line(out, 101);
+        for (n, v) in &headers {
             write_header(out, n, v);
         }
         out.extend_from_slice(b"\r\n");
@@ -794,6 +834,77 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_get_is_told_to_upgrade_and_a_malformed_upgrade_is_a_bad_request() {
+        use HandshakeError as E;
+        let plain = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
+        let err = ServerHandshake::new(HandshakeLimits::default())
+            .handle_input(plain)
+            .unwrap_err();
+        assert_eq!((err.clone(), err.status()), (E::NotAnUpgrade, Some(426)));
+        let h2c = request(&[("Upgrade", Some("Upgrade: h2c"))]);
+        let err = ServerHandshake::new(HandshakeLimits::default())
+            .handle_input(&h2c)
+            .unwrap_err();
+        assert_eq!(
+            (err.clone(), err.status()),
+            (E::MissingUpgradeWebSocket, Some(400))
+        );
+        let no_connection = request(&[("Connection", None)]);
+        let err = ServerHandshake::new(HandshakeLimits::default())
+            .handle_input(&no_connection)
+            .unwrap_err();
+        assert_eq!(err.status(), Some(400));
+    }
+
+    #[test]
+    fn a_request_parsed_elsewhere_is_judged_and_answered_the_same() {
+        let raw = request(&[]);
+        let mut hs = ServerHandshake::new(HandshakeLimits::default());
+        let read = hs.handle_input(&raw).unwrap().unwrap();
+        let pairs: Vec<(&str, &[u8])> = read
+            .headers()
+            .iter()
+            .map(|(n, v)| (n, v.as_bytes()))
+            .collect();
+        let parts = Request::from_parts(
+            "GET",
+            true,
+            "/chat",
+            Headers::from_pairs(pairs).unwrap(),
+            HandshakeLimits::default(),
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(parts, read);
+        let accept = Accept {
+            protocol: Some("chat"),
+            ..Accept::default()
+        };
+        let mut written = Vec::new();
+        read.accept(&accept, &mut written).unwrap();
+        let text = core::str::from_utf8(&written).unwrap();
+        for (n, v) in parts.accept_headers(&accept).unwrap() {
+            assert!(text.contains(&format!("{n}: {v}\r\n")), "{text}");
+        }
+        assert_eq!(
+            parts.accept_headers(&Accept {
+                protocol: Some("other"),
+                ..Accept::default()
+            }),
+            Err(HandshakeError::ProtocolNotOffered)
+        );
+        let bad = Request::from_parts(
+            "GET",
+            false,
+            "/chat",
+            Headers::default(),
+            HandshakeLimits::default(),
+            Vec::new(),
+        );
+        assert_eq!(bad, Err(HandshakeError::UnsupportedHttpVersion));
+    }
+
+    #[test]
     fn error_responses_are_complete_http() {
         use HandshakeError as E;
         let cases: &[(HandshakeError, &[&str])] = &[
@@ -802,6 +913,15 @@ mod tests {
                 &["Sec-WebSocket-Version: 13", "Upgrade: websocket"],
             ),
             (E::MissingVersion, &["Sec-WebSocket-Version: 13"]),
+            (
+                E::NotAnUpgrade,
+                &[
+                    "HTTP/1.1 426 Upgrade Required",
+                    "Upgrade: websocket",
+                    "Connection: Upgrade, close",
+                    "this is a WebSocket endpoint",
+                ],
+            ),
             (E::MethodNotAllowed, &["Allow: GET"]),
             (E::HeadTooLarge { limit: 16384 }, &["Connection: close"]),
             (E::TooManyHeaders { limit: 64 }, &["Connection: close"]),
@@ -819,7 +939,10 @@ mod tests {
             assert_eq!(resp.code, err.status());
             let text = core::str::from_utf8(&out).unwrap();
             for m in *must {
-                assert!(text.contains(&format!("{m}\r\n")), "{err:?}: {text}");
+                assert!(
+                    text.contains(&format!("{m}\r\n")) || text.contains(&format!("{m}:")),
+                    "{err:?}: {text}"
+                );
             }
             let len: usize = resp
                 .headers
