@@ -280,15 +280,13 @@ impl Connection {
         let can_send = self.state.can_send();
         let (events, sender) = (&mut self.events, &mut self.sender);
         let mut out = |inbound: Inbound| match inbound {
-            Inbound::Message(m) => events.push(Event::Message(m)),
-            Inbound::Chunk(c) => events.push(Event::Chunk(c)),
+            Inbound::Event(e) => events.push(e),
             Inbound::Ping(payload) => {
                 if can_send {
                     sender.pong(&payload);
                 }
                 events.push(Event::Ping(payload));
             }
-            Inbound::Pong(payload) => events.push(Event::Pong(payload)),
             Inbound::Close(frame) => events.defer(Deferred::PeerClose(frame)),
         };
         match self

@@ -31,72 +31,47 @@ pub(crate) enum Next {
     Apply(Deferred),
 }
 
-#[derive(Debug)]
-enum Item {
-    Event(Event),
-    Deferred(Deferred),
-}
-
-/// Events and deferred transitions, in arrival order.
+/// Events and the deferred transition, in arrival order. Nothing is ever queued behind a
+/// deferred transition (reading stops at a Close or a violation), so there is at most one,
+/// and it comes after every queued event.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
-    items: VecDeque<Item>,
-    /// How many `Item::Deferred` are queued.
-    deferred: usize,
+    events: VecDeque<Event>,
+    deferred: Option<Deferred>,
 }
 
 impl EventQueue {
     /// Queue an event.
     #[inline]
     pub(crate) fn push(&mut self, event: Event) {
-        self.items.push_back(Item::Event(event));
+        self.events.push_back(event);
     }
 
     /// Queue a transition behind the events queued so far.
     pub(crate) fn defer(&mut self, d: Deferred) {
-        self.deferred += 1;
-        self.items.push_back(Item::Deferred(d));
+        debug_assert!(self.deferred.is_none(), "one transition at most");
+        self.deferred = Some(d);
     }
 
-    /// The next event, or the next transition (every event before it was taken).
+    /// The next event, or the transition (once every event before it was taken).
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Next> {
-        Some(match self.items.pop_front()? {
-            Item::Event(e) => Next::Event(e),
-            Item::Deferred(d) => {
-                self.deferred -= 1;
-                Next::Apply(d)
-            }
-        })
+        match self.events.pop_front() {
+            Some(e) => Some(Next::Event(e)),
+            None => self.deferred.take().map(Next::Apply),
+        }
     }
 
-    /// Take the first deferred transition out of the queue, leaving the events around it
-    /// queued (an end of stream or a timer applies it before its own effect). Nothing is
-    /// ever queued behind a deferred transition (reading stops at a Close or a violation),
-    /// so the events its application queues stay in order.
+    /// Take the deferred transition out of the queue, leaving the events before it queued
+    /// (an end of stream or a timer applies it before its own effect); the events its
+    /// application queues come after them, in order.
     pub(crate) fn take_deferred(&mut self) -> Option<Deferred> {
-        if self.deferred == 0 {
-            return None;
-        }
-        let at = self
-            .items
-            .iter()
-            .position(|i| matches!(i, Item::Deferred(_)))?;
-        debug_assert_eq!(
-            at + 1,
-            self.items.len(),
-            "nothing is queued behind a transition"
-        );
-        self.deferred -= 1;
-        match self.items.remove(at) {
-            Some(Item::Deferred(d)) => Some(d),
-            _ => None,
-        }
+        self.deferred.take()
     }
 
-    /// Number of queued events (transitions not counted).
+    /// Number of queued events (the transition not counted).
     pub(crate) fn len(&self) -> usize {
-        self.items.len() - self.deferred
+        self.events.len()
     }
 }
 

@@ -255,6 +255,39 @@ impl FrameHeader {
         Ok(required)
     }
 
+    /// Append the encoded header to `out` (the connection's send path: each length form is
+    /// written with a copy of known size).
+    #[inline]
+    pub(crate) fn write_to(&self, out: &mut bytes::BytesMut) {
+        let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.as_u8();
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        match self.payload_len {
+            n @ 0..=125 => out.extend_from_slice(&[b0, mask_bit | n as u8]),
+            n @ 126..=65535 => {
+                let l = (n as u16).to_be_bytes();
+                out.extend_from_slice(&[b0, mask_bit | 126, l[0], l[1]]);
+            }
+            n => {
+                let l = n.to_be_bytes();
+                out.extend_from_slice(&[
+                    b0,
+                    mask_bit | 127,
+                    l[0],
+                    l[1],
+                    l[2],
+                    l[3],
+                    l[4],
+                    l[5],
+                    l[6],
+                    l[7],
+                ]);
+            }
+        }
+        if let Some(key) = self.mask {
+            out.extend_from_slice(&key);
+        }
+    }
+
     /// Append the encoded header to `out`.
     #[inline]
     pub fn write(&self, out: &mut alloc::vec::Vec<u8>) {

@@ -11,24 +11,21 @@
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
-    if buf.len() < 32 {
-        apply_mask_bytes(buf, key);
-        return;
-    }
-    // The key repeats every 4 bytes, so a 32-byte block always starts at key phase 0.
-    let word = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    let mut blocks = buf.chunks_exact_mut(32);
-    for block in &mut blocks {
-        for lane in block.chunks_exact_mut(8) {
-            let mut v = [0u8; 8];
-            v.copy_from_slice(lane);
-            let x = u64::from_ne_bytes(v) ^ word;
-            lane.copy_from_slice(&x.to_ne_bytes());
+    // The key repeats every 4 bytes, so every 32- and 8-byte step starts at key phase 0.
+    let half = u64::from(u32::from_ne_bytes(key));
+    let word = half | (half << 32);
+    let (blocks, rest) = buf.as_chunks_mut::<32>();
+    for block in blocks {
+        for lane in block.as_chunks_mut::<8>().0 {
+            *lane = (u64::from_ne_bytes(*lane) ^ word).to_ne_bytes();
         }
     }
-    apply_mask_bytes(blocks.into_remainder(), key);
+    // Short payloads and tails: a word at a time, then bytes.
+    let (lanes, tail) = rest.as_chunks_mut::<8>();
+    for lane in lanes {
+        *lane = (u64::from_ne_bytes(*lane) ^ word).to_ne_bytes();
+    }
+    apply_mask_bytes(tail, key);
 }
 
 /// Append `src` unmasked (XOR `key`, `src[0]` being payload byte `offset`) to `dst`, in one
@@ -81,9 +78,15 @@ fn set_len_after_write(buf: &mut bytes::BytesMut, len: usize) {
 /// The key as seen from payload byte `offset`.
 #[inline]
 pub(crate) fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut k = key;
-    k.rotate_left(offset % 4);
-    k
+    // Byte `offset % 4` of the key first: a rotation of the key read as a word.
+    let bits = 8 * (offset % 4) as u32;
+    let k = u32::from_ne_bytes(key);
+    let k = if cfg!(target_endian = "little") {
+        k.rotate_right(bits)
+    } else {
+        k.rotate_left(bits)
+    };
+    k.to_ne_bytes()
 }
 
 /// The byte-at-a-time reference implementation (also used for short tails).

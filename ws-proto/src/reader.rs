@@ -29,7 +29,7 @@ use crate::config::MessageMode;
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, Opcode, Status, MAX_CONTROL_PAYLOAD};
 use crate::mask::{apply_mask, extend_unmasked};
-use crate::message::{Chunk, Message, MessageKind, Text};
+use crate::message::{Chunk, Event, Message, MessageKind, Text};
 use crate::unmask_utf8::{validate_utf8, Kernel};
 
 /// The message buffer grows in blocks of at least this many bytes, so short messages share
@@ -42,14 +42,11 @@ const MIN_READ: usize = 8 * 1024;
 /// What the reader received, for the connection to act on, in order.
 #[derive(Debug)]
 pub(crate) enum Inbound {
-    /// A whole message ([`MessageMode::Assembled`]).
-    Message(Message),
-    /// A piece of a message ([`MessageMode::Streaming`]).
-    Chunk(Chunk),
+    /// An event for the application as it is: a whole message, a piece of a message
+    /// ([`MessageMode::Streaming`]), or a Pong.
+    Event(Event),
     /// A Ping (its Pong is owed).
     Ping(Bytes),
-    /// A Pong.
-    Pong(Bytes),
     /// A valid Close frame: the last thing read.
     Close(Option<CloseFrame>),
 }
@@ -338,7 +335,10 @@ impl Reader {
             let mut payload = self.buf.split_to(len);
             self.unmask_whole(kind, &mut payload, h.mask)?;
             self.note_size(len);
-            out(Inbound::Message(message(kind, payload.freeze())));
+            out(Inbound::Event(Event::Message(message(
+                kind,
+                payload.freeze(),
+            ))));
             return Ok(());
         }
         self.frame = Some(Frame::InPlace {
@@ -427,7 +427,7 @@ impl Reader {
         self.frame = None;
         let data = self.buf.split_to(len).freeze();
         self.note_size(len);
-        out(Inbound::Message(message(kind, data)));
+        out(Inbound::Event(Event::Message(message(kind, data))));
         Ok(true)
     }
 
@@ -448,7 +448,7 @@ impl Reader {
         }
         match h.opcode {
             Opcode::Ping => out(Inbound::Ping(Bytes::copy_from_slice(payload))),
-            Opcode::Pong => out(Inbound::Pong(Bytes::copy_from_slice(payload))),
+            Opcode::Pong => out(Inbound::Event(Event::Pong(Bytes::copy_from_slice(payload)))),
             _ => {
                 let close = parse_close_payload(payload).map_err(ProtocolError::InvalidClose)?;
                 out(Inbound::Close(close));
@@ -660,7 +660,7 @@ impl Reader {
                     let data = c.take_message();
                     self.utf8_valid = 0;
                     self.msg = None;
-                    out(Inbound::Message(message(msg.kind, data)));
+                    out(Inbound::Event(Event::Message(message(msg.kind, data))));
                     return Ok(());
                 }
             }
@@ -677,7 +677,7 @@ impl Reader {
                 let data = self.msg_buf.split().freeze();
                 self.utf8_valid = 0;
                 self.msg = None;
-                out(Inbound::Message(message(msg.kind, data)));
+                out(Inbound::Event(Event::Message(message(msg.kind, data))));
             }
             MessageMode::Streaming => self.emit_chunk(comp, true, out),
         }
@@ -723,19 +723,23 @@ impl Reader {
         if last {
             self.msg = None;
         }
-        out(Inbound::Chunk(Chunk {
+        out(Inbound::Event(Event::Chunk(Chunk {
             kind,
             data,
             first,
             last,
-        }));
+        })));
     }
 
     /// A message in one frame of `header` + `len` bytes starts: a large one is a hint for
     /// sizing reads in whole frames; a small one ends that.
     #[inline]
     fn note_frame(&mut self, header: usize, len: usize) {
-        self.frame_hint = if len > ARENA_BLOCK { header + len } else { 0 };
+        if len > ARENA_BLOCK {
+            self.frame_hint = header + len;
+        } else if self.frame_hint != 0 {
+            self.frame_hint = 0;
+        }
     }
 
     /// A message of `len` bytes was received: a large one is a hint for sizing the buffers of

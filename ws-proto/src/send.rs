@@ -343,9 +343,8 @@ impl Sender {
     #[inline]
     fn frame(&mut self, opcode: Opcode, fin: bool, rsv: u8, payload: &[u8]) {
         let mask = self.next_mask();
-        let (head, n) = header_bytes(opcode, fin, rsv, payload.len(), mask);
-        self.out.reserve(n + payload.len());
-        self.out.extend_from_slice(&head[..n]);
+        self.out.reserve(MAX_HEADER_LEN + payload.len());
+        header(opcode, fin, rsv, payload.len(), mask).write_to(&mut self.out);
         match mask {
             Some(key) => extend_unmasked(&mut self.out, payload, key, 0),
             None => self.out.extend_from_slice(payload),
@@ -355,8 +354,7 @@ impl Sender {
     /// Append the header of an unmasked frame of `len` payload bytes (a server's shared
     /// payload follows it).
     fn header(&mut self, opcode: Opcode, fin: bool, rsv: u8, len: usize) {
-        let (head, n) = header_bytes(opcode, fin, rsv, len, None);
-        self.out.extend_from_slice(&head[..n]);
+        header(opcode, fin, rsv, len, None).write_to(&mut self.out);
     }
 
     /// Queue `payload` after everything queued so far.
@@ -371,26 +369,16 @@ impl Sender {
     }
 }
 
-/// A frame header with the minimal length encoding, and its length.
+/// The header of a frame of `len` payload bytes.
 #[inline]
-fn header_bytes(
-    opcode: Opcode,
-    fin: bool,
-    rsv: u8,
-    len: usize,
-    mask: Option<[u8; 4]>,
-) -> ([u8; MAX_HEADER_LEN], usize) {
-    let header = FrameHeader {
+fn header(opcode: Opcode, fin: bool, rsv: u8, len: usize, mask: Option<[u8; 4]>) -> FrameHeader {
+    FrameHeader {
         fin,
         rsv,
         opcode,
         mask,
         payload_len: len as u64,
-    };
-    let mut head = [0u8; MAX_HEADER_LEN];
-    // MAX_HEADER_LEN always suffices.
-    let n = header.encode(&mut head).unwrap_or(0);
-    (head, n)
+    }
 }
 
 /// The incomplete code point (at most 3 bytes) at the end of the text sent so far in a

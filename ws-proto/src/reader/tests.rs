@@ -77,10 +77,8 @@ type Outcome = (Vec<Event>, Option<ProtocolError>);
 
 fn event(i: Inbound) -> Event {
     match i {
-        Inbound::Message(m) => Event::Message(m),
-        Inbound::Chunk(c) => Event::Chunk(c),
+        Inbound::Event(e) => e,
         Inbound::Ping(p) => Event::Ping(p),
-        Inbound::Pong(p) => Event::Pong(p),
         Inbound::Close(c) => Event::CloseReceived(c),
     }
 }
@@ -461,7 +459,7 @@ fn masked_binary(payload: &[u8]) -> Vec<u8> {
 
 fn next_binary(events: &mut Vec<Inbound>) -> Bytes {
     match events.remove(0) {
-        Inbound::Message(Message::Binary(b)) => b,
+        Inbound::Event(Event::Message(Message::Binary(b))) => b,
         other => panic!("expected a binary message, got {other:?}"),
     }
 }
