@@ -161,7 +161,14 @@ fn text(g: &mut Gen, len: usize, multibyte: bool) -> String {
 
 /// Appends `data` as `data:` lines of at most `max_line` bytes (cut at character boundaries,
 /// lengths drawn from `min_line..=max_line`).
-fn data_lines(g: &mut Gen, out: &mut Vec<u8>, data: &str, min_line: usize, max_line: usize, nl: &[u8]) {
+fn data_lines(
+    g: &mut Gen,
+    out: &mut Vec<u8>,
+    data: &str,
+    min_line: usize,
+    max_line: usize,
+    nl: &[u8],
+) {
     let mut rest = data;
     loop {
         let mut n = g.range(min_line, max_line).min(rest.len());
@@ -220,7 +227,8 @@ fn realistic_stream(events: usize, ends: Ends, seed: u64) -> Vec<u8> {
             out.extend_from_slice(nl);
         }
         // Log-uniform between 20 B and 4 KiB.
-        let len = (20f64 * (4096f64 / 20f64).powf(g.below(1 << 20) as f64 / (1 << 20) as f64)) as usize;
+        let len =
+            (20f64 * (4096f64 / 20f64).powf(g.below(1 << 20) as f64 / (1 << 20) as f64)) as usize;
         let multibyte = g.below(3) == 0;
         let data = text(&mut g, len, multibyte);
         data_lines(&mut g, &mut out, &data, 32, 256, nl);
@@ -253,7 +261,11 @@ fn keepalive_stream(events: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for _ in 0..events {
         for _ in 0..g.range(0, 4) {
-            out.extend_from_slice(if g.below(2) == 0 { b":\n\n" } else { b": ping\n\n" });
+            out.extend_from_slice(if g.below(2) == 0 {
+                b":\n\n"
+            } else {
+                b": ping\n\n"
+            });
         }
         let n = g.range(20, 100);
         out.extend_from_slice(b"data: ");
@@ -365,7 +377,11 @@ type Contender<'a> = (&'static str, Box<dyn Fn(&[Bytes]) -> Seen + 'a>);
 
 /// Runs every contender `rounds` times on `chunks`, rotating the order each round; returns
 /// each contender's times (one per round, in round order) and what it saw.
-fn compare(contenders: &[Contender<'_>], chunks: &[Bytes], rounds: usize) -> Vec<(Vec<Duration>, Seen)> {
+fn compare(
+    contenders: &[Contender<'_>],
+    chunks: &[Bytes],
+    rounds: usize,
+) -> Vec<(Vec<Duration>, Seen)> {
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
     let mut seen = vec![(0, 0); contenders.len()];
     for round in 0..rounds {
@@ -452,9 +468,17 @@ fn main() {
             .expect("SSE_BENCH_PROFILE: the start of an input's name");
         let chunks = to_chunks(&input.bytes, 4096);
         let peer = std::env::var_os("SSE_BENCH_PEER").is_some();
-        for _ in 0..3 {
+        let reps: usize = std::env::var("SSE_BENCH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3);
+        for _ in 0..reps {
             let start = Instant::now();
-            let seen = if peer { sse_stream(&chunks) } else { ours(unlimited, &chunks) };
+            let seen = if peer {
+                sse_stream(&chunks)
+            } else {
+                ours(unlimited, &chunks)
+            };
             eprintln!("{:?} {:?}", seen, start.elapsed());
         }
         return;
@@ -486,11 +510,12 @@ fn main() {
     ];
     for (name, parts, spec) in checks {
         let chunks: Vec<Bytes> = parts.iter().map(|p| Bytes::copy_from_slice(p)).collect();
-        let guarded =
-            |f: &dyn Fn() -> Seen| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                Ok((n, _)) => n.to_string(),
-                Err(_) => "panics".to_string(),
-            };
+        let guarded = |f: &dyn Fn() -> Seen| match std::panic::catch_unwind(
+            std::panic::AssertUnwindSafe(f),
+        ) {
+            Ok((n, _)) => n.to_string(),
+            Err(_) => "panics".to_string(),
+        };
         let quiet = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         println!(
@@ -503,7 +528,9 @@ fn main() {
     }
     println!();
 
-    println!("## Throughput: MB/s of input, median of {rounds} rounds [slowest round - fastest round]\n");
+    println!(
+        "## Throughput: MB/s of input, median of {rounds} rounds [slowest round - fastest round]\n"
+    );
     println!(
         "sse-proto runs with its default limits, except on the 8 MiB line (no limits). \"x\" \
          columns: time of the peer / time of sse-proto, median of the per-round ratios \
@@ -515,8 +542,13 @@ fn main() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut alloc_rows = Vec::new();
-    for input in &inputs {
-        let config = if input.bound { unlimited } else { ParserConfig::default() };
+    let only = std::env::var("SSE_BENCH_ONLY").unwrap_or_default();
+    for input in inputs.iter().filter(|i| i.name.starts_with(&only)) {
+        let config = if input.bound {
+            unlimited
+        } else {
+            ParserConfig::default()
+        };
         for chunk_size in [4096usize, 64 * 1024] {
             let chunks = to_chunks(&input.bytes, chunk_size);
             let mut contenders: Vec<Contender<'_>> = vec![
@@ -530,7 +562,11 @@ fn main() {
             let results = compare(&contenders, &chunks, rounds);
             let events = results[0].1 .0;
             for ((name, _), (_, seen)) in contenders.iter().zip(&results).take(3) {
-                assert_eq!(seen.0, events, "{name} saw a different number of events on {}", input.name);
+                assert_eq!(
+                    seen.0, events,
+                    "{name} saw a different number of events on {}",
+                    input.name
+                );
             }
             let rate = |i: usize| {
                 let t = &results[i].0;
@@ -601,7 +637,10 @@ fn main() {
         (lines, 0)
     };
     let scanners: Vec<Contender<'_>> = vec![
-        ("memchr2", Box::new(|_| scan(&|s| memchr::memchr2(b'\n', b'\r', s)))),
+        (
+            "memchr2",
+            Box::new(|_| scan(&|s| memchr::memchr2(b'\n', b'\r', s))),
+        ),
         (
             "byte loop",
             Box::new(|_| scan(&|s| s.iter().position(|&b| b == b'\n' || b == b'\r'))),
@@ -618,7 +657,9 @@ fn main() {
 
     // One long line in 1 KiB chunks: linear parsers cost the same as with one chunk.
     println!("## One long `data:` line in 1 KiB chunks (time in ms; median of 7 runs, 3 if over 100 ms, 1 if over 1 s)\n");
-    println!("| line size | sse-proto, 1 chunk | sse-proto | eventsource-stream 0.2 | sse-stream 0.3 |");
+    println!(
+        "| line size | sse-proto, 1 chunk | sse-proto | eventsource-stream 0.2 | sse-stream 0.3 |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: |");
     let budget = Duration::from_secs(if quick { 2 } else { 8 });
     let mut skip = [false; 2];
@@ -638,7 +679,9 @@ fn main() {
                 let start = Instant::now();
                 assert_eq!(f().0, 1);
                 t.push(start.elapsed());
-                if t[0] > Duration::from_secs(1) || (t.len() == 3 && t[0] > Duration::from_millis(100)) {
+                if t[0] > Duration::from_secs(1)
+                    || (t.len() == 3 && t[0] > Duration::from_millis(100))
+                {
                     break;
                 }
             }

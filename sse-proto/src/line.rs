@@ -33,7 +33,7 @@ pub struct RawLine<'a> {
 /// [`RawLine::pending_lf`] is set): the parser never waits for a byte that may not come.
 #[inline]
 pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
-    match memchr::memchr2(b'\n', b'\r', input) {
+    match find_line_end(input) {
         None => Status::Partial,
         Some(i) => {
             let (consumed, pending_lf) = if input[i] == b'\n' {
@@ -52,6 +52,48 @@ pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
             })
         }
     }
+}
+
+/// Bytes looked at word by word before calling `memchr2`: most short lines end within them.
+const HEAD: usize = 32;
+
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The lowest set bit is the high bit of the first CR or LF byte of `word` (little endian).
+///
+/// `(x - ONES) & !x & HIGHS` marks the zero bytes of `x`, exactly up to the first one
+/// (a borrow can only mark bytes above it), so the lowest mark is exact.
+#[inline]
+fn line_end_marks(word: u64) -> u64 {
+    let lf = word ^ (ONES * u64::from(b'\n'));
+    let cr = word ^ (ONES * u64::from(b'\r'));
+    ((lf.wrapping_sub(ONES) & !lf) | (cr.wrapping_sub(ONES) & !cr)) & HIGHS
+}
+
+/// The position of the first CR or LF.
+///
+/// Most lines are short, and a `memchr2` call costs more than such a line (runtime dispatch,
+/// alignment prologue), so the first [`HEAD`] bytes are searched eight at a time in a
+/// register and `memchr2` searches the rest.
+#[inline]
+fn find_line_end(input: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(word) = input.get(at..at + 8) {
+        if at == HEAD {
+            return memchr::memchr2(b'\n', b'\r', &input[HEAD..]).map(|i| i + HEAD);
+        }
+        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let marks = line_end_marks(word);
+        if marks != 0 {
+            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    input[at..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|i| i + at)
 }
 
 /// One complete line, split into its parts.
@@ -124,6 +166,24 @@ mod tests {
                 Status::Complete(l) => Some((l.content, l.consumed, l.pending_lf)),
             };
             assert_eq!(got, *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn find_line_end_at_every_position() {
+        for len in [1, 2, 63, 64, 65, 100, 200] {
+            for at in 0..len {
+                for end in [b'\n', b'\r'] {
+                    let mut input = alloc::vec![b'x'; len];
+                    input[at] = end;
+                    assert_eq!(find_line_end(&input), Some(at), "len {len} at {at}");
+                    if at + 1 < len {
+                        input[at + 1] = b'\n';
+                        assert_eq!(find_line_end(&input), Some(at), "len {len} at {at}, two");
+                    }
+                }
+            }
+            assert_eq!(find_line_end(&alloc::vec![b'x'; len]), None);
         }
     }
 

@@ -145,6 +145,8 @@ pub struct Parser {
     last_type: Text,
     /// Raw bytes of the ID buffer (decoded when copied to the last event ID).
     id_buffer: Vec<u8>,
+    /// The ID buffer was set since the last event ID was (it may differ from it).
+    id_changed: bool,
     last_event_id: Text,
     queue: VecDeque<Item>,
 }
@@ -179,6 +181,7 @@ impl Parser {
             event_type: Vec::new(),
             last_type: MESSAGE,
             id_buffer: Vec::new(),
+            id_changed: false,
             last_event_id: Text::new(),
             queue: VecDeque::new(),
         }
@@ -207,12 +210,9 @@ impl Parser {
         let mut input = input.into();
         let mut first_error = None;
         while !input.is_empty() {
-            match self.next_item(&mut input) {
-                Ok(Some(item)) => self.queue.push_back(item),
-                Ok(None) => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+            // Items go straight to the queue; only an error stops the step early.
+            if let Err(e) = self.step::<true>(&mut input) {
+                first_error.get_or_insert(e);
             }
         }
         match first_error {
@@ -239,7 +239,9 @@ impl Parser {
         self.clear_data();
         self.event_type.clear();
         self.id_buffer.clear();
-        self.id_buffer.extend_from_slice(self.last_event_id.as_bytes());
+        self.id_buffer
+            .extend_from_slice(self.last_event_id.as_bytes());
+        self.id_changed = false;
     }
 
     /// Sets the last event ID (and ID buffer), e.g. to resume a stream stored elsewhere.
@@ -247,6 +249,7 @@ impl Parser {
         self.last_event_id = Text::from(id);
         self.id_buffer.clear();
         self.id_buffer.extend_from_slice(id.as_bytes());
+        self.id_changed = false;
     }
 
     // ---- outputs ----
@@ -263,9 +266,18 @@ impl Parser {
     /// On error, `input` has been advanced past the bytes consumed so far and the parser has
     /// recovered; calling again continues with the rest.
     pub fn next_item(&mut self, input: &mut Input<'_>) -> Result<Option<Item>, ParseError> {
+        self.step::<false>(input)
+    }
+
+    /// Parses `input` until it ends, an error, or (unless `QUEUE`, which queues items and goes
+    /// on) an item; advances `input` past what was consumed.
+    fn step<const QUEUE: bool>(
+        &mut self,
+        input: &mut Input<'_>,
+    ) -> Result<Option<Item>, ParseError> {
         let (view, owner) = input.parts();
         let mut pos = 0;
-        let result = self.parse(view, owner, &mut pos);
+        let result = self.parse::<QUEUE>(view, owner, &mut pos);
         if let Some((start, end)) = self.single.take() {
             // The event's only data line outlives this call: keep it as a slice of its input.
             debug_assert!(owner.is_some(), "`single` is only set for shared input");
@@ -275,9 +287,10 @@ impl Parser {
         result
     }
 
-    /// [`next_item`](Self::next_item) over `view` from `*pos`, advancing `*pos`. `owner` owns
-    /// `view` when the input is shared.
-    fn parse(
+    /// [`step`](Self::step) over `view` from `*pos`, advancing `*pos`. `owner` owns `view`
+    /// when the input is shared.
+    #[inline(always)]
+    fn parse<const QUEUE: bool>(
         &mut self,
         view: &[u8],
         owner: Option<&Bytes>,
@@ -297,6 +310,24 @@ impl Parser {
             }
             if self.bom != BOM_DONE {
                 self.match_bom(rest, pos);
+                continue;
+            }
+            if (first == b'\n' || first == b'\r') && self.line_is_fresh() {
+                // A blank line (the most frequent line after `data:`): dispatch.
+                *pos += 1;
+                if first == b'\r' {
+                    match rest.get(1) {
+                        Some(b'\n') => *pos += 1,
+                        Some(_) => {}
+                        None => self.pending_lf = true,
+                    }
+                }
+                if let Some(item) = self.dispatch(owner) {
+                    if !QUEUE {
+                        return Ok(Some(item));
+                    }
+                    self.queue.push_back(item);
+                }
                 continue;
             }
             match decode_line(rest) {
@@ -344,8 +375,7 @@ impl Parser {
                                 limit: self.config.max_line_length,
                             });
                         }
-                        if stream.overflow
-                            || self.data_len + line_len > self.config.max_event_data
+                        if stream.overflow || self.data_len + line_len > self.config.max_event_data
                         {
                             return Err(self.event_too_large());
                         }
@@ -374,11 +404,18 @@ impl Parser {
                     };
                     match result {
                         Ok(None) => continue,
+                        Ok(Some(item)) if QUEUE => self.queue.push_back(item),
                         other => return other,
                     }
                 }
             }
         }
+    }
+
+    /// No line is under way: the next byte starts a new line.
+    #[inline]
+    fn line_is_fresh(&self) -> bool {
+        self.line.is_empty() && self.streaming.is_none() && self.discard == Discard::Nothing
     }
 
     /// The unfinished line exceeded `max_line_length`: drop it (and what it added to the
@@ -496,7 +533,7 @@ impl Parser {
     }
 
     /// Interprets one complete line, `view[start..end]` (rules 5-13).
-    #[inline]
+    #[inline(always)]
     fn process_line(
         &mut self,
         view: &[u8],
@@ -529,6 +566,7 @@ impl Parser {
             b"id" if memchr::memchr(0, value).is_none() => {
                 self.id_buffer.clear();
                 self.id_buffer.extend_from_slice(value);
+                self.id_changed = true;
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 let millis = value.iter().fold(0u64, |acc, d| {
@@ -542,7 +580,13 @@ impl Parser {
     }
 
     /// Rule 13: dispatch at a blank line.
+    #[inline]
     fn dispatch(&mut self, owner: Option<&Bytes>) -> Option<Item> {
+        if !self.has_data && !self.discard_event && !self.id_changed {
+            // A keep-alive's blank line: only the type buffer to clear.
+            self.event_type.clear();
+            return None;
+        }
         let data = if self.discard_event || !self.has_data {
             self.discard_event = false;
             self.clear_data();
@@ -551,8 +595,11 @@ impl Parser {
             Some(self.take_data(owner))
         };
         // The arena holds no data now: new texts can be split off it.
-        if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
-            self.last_event_id = new_text(&mut self.arena, &self.id_buffer);
+        if self.id_changed {
+            self.id_changed = false;
+            if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
+                self.last_event_id = new_text(&mut self.arena, &self.id_buffer);
+            }
         }
         let Some(data) = data else {
             self.event_type.clear();

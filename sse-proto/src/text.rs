@@ -28,17 +28,17 @@ impl Text {
 
     /// The bytes as a text if they are valid UTF-8 (no copy), otherwise the error.
     pub fn from_utf8(bytes: Bytes) -> Result<Text, core::str::Utf8Error> {
-        match simdutf8::basic::from_utf8(&bytes) {
-            Ok(_) => Ok(Text(bytes)),
+        match is_utf8(&bytes) {
+            true => Ok(Text(bytes)),
             // The fast validator says only "invalid"; the standard one says where.
-            Err(_) => core::str::from_utf8(&bytes).map(|_| Text(bytes.clone())),
+            false => core::str::from_utf8(&bytes).map(|_| Text(bytes.clone())),
         }
     }
 
     /// The bytes decoded as the WHATWG "UTF-8 decode" does: valid input is kept as it is (no
     /// copy), each invalid sequence becomes U+FFFD (a new allocation).
     pub fn from_utf8_lossy(bytes: Bytes) -> Text {
-        if simdutf8::basic::from_utf8(&bytes).is_ok() {
+        if is_utf8(&bytes) {
             Text(bytes)
         } else {
             Text::from(String::from_utf8_lossy(&bytes).into_owned())
@@ -59,6 +59,17 @@ impl Text {
     /// The text's bytes, owned.
     pub fn into_bytes(self) -> Bytes {
         self.0
+    }
+}
+
+/// Whether `bytes` are valid UTF-8: the SIMD validator, except for short texts (below one
+/// of its 64-byte blocks), where the standard one costs less.
+#[inline]
+fn is_utf8(bytes: &[u8]) -> bool {
+    if bytes.len() < 64 {
+        bytes.is_ascii() || core::str::from_utf8(bytes).is_ok()
+    } else {
+        simdutf8::basic::from_utf8(bytes).is_ok()
     }
 }
 
@@ -189,7 +200,11 @@ mod tests {
         let cases: &[(&[u8], Option<&str>, &str)] = &[
             (b"", Some(""), ""),
             (b"plain", Some("plain"), "plain"),
-            ("caf\u{e9} \u{1F600}".as_bytes(), Some("caf\u{e9} \u{1F600}"), "caf\u{e9} \u{1F600}"),
+            (
+                "caf\u{e9} \u{1F600}".as_bytes(),
+                Some("caf\u{e9} \u{1F600}"),
+                "caf\u{e9} \u{1F600}",
+            ),
             (b"a\xFFb", None, "a\u{FFFD}b"),
             (b"\xE2\x82", None, "\u{FFFD}"),
             (b"\xED\xA0\x80", None, "\u{FFFD}\u{FFFD}\u{FFFD}"),
@@ -207,7 +222,9 @@ mod tests {
         let mut long = alloc::vec![b'a'; 200];
         long.push(0xC0);
         assert_eq!(
-            Text::from_utf8(Bytes::from(long.clone())).unwrap_err().valid_up_to(),
+            Text::from_utf8(Bytes::from(long.clone()))
+                .unwrap_err()
+                .valid_up_to(),
             200
         );
         assert!(Text::from_utf8_lossy(Bytes::from(long)).ends_with('\u{FFFD}'));

@@ -2,8 +2,8 @@
 //! stream gives the same items (and errors) as one chunk; and the incremental parser agrees
 //! with a direct, whole-input transcription of the WHATWG algorithm.
 
-use proptest::prelude::*;
 use bytes::Bytes;
+use proptest::prelude::*;
 use sse_proto::{Event, Input, Item, MessageEvent, ParseError, Parser, ParserConfig};
 
 #[derive(Debug, Clone)]
@@ -80,11 +80,19 @@ fn chunked(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
 /// same from borrowed and from shared input.
 fn parse(config: ParserConfig, chunks: &[Vec<u8>]) -> Vec<Result<Item, ParseError>> {
     let borrowed = parse_as(config, chunks, false);
-    assert_eq!(borrowed, parse_as(config, chunks, true), "borrowed vs shared input");
+    assert_eq!(
+        borrowed,
+        parse_as(config, chunks, true),
+        "borrowed vs shared input"
+    );
     borrowed
 }
 
-fn parse_as(config: ParserConfig, chunks: &[Vec<u8>], shared: bool) -> Vec<Result<Item, ParseError>> {
+fn parse_as(
+    config: ParserConfig,
+    chunks: &[Vec<u8>],
+    shared: bool,
+) -> Vec<Result<Item, ParseError>> {
     let mut p = Parser::with_config(config);
     let mut out = Vec::new();
     for chunk in chunks {
