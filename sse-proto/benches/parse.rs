@@ -424,7 +424,7 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 3 } else { 9 };
     let scale = if quick { 4 } else { 1 };
-    let inputs = vec![
+    let inputs = [
         Input {
             name: "realistic feed, 100k events",
             bytes: realistic_stream(100_000 / scale, Ends::Mixed, 42),

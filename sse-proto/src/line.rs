@@ -126,7 +126,7 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
     match line.first() {
         None => Line::Blank,
         Some(b':') => Line::Comment(&line[1..]),
-        Some(_) => match memchr::memchr(b':', line) {
+        Some(_) => match find_colon(line) {
             None => Line::Field {
                 name: line,
                 value: &[],
@@ -140,6 +140,17 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
                 }
             }
         },
+    }
+}
+
+/// The first `:`: field names are short, so the first bytes are looked at one by one before
+/// a `memchr` call.
+#[inline]
+fn find_colon(line: &[u8]) -> Option<usize> {
+    let head = line.len().min(16);
+    match line[..head].iter().position(|&b| b == b':') {
+        Some(i) => Some(i),
+        None => memchr::memchr(b':', &line[head..]).map(|i| i + head),
     }
 }
 
@@ -202,6 +213,16 @@ mod tests {
             (b"data: a:b", f(b"data", b"a:b")),
             (b"Data: x", f(b"Data", b"x")),
             (b" data: x", f(b" data", b"x")),
+            (b"id:7", f(b"id", b"7")),
+            (b"event: a:b", f(b"event", b"a:b")),
+            (
+                b"a-very-long-field-name-beyond-16:v",
+                f(b"a-very-long-field-name-beyond-16", b"v"),
+            ),
+            (
+                b"a-very-long-field-name-beyond-16 without colon",
+                f(b"a-very-long-field-name-beyond-16 without colon", b""),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(parse_line(input), *want, "input {input:?}");

@@ -5,7 +5,7 @@
 //! - every input byte is scanned once: the unfinished line is known to hold no terminator, so
 //!   a new chunk is searched from its own start and appended, never rescanned from the line's
 //!   start (a long line in many small chunks stays linear);
-//! - the event's data is assembled once: its values are copied, joined by LF, into a shared
+//! - the event's data is assembled once: its values are copied, each followed by LF, into a shared
 //!   buffer (the arena) that events are split off (no allocation per line or per event), or,
 //!   when it is one `data:` line lying whole in shared input, never copied at all (a slice of
 //!   the input); the value of a `data:` line that spans chunks goes straight into the arena;
@@ -136,7 +136,7 @@ pub struct Parser {
     single: Option<(usize, usize)>,
     /// ... or a slice of an earlier shared input.
     held: Option<Bytes>,
-    /// Otherwise the data (values joined by LF) is the whole of `arena`, whose spare capacity
+    /// Otherwise the data (each value followed by LF) is the whole of `arena`, whose spare capacity
     /// the next events' data and new ids and types are written into and split off.
     arena: BytesMut,
     /// Raw bytes of the event type buffer (decoded at dispatch).
@@ -379,7 +379,7 @@ impl Parser {
                         {
                             return Err(self.event_too_large());
                         }
-                        append(&mut self.arena, raw.content);
+                        append_line(&mut self.arena, raw.content);
                         self.data_len += line_len + 1;
                         continue;
                     }
@@ -460,29 +460,35 @@ impl Parser {
     /// Makes the arena hold all of the event's data, so that more can be appended to it.
     fn spill(&mut self, view: &[u8]) {
         if let Some((start, end)) = self.single.take() {
-            append(&mut self.arena, &view[start..end]);
+            append_line(&mut self.arena, &view[start..end]);
         } else if let Some(held) = self.held.take() {
-            append(&mut self.arena, &held);
+            append_line(&mut self.arena, &held);
         }
     }
 
-    /// Appends a data value (`view[start..end]`) to the data buffer (rule 10); the caller
-    /// checked the limit and accounts for `data_len`.
-    #[inline]
+    /// Appends a data value (`view[start..end]`) and an LF to the data buffer (rule 10);
+    /// the caller checked the limit and accounts for `data_len`. `view[end]`, if present, is
+    /// the line's terminator.
+    #[inline(always)]
     fn push_data(&mut self, view: &[u8], shared: bool, start: usize, end: usize) {
         if !self.has_data {
             self.has_data = true;
             if shared {
                 self.single = Some((start, end));
-            } else {
-                append(&mut self.arena, &view[start..end]);
+                return;
             }
-            return;
         }
         self.spill(view);
-        reserve(&mut self.arena, end - start + 1);
-        self.arena.extend_from_slice(b"\n");
-        self.arena.extend_from_slice(&view[start..end]);
+        match view.get(start..end + 1) {
+            Some(line) => {
+                // One copy with the terminator, which becomes the LF.
+                append(&mut self.arena, line);
+                if let Some(last) = self.arena.last_mut() {
+                    *last = b'\n';
+                }
+            }
+            None => append_line(&mut self.arena, &view[start..end]),
+        }
     }
 
     /// If the unfinished line is known to be a `data` field (its name and the byte after the
@@ -502,9 +508,6 @@ impl Parser {
             overflow: self.data_len + value.len() > self.config.max_event_data,
         };
         if !stream.overflow {
-            if self.has_data {
-                append(&mut self.arena, b"\n");
-            }
             append(&mut self.arena, value);
             self.data_len += value.len();
             self.has_data = true;
@@ -628,7 +631,9 @@ impl Parser {
             _ => match self.held.take() {
                 Some(held) => held,
                 None => {
-                    let data = self.arena.split().freeze();
+                    let mut data = self.arena.split();
+                    data.truncate(data.len().saturating_sub(1)); // the last line's LF
+                    let data = data.freeze();
                     if self.arena.capacity() > MAX_SPARE {
                         self.arena = BytesMut::new();
                     }
@@ -656,6 +661,14 @@ fn reserve(arena: &mut BytesMut, n: usize) {
 fn append(arena: &mut BytesMut, bytes: &[u8]) {
     reserve(arena, bytes.len());
     arena.extend_from_slice(bytes);
+}
+
+/// Appends a data value and its LF.
+#[inline]
+fn append_line(arena: &mut BytesMut, value: &[u8]) {
+    reserve(arena, value.len() + 1);
+    arena.extend_from_slice(value);
+    arena.extend_from_slice(b"\n");
 }
 
 /// A new text (rule 1's decoding) from raw bytes, split off the arena, which must be empty.

@@ -62,11 +62,11 @@ impl Text {
     }
 }
 
-/// Whether `bytes` are valid UTF-8: the SIMD validator, except for short texts (below one
-/// of its 64-byte blocks), where the standard one costs less.
+/// Whether `bytes` are valid UTF-8: the SIMD validator, except for short texts, where a
+/// word-at-a-time ASCII check (and the standard validator if that fails) costs less.
 #[inline]
 fn is_utf8(bytes: &[u8]) -> bool {
-    if bytes.len() < 64 {
+    if bytes.len() < 128 {
         bytes.is_ascii() || core::str::from_utf8(bytes).is_ok()
     } else {
         simdutf8::basic::from_utf8(bytes).is_ok()
@@ -237,7 +237,12 @@ mod tests {
     fn compares_and_prints_as_str() {
         let t = Text::from("a\"b");
         assert_eq!(alloc::format!("{t} {t:?}"), "a\"b \"a\\\"b\"");
-        assert!(t == "a\"b" && "a\"b" == t && String::from("a\"b") == t);
+        let s = String::from("a\"b");
+        assert_eq!(t, *"a\"b");
+        assert_eq!(t, "a\"b");
+        assert_eq!("a\"b", t);
+        assert_eq!(s, t);
+        assert_eq!(t, s);
         assert_eq!(String::from(t.clone()), "a\"b");
         assert_eq!(t.len(), 3);
     }
