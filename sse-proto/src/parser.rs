@@ -458,7 +458,16 @@ impl Parser {
     }
 
     /// Makes the arena hold all of the event's data, so that more can be appended to it.
+    #[inline(always)]
     fn spill(&mut self, view: &[u8]) {
+        if self.single.is_some() || self.held.is_some() {
+            self.spill_line(view);
+        }
+    }
+
+    /// [`spill`](Self::spill) when the data is one line outside the arena.
+    #[inline(never)]
+    fn spill_line(&mut self, view: &[u8]) {
         if let Some((start, end)) = self.single.take() {
             append_line(&mut self.arena, &view[start..end]);
         } else if let Some(held) = self.held.take() {
@@ -583,13 +592,19 @@ impl Parser {
     }
 
     /// Rule 13: dispatch at a blank line.
-    #[inline]
+    #[inline(always)]
     fn dispatch(&mut self, owner: Option<&Bytes>) -> Option<Item> {
         if !self.has_data && !self.discard_event && !self.id_changed {
             // A keep-alive's blank line: only the type buffer to clear.
             self.event_type.clear();
             return None;
         }
+        self.dispatch_event(owner)
+    }
+
+    /// [`dispatch`](Self::dispatch) when there is an event, an id or a discarded event.
+    #[inline(never)]
+    fn dispatch_event(&mut self, owner: Option<&Bytes>) -> Option<Item> {
         let data = if self.discard_event || !self.has_data {
             self.discard_event = false;
             self.clear_data();
