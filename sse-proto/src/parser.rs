@@ -635,7 +635,12 @@ impl Parser {
         Some(Item::Event(MessageEvent {
             event_type,
             data,
-            last_event_id: self.last_event_id.clone(),
+            // No clone call (through `Bytes`' vtable) for the frequent empty ID.
+            last_event_id: if self.last_event_id.is_empty() {
+                Text::new()
+            } else {
+                self.last_event_id.clone()
+            },
         }))
     }
 

@@ -62,15 +62,27 @@ impl Text {
     }
 }
 
-/// Whether `bytes` are valid UTF-8: the SIMD validator, except for short texts, where a
-/// word-at-a-time ASCII check (and the standard validator if that fails) costs less.
+/// Whether `bytes` are valid UTF-8: the SIMD validator, except for short texts, where an
+/// ASCII check (and the standard validator if that fails) costs less than its call.
 #[inline]
 fn is_utf8(bytes: &[u8]) -> bool {
     if bytes.len() < 128 {
-        bytes.is_ascii() || core::str::from_utf8(bytes).is_ok()
+        is_ascii(bytes) || core::str::from_utf8(bytes).is_ok()
     } else {
         simdutf8::basic::from_utf8(bytes).is_ok()
     }
+}
+
+/// Whether every byte is ASCII: the bytes OR-ed together a word at a time (the compiler
+/// turns the fold into vector ORs), one test at the end.
+#[inline]
+fn is_ascii(bytes: &[u8]) -> bool {
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder().iter().fold(0u8, |acc, &b| acc | b);
+    let all = words.fold(0u64, |acc, w| {
+        acc | u64::from_le_bytes(w.try_into().unwrap_or([0xFF; 8]))
+    });
+    (all & u64::from_le_bytes([0x80; 8])) == 0 && tail < 0x80
 }
 
 /// Reinterprets a `Text`'s bytes without validating them again.
@@ -231,6 +243,19 @@ mod tests {
         assert_eq!(Text::from_static("message"), "message");
         assert_eq!(Text::from(String::from("x")), *"x");
         assert_eq!(Text::new(), "");
+    }
+
+    #[test]
+    fn ascii_check_at_every_length_and_position() {
+        for len in 0..40 {
+            let mut bytes = alloc::vec![b'a'; len];
+            assert!(is_ascii(&bytes));
+            for at in 0..len {
+                bytes[at] = 0x80;
+                assert!(!is_ascii(&bytes), "len {len} at {at}");
+                bytes[at] = b'a';
+            }
+        }
     }
 
     #[test]
