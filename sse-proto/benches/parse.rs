@@ -700,7 +700,7 @@ fn main() {
         let line = long_line(len);
         let small = to_chunks(&line, 1024);
         let one = to_chunks(&line, line.len());
-        let fmt = |t: Duration| format!("{:.1}", t.as_secs_f64() * 1e3);
+        let fmt = |t: Duration| format!("{:.2}", t.as_secs_f64() * 1e3);
         let timed = |f: &dyn Fn() -> Seen| {
             let mut t = Vec::new();
             for _ in 0..7 {
