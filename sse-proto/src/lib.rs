@@ -12,7 +12,8 @@
 //! - Parser, [`Parser`]: the WHATWG "event stream interpretation" over chunks of any size
 //!   (BOM, CR/LF/CRLF across chunks, lossy UTF-8, `data`/`event`/`id`/`retry`), linear in the
 //!   input however it is chunked, bounded by [`ParserConfig`] (each limit has its own
-//!   [`ParseError`]).
+//!   [`ParseError`]). Chunks are borrowed or shared ([`Input`]); events hold [`Text`]s, and
+//!   an event whose data lies in one line of shared input gets a slice of it.
 //! - Serializer, [`Event`]: builds events that always parse back to themselves; writes into
 //!   the caller's buffer ([`Event::write_to`], or [`Event::encode`] into a slice).
 //! - Client, [`Client`]: the EventSource machine (CONNECTING / OPEN / CLOSED, response

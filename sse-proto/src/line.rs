@@ -55,7 +55,7 @@ pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
 }
 
 /// Bytes looked at word by word before calling `memchr2`: comments, ids, types and blank
-/// lines mostly end within them (longer heads cost data lines more than they save).
+/// lines mostly end within them.
 const HEAD: usize = 16;
 
 const ONES: u64 = u64::from_le_bytes([1; 8]);
@@ -196,6 +196,21 @@ mod tests {
                 }
             }
             assert_eq!(find_line_end(&alloc::vec![b'x'; len]), None);
+        }
+    }
+
+    #[test]
+    fn find_line_end_with_every_byte_value_around_it() {
+        for v in 0..=255u8 {
+            if v == b'\n' || v == b'\r' {
+                continue;
+            }
+            for at in 0..24 {
+                let mut input = alloc::vec![v; 24];
+                input[at] = b'\r';
+                assert_eq!(find_line_end(&input), Some(at), "byte {v:#x}, CR at {at}");
+            }
+            assert_eq!(find_line_end(&[v; 24]), None, "byte {v:#x}");
         }
     }
 

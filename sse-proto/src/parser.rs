@@ -2,9 +2,10 @@
 //!
 //! Owns the leftovers of partial input (at most one unfinished line, bounded by
 //! [`ParserConfig::max_line_length`]) and the three buffers of rule 4. Invariants:
-//! - every input byte is scanned once: the unfinished line is known to hold no terminator, so
-//!   a new chunk is searched from its own start and appended, never rescanned from the line's
-//!   start (a long line in many small chunks stays linear);
+//! - every input byte is searched for a line end once (twice on a line that breaks a limit):
+//!   the unfinished line is known to hold no terminator, so a new chunk is searched from its
+//!   own start and appended, never rescanned from the line's start (a long line in many small
+//!   chunks stays linear);
 //! - the event's data is assembled once: its values are copied, each followed by LF, into a shared
 //!   buffer (the arena) that events are split off (no allocation per line or per event), or,
 //!   when it is one `data:` line lying whole in shared input, never copied at all (a slice of
