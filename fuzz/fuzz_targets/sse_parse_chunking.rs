@@ -3,7 +3,8 @@
 //! `retry` items and the same errors, in the same order; the same last event ID. Also the
 //! queue interface (`handle_input` + `poll_item`) gives the same items as the pull interface
 //! (`next_item`), and reports an error for a chunk exactly when the pull interface found one
-//! in it. Small limits are chosen by the input.
+//! in it, also when it is fed shared input (`Bytes`) instead of borrowed. Small limits are
+//! chosen by the input.
 //!
 //! Input: `[limits selector][max_line_length: u16][max_event_data: u16][n][n × u16 cuts]
 //! [stream bytes]`; a selector below 128 means the default limits.
@@ -11,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use realtime_fuzz::Plan;
-use sse_proto::{Item, ParseError, Parser, ParserConfig};
+use sse_proto::{Input, Item, ParseError, Parser, ParserConfig};
 
 /// Everything the pull interface yields, in order, and the last event ID at the end.
 /// Also returns, per chunk, whether an error was found in it.
@@ -28,7 +29,7 @@ fn pull(
             .iter()
             .filter(|r: &&Result<Item, ParseError>| r.is_err())
             .count();
-        let mut input = *chunk;
+        let mut input = Input::from(*chunk);
         loop {
             let before = input.len();
             match p.next_item(&mut input) {
@@ -56,13 +57,14 @@ fn pull(
     ((out, p.last_event_id().to_owned()), chunk_errors)
 }
 
-/// The queue interface: items, and whether each chunk returned an error.
+/// The queue interface, fed shared input (`Bytes`, where one-line events are slices of it):
+/// items, and whether each chunk returned an error.
 fn queue(config: ParserConfig, chunks: &[&[u8]]) -> (Vec<Item>, Vec<bool>) {
     let mut p = Parser::with_config(config);
     let mut items = Vec::new();
     let mut errors = Vec::new();
     for chunk in chunks {
-        errors.push(p.handle_input(chunk).is_err());
+        errors.push(p.handle_input(bytes::Bytes::copy_from_slice(chunk)).is_err());
         while let Some(item) = p.poll_item() {
             items.push(item);
         }

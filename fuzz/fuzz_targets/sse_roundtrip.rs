@@ -99,8 +99,8 @@ fuzz_target!(|input: Input| {
                 } else {
                     t.into()
                 },
-                data: normalise_newlines(d),
-                last_event_id: last_id.clone(),
+                data: normalise_newlines(d).into(),
+                last_event_id: last_id.as_str().into(),
             }));
         }
     }

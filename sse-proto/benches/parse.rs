@@ -1,13 +1,26 @@
-//! Parse throughput of sse-proto against eventsource-stream and sse-stream, on the same
-//! generated stream and the same chunks; and the long-line case (one 8 MiB line delivered in
-//! 1 KiB chunks) that shows which parsers are quadratic.
+//! Parse throughput of sse-proto against sse-stream 0.3 and eventsource-stream 0.2 on the same
+//! generated streams cut into the same `Bytes` chunks (4 KiB and 64 KiB); allocations per
+//! event; and the long-line case (one 8 MiB line delivered in 1 KiB chunks) that shows which
+//! parsers are quadratic.
 //!
 //! Run: `cargo bench -p sse-proto --bench parse` (add `-- --quick` for a short run).
-//! Peers are alternated within each round; each figure is the median of the rounds.
+//!
+//! Every contender is driven as a driver would: it gets each chunk as a `Bytes` (a clone of
+//! the chunk, as a body stream hands it over) and every event it yields is taken and looked
+//! at (its data length summed). The contenders are alternated within each round (the order
+//! rotates every round); each figure is the median over the rounds, with the range (slowest
+//! and fastest round) beside it, and the ratio is taken in each round between runs of the same
+//! round. Where a ratio meets a physical bound, the bound runs as one more contender in the
+//! same rounds (see `bound`).
+//!
+//! `SSE_BENCH_PROFILE=<input>` (with `SSE_BENCH_PEER=sse-stream` for the peer) parses one
+//! input in 4 KiB chunks a few times and nothing else, for `valgrind --tool=callgrind`.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -16,7 +29,33 @@ use bytes::Bytes;
 use futures_util::{stream, Stream};
 use sse_proto::{Item, Parser, ParserConfig};
 
-/// Tiny deterministic generator so every run parses the same stream.
+/// Counts allocations (and reallocations) while `COUNTING` is on: the per-event figures.
+struct CountingAlloc;
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Tiny deterministic generator so every run parses the same streams.
 struct Gen(u64);
 impl Gen {
     fn next(&mut self) -> u64 {
@@ -29,12 +68,15 @@ impl Gen {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below((hi - lo + 1) as u64) as usize
+    }
 }
 
-/// A realistic mixed stream: data lines of 10 B to 16 KiB (mostly small), multi-line data,
-/// LF and CRLF events, comments (keep-alives), ids, named events, a few retry fields.
-/// Every line has a colon (sse-stream rejects bare field names). Returns (bytes, events).
-fn mixed_stream(target: usize) -> (Vec<u8>, usize) {
+/// The 16.8 MB stream of the earlier benchmark: data lines of 10 B to 16 KiB (mostly small),
+/// multi-line data, LF and CRLF events, comments (keep-alives), ids, named events, a few
+/// retry fields. Every line has a colon (sse-stream 0.2 rejected bare field names).
+fn mixed_stream(target: usize) -> Vec<u8> {
     let mut g = Gen(2026);
     let mut out = Vec::with_capacity(target + 32 * 1024);
     let mut events = 0;
@@ -74,7 +116,171 @@ fn mixed_stream(target: usize) -> (Vec<u8>, usize) {
         out.extend_from_slice(nl);
         events += 1;
     }
-    (out, events)
+    out
+}
+
+/// Event text of about `len` bytes (never more): ASCII JSON-like, or (`multibyte`) text in
+/// which most characters take 2 to 4 bytes.
+fn text(g: &mut Gen, len: usize, multibyte: bool) -> String {
+    const ASCII: &[&str] = &[
+        "{\"user\":",
+        "\"alice\",",
+        "\"seq\":",
+        "12345,",
+        "\"text\":",
+        "\"lorem ipsum dolor sit amet\",",
+        "\"ok\":true}",
+        " ",
+    ];
+    const WIDE: &[&str] = &[
+        "caf\u{e9} ",
+        "na\u{ef}ve ",
+        "\u{1F389}",
+        "\u{65E5}\u{672C}\u{8A9E}\u{306E}\u{6587}\u{5B57}",
+        "\u{442}\u{435}\u{43A}\u{441}\u{442} ",
+        "\u{2026}",
+        "\u{3053}\u{3093}\u{306B}\u{3061}\u{306F} ",
+        "\u{1F600}\u{1F44D}",
+        "\u{3b1}\u{3b2}\u{3b3} ",
+        "ok ",
+    ];
+    let pieces = if multibyte { WIDE } else { ASCII };
+    let mut s = String::with_capacity(len + 32);
+    loop {
+        let p = pieces[g.below(pieces.len() as u64) as usize];
+        if s.len() + p.len() > len {
+            break;
+        }
+        s.push_str(p);
+    }
+    while s.len() < len {
+        s.push('x');
+    }
+    s
+}
+
+/// Appends `data` as `data:` lines of at most `max_line` bytes (cut at character boundaries,
+/// lengths drawn from `min_line..=max_line`).
+fn data_lines(
+    g: &mut Gen,
+    out: &mut Vec<u8>,
+    data: &str,
+    min_line: usize,
+    max_line: usize,
+    nl: &[u8],
+) {
+    let mut rest = data;
+    loop {
+        let mut n = g.range(min_line, max_line).min(rest.len());
+        while !rest.is_char_boundary(n) {
+            n -= 1;
+        }
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&rest.as_bytes()[..n]);
+        out.extend_from_slice(nl);
+        rest = &rest[n..];
+        if rest.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Line ends of a generated stream.
+#[derive(Clone, Copy)]
+enum Ends {
+    /// LF or CRLF, drawn per event.
+    Mixed,
+    /// CRLF everywhere.
+    Crlf,
+}
+
+/// A feed as real servers send it: `id:` on half the events, `event:` on a third, a comment
+/// line on a tenth, 20 B to 4 KiB of data per event (log-uniform) of which a third of the
+/// events carry multibyte text, cut into `data:` lines of 32-256 bytes, and a keep-alive
+/// comment block every 64 events.
+fn realistic_stream(events: usize, ends: Ends, seed: u64) -> Vec<u8> {
+    let mut g = Gen(seed);
+    let mut out = Vec::new();
+    const TYPES: &[&str] = &["update", "delta", "presence"];
+    for i in 0..events {
+        let nl: &[u8] = match ends {
+            Ends::Crlf => b"\r\n",
+            Ends::Mixed if g.below(2) == 0 => b"\n",
+            Ends::Mixed => b"\r\n",
+        };
+        if i % 64 == 63 {
+            out.extend_from_slice(b": keep-alive");
+            out.extend_from_slice(nl);
+            out.extend_from_slice(nl);
+        }
+        if g.below(10) == 0 {
+            out.extend_from_slice(b": relayed by edge-7");
+            out.extend_from_slice(nl);
+        }
+        if g.below(3) == 0 {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(TYPES[g.below(3) as usize].as_bytes());
+            out.extend_from_slice(nl);
+        }
+        if g.below(2) == 0 {
+            out.extend_from_slice(format!("id: {}", 1_000_000 + i).as_bytes());
+            out.extend_from_slice(nl);
+        }
+        // Log-uniform between 20 B and 4 KiB.
+        let len =
+            (20f64 * (4096f64 / 20f64).powf(g.below(1 << 20) as f64 / (1 << 20) as f64)) as usize;
+        let multibyte = g.below(3) == 0;
+        let data = text(&mut g, len, multibyte);
+        data_lines(&mut g, &mut out, &data, 32, 256, nl);
+        out.extend_from_slice(nl);
+    }
+    out
+}
+
+/// Many short `data:` lines per event (8 to 64 lines of 0 to 32 bytes: logs, tables).
+fn short_lines_stream(events: usize) -> Vec<u8> {
+    let mut g = Gen(7);
+    let mut out = Vec::new();
+    for i in 0..events {
+        out.extend_from_slice(format!("id: {i}\n").as_bytes());
+        for _ in 0..g.range(8, 64) {
+            let n = g.range(0, 32);
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&text(&mut g, n, false).into_bytes());
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Mostly keep-alives: 0 to 4 comment blocks (`:` or `: ping`, each followed by a blank line)
+/// before each small one-line event (20 to 100 bytes of JSON).
+fn keepalive_stream(events: usize) -> Vec<u8> {
+    let mut g = Gen(11);
+    let mut out = Vec::new();
+    for _ in 0..events {
+        for _ in 0..g.range(0, 4) {
+            out.extend_from_slice(if g.below(2) == 0 {
+                b":\n\n"
+            } else {
+                b": ping\n\n"
+            });
+        }
+        let n = g.range(20, 100);
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&text(&mut g, n, false).into_bytes());
+        out.extend_from_slice(b"\n\n");
+    }
+    out
+}
+
+/// One event whose data is one line of `len` bytes.
+fn long_line(len: usize) -> Vec<u8> {
+    let mut line = b"data: ".to_vec();
+    line.resize(line.len() + len, b'x');
+    line.extend_from_slice(b"\n\n");
+    line
 }
 
 fn to_chunks(input: &[u8], size: usize) -> Vec<Bytes> {
@@ -98,117 +304,214 @@ fn drive<S: Stream>(s: S, mut on_item: impl FnMut(S::Item)) {
     }
 }
 
-/// Each parser returns the number of events with data it produced.
-fn ours(config: ParserConfig, chunks: &[Bytes]) -> usize {
+/// What a contender saw: events with data, and the sum of their data lengths.
+type Seen = (usize, usize);
+
+fn ours(config: ParserConfig, chunks: &[Bytes]) -> Seen {
     let mut parser = Parser::with_config(config);
-    let mut n = 0;
+    let (mut n, mut bytes) = (0, 0);
     for chunk in chunks {
         let _ = parser.handle_input(chunk);
         while let Some(item) = parser.poll_item() {
             if let Item::Event(e) = item {
-                black_box(&e);
+                bytes += black_box(&e).data.len();
                 n += 1;
             }
         }
     }
     parser.handle_eof();
-    n
+    (n, bytes)
 }
 
-fn eventsource_stream(chunks: &[Bytes]) -> usize {
+fn eventsource_stream(chunks: &[Bytes]) -> Seen {
     use eventsource_stream::Eventsource;
-    let mut n = 0;
+    let (mut n, mut bytes) = (0, 0);
     let input = stream::iter(chunks.iter().cloned().map(Ok::<Bytes, Infallible>));
     drive(input.eventsource(), |item| {
         if let Ok(e) = item {
-            black_box(&e);
+            bytes += black_box(&e).data.len();
             n += 1;
         }
     });
-    n
+    (n, bytes)
 }
 
-fn sse_stream(chunks: &[Bytes]) -> usize {
-    let mut n = 0;
+/// sse-stream 0.3 through `SseByteStream`, its fastest input (its docs prefer it to
+/// `SseStream::from_bytes_stream` for byte streams).
+fn sse_stream(chunks: &[Bytes]) -> Seen {
+    let (mut n, mut bytes) = (0, 0);
     let input = stream::iter(chunks.iter().cloned().map(Ok::<Bytes, Infallible>));
-    drive(sse_stream::SseStream::from_bytes_stream(input), |item| {
+    drive(sse_stream::SseByteStream::new(input), |item| {
         if let Ok(e) = item {
-            if e.data.is_some() {
-                black_box(&e);
+            if let Some(data) = &black_box(&e).data {
+                bytes += data.len();
                 n += 1;
             }
         }
     });
-    n
+    (n, bytes)
 }
 
-type Runner<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
+/// The physical bound: the work no parser of these inputs can skip, with no per-line work at
+/// all. Every line end is found (`memchr2` over every chunk), every byte is copied into one
+/// buffer (an event's data is handed out contiguous, and a line that spans chunks must be
+/// copied) and validated as UTF-8 once (simdutf8, as sse-proto does). For an input of one
+/// long event the buffer holds it all (as the event's data must); otherwise it is reused
+/// every 64 KiB (as an arena whose events were dropped). The buffer is kept from one round to
+/// the next, so the bound allocates nothing and touches only warm memory. Runs as a
+/// contender in the same rounds.
+fn bound_scan_copy_validate(chunks: &[Bytes], one_event: bool) -> Seen {
+    thread_local! {
+        /// Kept from one round to the next: the bound pays no allocation and no page fault.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with_borrow_mut(|buf| {
+        buf.clear();
+        let (mut lines, mut valid, mut bytes) = (0, true, 0);
+        for chunk in chunks {
+            let chunk = chunk.clone();
+            lines += memchr::memchr2_iter(b'\n', b'\r', &chunk).count();
+            if !one_event && buf.len() + chunk.len() > 64 * 1024 {
+                valid &= simdutf8::basic::from_utf8(buf).is_ok();
+                bytes += buf.len();
+                buf.clear();
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        valid &= simdutf8::basic::from_utf8(buf).is_ok();
+        black_box((lines, valid));
+        (if one_event { 1 } else { lines }, bytes + buf.len())
+    })
+}
 
-/// Runs every peer `rounds` times, alternating the order each round; returns the median
-/// time and the event count of each.
-fn compare(runners: &[Runner<'_>], rounds: usize) -> Vec<(Duration, usize)> {
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); runners.len()];
-    let mut counts = vec![0; runners.len()];
+type Contender<'a> = (&'static str, Box<dyn Fn(&[Bytes]) -> Seen + 'a>);
+
+/// Runs every contender `rounds` times on `chunks`, rotating the order each round; returns
+/// each contender's times (one per round, in round order) and what it saw.
+fn compare(
+    contenders: &[Contender<'_>],
+    chunks: &[Bytes],
+    rounds: usize,
+) -> Vec<(Vec<Duration>, Seen)> {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+    let mut seen = vec![(0, 0); contenders.len()];
     for round in 0..rounds {
-        for k in 0..runners.len() {
-            let i = (k + round) % runners.len();
+        for k in 0..contenders.len() {
+            let i = (k + round) % contenders.len();
             let start = Instant::now();
-            counts[i] = (runners[i].1)();
+            seen[i] = (contenders[i].1)(chunks);
             times[i].push(start.elapsed());
         }
     }
-    times
-        .into_iter()
-        .zip(counts)
-        .map(|(mut t, c)| {
-            t.sort();
-            (t[t.len() / 2], c)
-        })
-        .collect()
+    times.into_iter().zip(seen).collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
 }
 
 fn mbps(bytes: usize, t: Duration) -> f64 {
     bytes as f64 / 1e6 / t.as_secs_f64()
 }
 
+/// Allocations per event of a contender, from one untimed pass.
+fn allocations_per_event(f: &dyn Fn(&[Bytes]) -> Seen, chunks: &[Bytes]) -> f64 {
+    ALLOCATIONS.store(0, Relaxed);
+    COUNTING.store(true, Relaxed);
+    let (n, _) = f(chunks);
+    COUNTING.store(false, Relaxed);
+    ALLOCATIONS.load(Relaxed) as f64 / n.max(1) as f64
+}
+
+struct Input {
+    name: &'static str,
+    bytes: Vec<u8>,
+    /// Whether the bound contender runs on it.
+    bound: bool,
+    /// One event (the long line): sse-proto runs without limits, the bound keeps all data.
+    one_event: bool,
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 3 } else { 9 };
-    let size = if quick { 4 << 20 } else { 16 << 20 };
-    let (input, expected) = mixed_stream(size);
-    if std::env::var_os("SSE_BENCH_PROFILE_LONG").is_some() {
-        let mut line = b"data: ".to_vec();
-        line.resize(line.len() + (8 << 20), b'x');
-        line.extend_from_slice(b"\n\n");
-        let small = to_chunks(&line, 1024);
-        let unlimited = ParserConfig::default()
-            .with_max_line_length(usize::MAX)
-            .with_max_event_data(usize::MAX);
-        for _ in 0..50 {
+    let scale = if quick { 4 } else { 1 };
+    let inputs = [
+        Input {
+            name: "realistic feed, 100k events",
+            bytes: realistic_stream(100_000 / scale, Ends::Mixed, 42),
+            bound: true,
+            one_event: false,
+        },
+        Input {
+            name: "realistic feed, CRLF, 25k events",
+            bytes: realistic_stream(25_000 / scale, Ends::Crlf, 43),
+            bound: true,
+            one_event: false,
+        },
+        Input {
+            name: "many short data lines, 20k events",
+            bytes: short_lines_stream(20_000 / scale),
+            bound: true,
+            one_event: false,
+        },
+        Input {
+            name: "keep-alive heavy, 200k events",
+            bytes: keepalive_stream(200_000 / scale),
+            bound: true,
+            one_event: false,
+        },
+        Input {
+            name: "mixed stream (earlier benchmark)",
+            bytes: mixed_stream((16 << 20) / scale),
+            bound: true,
+            one_event: false,
+        },
+        Input {
+            name: "one 8 MiB data line",
+            bytes: long_line(8 << 20),
+            bound: true,
+            one_event: true,
+        },
+    ];
+    let unlimited = ParserConfig::default()
+        .with_max_line_length(usize::MAX)
+        .with_max_event_data(usize::MAX);
+
+    if let Some(which) = std::env::var_os("SSE_BENCH_PROFILE") {
+        let which = which.to_string_lossy().into_owned();
+        let input = inputs
+            .iter()
+            .find(|i| i.name.starts_with(&which))
+            .expect("SSE_BENCH_PROFILE: the start of an input's name");
+        let chunks = to_chunks(&input.bytes, 4096);
+        let reps: usize = std::env::var("SSE_BENCH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3);
+        let peer = std::env::var("SSE_BENCH_PEER").unwrap_or_default();
+        for _ in 0..reps {
             let start = Instant::now();
-            black_box(ours(unlimited, &small));
-            eprintln!("{:?}", start.elapsed());
+            let config = if input.one_event {
+                unlimited
+            } else {
+                ParserConfig::default()
+            };
+            let seen = match peer.as_str() {
+                "" => ours(config, &chunks),
+                "bound" => bound_scan_copy_validate(&chunks, input.one_event),
+                _ => sse_stream(&chunks),
+            };
+            eprintln!("{:?} {:?}", seen, start.elapsed());
         }
         return;
     }
-    if std::env::var_os("SSE_BENCH_PROFILE").is_some() {
-        // For `perf record`: sse-proto alone, many times.
-        let chunks = to_chunks(&input, 4096);
-        let mut times: Vec<Duration> = (0..100)
-            .map(|_| {
-                let start = Instant::now();
-                black_box(ours(ParserConfig::default(), &chunks));
-                start.elapsed()
-            })
-            .collect();
-        times.sort();
-        println!("sse-proto alone: {:.0} MB/s", mbps(input.len(), times[50]));
-        return;
-    }
+
     // Not timed: what each parser makes of a few inputs (events with data it yields; the
     // spec's answer in the last column). Backs the notes in the README.
     println!("## Behaviour spot checks (events yielded; not timed)\n");
-    println!("| input | sse-proto | eventsource-stream 0.2 | sse-stream 0.2 | spec |");
+    println!("| input | sse-proto | eventsource-stream 0.2 | sse-stream 0.3 | spec |");
     println!("| --- | ---: | ---: | ---: | ---: |");
     let checks: [(&str, Vec<&[u8]>, usize); 5] = [
         (
@@ -231,12 +534,12 @@ fn main() {
     ];
     for (name, parts, spec) in checks {
         let chunks: Vec<Bytes> = parts.iter().map(|p| Bytes::copy_from_slice(p)).collect();
-        let guarded =
-            |f: &dyn Fn() -> usize| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-            {
-                Ok(n) => n.to_string(),
-                Err(_) => "panics".to_string(),
-            };
+        let guarded = |f: &dyn Fn() -> Seen| match std::panic::catch_unwind(
+            std::panic::AssertUnwindSafe(f),
+        ) {
+            Ok((n, _)) => n.to_string(),
+            Err(_) => "panics".to_string(),
+        };
         let quiet = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         println!(
@@ -248,45 +551,110 @@ fn main() {
         std::panic::set_hook(quiet);
     }
     println!();
-    println!(
-        "## Mixed stream: {:.1} MB, {} events, median of {rounds} rounds\n",
-        input.len() as f64 / 1e6,
-        expected
-    );
-    let unlimited = ParserConfig::default()
-        .with_max_line_length(usize::MAX)
-        .with_max_event_data(usize::MAX);
-    for chunk_size in [4096usize, 64 * 1024] {
-        let chunks = to_chunks(&input, chunk_size);
-        let runners: Vec<Runner<'_>> = vec![
-            (
-                "sse-proto",
-                Box::new(|| ours(ParserConfig::default(), &chunks)),
-            ),
-            (
-                "eventsource-stream 0.2",
-                Box::new(|| eventsource_stream(&chunks)),
-            ),
-            ("sse-stream 0.2", Box::new(|| sse_stream(&chunks))),
-        ];
-        let results = compare(&runners, rounds);
-        assert_eq!(results[0].1, expected, "sse-proto must see every event");
-        println!("chunks of {chunk_size} bytes:\n");
-        println!("| parser | MB/s | events/s | events seen | sse-proto is N x faster |");
-        println!("| --- | ---: | ---: | ---: | ---: |");
-        let ours_t = results[0].0;
-        for ((name, _), (t, n)) in runners.iter().zip(&results) {
-            println!(
-                "| {name} | {:.0} | {:.0} | {n} | {:.2} |",
-                mbps(input.len(), *t),
-                *n as f64 / t.as_secs_f64(),
-                t.as_secs_f64() / ours_t.as_secs_f64()
-            );
-        }
-        println!();
-    }
 
-    // The scan primitive: memchr2 against a byte loop over the same stream.
+    println!(
+        "## Throughput: MB/s of input, median of {rounds} rounds [slowest round - fastest round]\n"
+    );
+    println!(
+        "sse-proto runs with its default limits, except on the 8 MiB line (no limits). \"x\" \
+         columns: time of the peer / time of sse-proto, median of the per-round ratios \
+         [lowest - highest].\n"
+    );
+    println!(
+        "| input | MB | events | chunk | sse-proto | sse-stream 0.3 | eventsource-stream 0.2 | \
+         x sse-stream 0.3 | x eventsource-stream 0.2 | bound (scan + copy + validate) | sse-proto / bound |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut alloc_rows = Vec::new();
+    let only = std::env::var("SSE_BENCH_ONLY").unwrap_or_default();
+    for input in inputs.iter().filter(|i| i.name.starts_with(&only)) {
+        let config = if input.bound {
+            unlimited
+        } else {
+            ParserConfig::default()
+        };
+        for chunk_size in [4096usize, 64 * 1024] {
+            let chunks = to_chunks(&input.bytes, chunk_size);
+            let mut contenders: Vec<Contender<'_>> = vec![
+                ("sse-proto", Box::new(move |c| ours(config, c))),
+                ("sse-stream 0.3", Box::new(sse_stream)),
+                ("eventsource-stream 0.2", Box::new(eventsource_stream)),
+            ];
+            if input.bound {
+                let one_event = input.one_event;
+                contenders.push((
+                    "bound",
+                    Box::new(move |c| bound_scan_copy_validate(c, one_event)),
+                ));
+            }
+            let results = compare(&contenders, &chunks, rounds);
+            let events = results[0].1 .0;
+            for ((name, _), (_, seen)) in contenders.iter().zip(&results).take(3) {
+                assert_eq!(
+                    seen.0, events,
+                    "{name} saw a different number of events on {}",
+                    input.name
+                );
+            }
+            let rate = |i: usize| {
+                let t = &results[i].0;
+                let r: Vec<f64> = t.iter().map(|t| mbps(input.bytes.len(), *t)).collect();
+                let (lo, hi) = (
+                    r.iter().cloned().fold(f64::INFINITY, f64::min),
+                    r.iter().cloned().fold(0.0, f64::max),
+                );
+                format!("{:.0} [{lo:.0}-{hi:.0}]", median(r))
+            };
+            let ratio = |i: usize, j: usize| {
+                let r: Vec<f64> = results[i]
+                    .0
+                    .iter()
+                    .zip(&results[j].0)
+                    .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+                    .collect();
+                let (lo, hi) = (
+                    r.iter().cloned().fold(f64::INFINITY, f64::min),
+                    r.iter().cloned().fold(0.0, f64::max),
+                );
+                format!("{:.2} [{lo:.2}-{hi:.2}]", median(r))
+            };
+            let (bound, vs_bound) = if input.bound {
+                (rate(3), ratio(0, 3))
+            } else {
+                ("-".into(), "-".into())
+            };
+            println!(
+                "| {} | {:.1} | {events} | {} KiB | {} | {} | {} | {} | {} | {bound} | {vs_bound} |",
+                input.name,
+                input.bytes.len() as f64 / 1e6,
+                chunk_size >> 10,
+                rate(0),
+                rate(1),
+                rate(2),
+                ratio(1, 0),
+                ratio(2, 0),
+            );
+            if chunk_size == 4096 {
+                let per: Vec<String> = contenders
+                    .iter()
+                    .take(3)
+                    .map(|(_, f)| format!("{:.2}", allocations_per_event(f.as_ref(), &chunks)))
+                    .collect();
+                alloc_rows.push(format!("| {} | {} |", input.name, per.join(" | ")));
+            }
+        }
+    }
+    println!();
+    println!("## Allocations per event (4 KiB chunks; allocations and reallocations, counted over one pass)\n");
+    println!("| input | sse-proto | sse-stream 0.3 | eventsource-stream 0.2 |");
+    println!("| --- | ---: | ---: | ---: |");
+    for row in alloc_rows {
+        println!("{row}");
+    }
+    println!();
+
+    // The scan primitive: memchr2 against a byte loop over the realistic stream.
+    let input = &inputs[0].bytes;
     let scan = |f: &dyn Fn(&[u8]) -> Option<usize>| {
         let mut rest = &input[..];
         let mut lines = 0usize;
@@ -294,30 +662,31 @@ fn main() {
             lines += 1;
             rest = &rest[i + 1..];
         }
-        lines
+        (lines, 0)
     };
-    let runners: Vec<Runner<'_>> = vec![
+    let scanners: Vec<Contender<'_>> = vec![
         (
             "memchr2",
-            Box::new(|| scan(&|s| memchr::memchr2(b'\n', b'\r', s))),
+            Box::new(|_| scan(&|s| memchr::memchr2(b'\n', b'\r', s))),
         ),
         (
             "byte loop",
-            Box::new(|| scan(&|s| s.iter().position(|&b| b == b'\n' || b == b'\r'))),
+            Box::new(|_| scan(&|s| s.iter().position(|&b| b == b'\n' || b == b'\r'))),
         ),
     ];
-    let results = compare(&runners, rounds);
+    let results = compare(&scanners, &[], rounds);
+    let med = |i: usize| median(results[i].0.iter().map(|t| t.as_secs_f64()).collect());
     println!(
-        "line-end scan alone: memchr2 {:.0} MB/s, byte loop {:.0} MB/s ({:.1}x)\n",
-        mbps(input.len(), results[0].0),
-        mbps(input.len(), results[1].0),
-        results[1].0.as_secs_f64() / results[0].0.as_secs_f64()
+        "line-end scan alone over the realistic feed: memchr2 {:.0} MB/s, byte loop {:.0} MB/s ({:.1}x)\n",
+        input.len() as f64 / 1e6 / med(0),
+        input.len() as f64 / 1e6 / med(1),
+        med(1) / med(0)
     );
 
     // One long line in 1 KiB chunks: linear parsers cost the same as with one chunk.
     println!("## One long `data:` line in 1 KiB chunks (time in ms; median of 7 runs, 3 if over 100 ms, 1 if over 1 s)\n");
     println!(
-        "| line size | sse-proto, 1 chunk | sse-proto | eventsource-stream 0.2 | sse-stream 0.2 |"
+        "| line size | sse-proto, 1 chunk | sse-proto | eventsource-stream 0.2 | sse-stream 0.3 |"
     );
     println!("| --- | ---: | ---: | ---: | ---: |");
     let budget = Duration::from_secs(if quick { 2 } else { 8 });
@@ -328,17 +697,15 @@ fn main() {
         &[512 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20]
     };
     for &len in sizes {
-        let mut line = b"data: ".to_vec();
-        line.resize(line.len() + len, b'x');
-        line.extend_from_slice(b"\n\n");
+        let line = long_line(len);
         let small = to_chunks(&line, 1024);
         let one = to_chunks(&line, line.len());
-        let fmt = |t: Duration| format!("{:.1}", t.as_secs_f64() * 1e3);
-        let timed = |f: &dyn Fn() -> usize| {
+        let fmt = |t: Duration| format!("{:.2}", t.as_secs_f64() * 1e3);
+        let timed = |f: &dyn Fn() -> Seen| {
             let mut t = Vec::new();
             for _ in 0..7 {
                 let start = Instant::now();
-                assert_eq!(f(), 1);
+                assert_eq!(f().0, 1);
                 t.push(start.elapsed());
                 if t[0] > Duration::from_secs(1)
                     || (t.len() == 3 && t[0] > Duration::from_millis(100))
@@ -353,7 +720,7 @@ fn main() {
         let chunked = timed(&|| ours(unlimited, &small));
         let mut peers = Vec::new();
         for (i, f) in [
-            &(|| eventsource_stream(&small)) as &dyn Fn() -> usize,
+            &(|| eventsource_stream(&small)) as &dyn Fn() -> Seen,
             &|| sse_stream(&small),
         ]
         .into_iter()

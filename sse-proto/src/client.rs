@@ -13,6 +13,7 @@ use core::time::Duration;
 
 use crate::config::ClientConfig;
 use crate::error::{ParseError, ResponseError, UsageError};
+use crate::input::Input;
 use crate::parser::{Item, MessageEvent, Parser};
 use crate::rng::{below_or_equal, Rng};
 use crate::state::{ConnState, ReadyState, Transition};
@@ -215,12 +216,18 @@ impl<R: Rng> Client<R> {
         Ok(())
     }
 
-    /// Body bytes of the open stream arrived (any chunking).
-    pub fn handle_input(&mut self, now: Instant, mut bytes: &[u8]) -> Result<(), UsageError> {
+    /// Body bytes of the open stream arrived (any chunking; borrowed or shared, see
+    /// [`Input`]).
+    pub fn handle_input<'a>(
+        &mut self,
+        now: Instant,
+        bytes: impl Into<Input<'a>>,
+    ) -> Result<(), UsageError> {
         if !matches!(self.state, ConnState::Open { .. }) {
             return Err(UsageError::NotOpen);
         }
         self.last_activity = now;
+        let mut bytes = bytes.into();
         while !bytes.is_empty() {
             match self.parser.next_item(&mut bytes) {
                 Ok(Some(Item::Event(event))) => self.events.push_back(ClientEvent::Message(event)),

@@ -12,7 +12,8 @@
 //! - Parser, [`Parser`]: the WHATWG "event stream interpretation" over chunks of any size
 //!   (BOM, CR/LF/CRLF across chunks, lossy UTF-8, `data`/`event`/`id`/`retry`), linear in the
 //!   input however it is chunked, bounded by [`ParserConfig`] (each limit has its own
-//!   [`ParseError`]).
+//!   [`ParseError`]). Chunks are borrowed or shared ([`Input`]); events hold [`Text`]s, and
+//!   an event whose data lies in one line of shared input gets a slice of it.
 //! - Serializer, [`Event`]: builds events that always parse back to themselves; writes into
 //!   the caller's buffer ([`Event::write_to`], or [`Event::encode`] into a slice).
 //! - Client, [`Client`]: the EventSource machine (CONNECTING / OPEN / CLOSED, response
@@ -112,11 +113,13 @@
 //!
 //! # Features
 //!
-//! `std` (default) only lets `memchr` use runtime CPU feature detection. Without it the crate
+//! `std` (default) only lets `memchr` and `simdutf8` use runtime CPU feature detection (and
+//! turns on `bytes/std`). Without it the crate
 //! is `#![no_std]` and needs `alloc`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One `unsafe` call, in `text.rs` (a validated `Text` is not validated again).
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
@@ -124,19 +127,23 @@ mod client;
 mod config;
 mod error;
 mod event;
+mod input;
 pub mod line;
 mod parser;
 mod rng;
 mod server;
 mod state;
+mod text;
 mod time;
 
 pub use client::{is_event_stream, Client, ClientEvent, DisconnectReason};
 pub use config::{ClientConfig, ParserConfig, ReplayConfig};
 pub use error::{EventError, ParseError, ReplayError, ResponseError, UsageError};
 pub use event::{write_comment, Event};
+pub use input::Input;
 pub use parser::{Item, MessageEvent, Parser};
 pub use rng::{Rng, SplitMix64};
 pub use server::{KeepAlive, Replay, ReplayBuffer, ReplayEvents, RESPONSE_HEADERS};
 pub use state::ReadyState;
+pub use text::Text;
 pub use time::Instant;

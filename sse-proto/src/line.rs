@@ -31,8 +31,9 @@ pub struct RawLine<'a> {
 ///
 /// A CR ends a line at once, even as the last byte of `input` (then
 /// [`RawLine::pending_lf`] is set): the parser never waits for a byte that may not come.
+#[inline]
 pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
-    match memchr::memchr2(b'\n', b'\r', input) {
+    match find_line_end(input) {
         None => Status::Partial,
         Some(i) => {
             let (consumed, pending_lf) = if input[i] == b'\n' {
@@ -53,6 +54,49 @@ pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
     }
 }
 
+/// Bytes looked at word by word before calling `memchr2`: comments, ids, types and blank
+/// lines mostly end within them.
+const HEAD: usize = 16;
+
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The lowest set bit is the high bit of the first CR or LF byte of `word` (little endian).
+///
+/// `(x - ONES) & !x & HIGHS` marks the zero bytes of `x`, exactly up to the first one
+/// (a borrow can only mark bytes above it), so the lowest mark is exact.
+#[inline]
+fn line_end_marks(word: u64) -> u64 {
+    let lf = word ^ (ONES * u64::from(b'\n'));
+    let cr = word ^ (ONES * u64::from(b'\r'));
+    ((lf.wrapping_sub(ONES) & !lf) | (cr.wrapping_sub(ONES) & !cr)) & HIGHS
+}
+
+/// The position of the first CR or LF.
+///
+/// Most lines are short, and a `memchr2` call costs more than such a line (runtime dispatch,
+/// alignment prologue), so the first [`HEAD`] bytes are searched eight at a time in a
+/// register and `memchr2` searches the rest.
+#[inline]
+fn find_line_end(input: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(word) = input.get(at..at + 8) {
+        if at == HEAD {
+            return memchr::memchr2(b'\n', b'\r', &input[HEAD..]).map(|i| i + HEAD);
+        }
+        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let marks = line_end_marks(word);
+        if marks != 0 {
+            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    input[at..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|i| i + at)
+}
+
 /// One complete line, split into its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
@@ -71,11 +115,19 @@ pub enum Line<'a> {
 }
 
 /// Splits one complete line (without its terminator) into a [`Line`].
+#[inline]
 pub fn parse_line(line: &[u8]) -> Line<'_> {
+    // The most frequent line first, without searching for its colon.
+    if let Some(value) = line.strip_prefix(b"data:") {
+        return Line::Field {
+            name: &line[..4],
+            value: value.strip_prefix(b" ").unwrap_or(value),
+        };
+    }
     match line.first() {
         None => Line::Blank,
         Some(b':') => Line::Comment(&line[1..]),
-        Some(_) => match memchr::memchr(b':', line) {
+        Some(_) => match find_colon(line) {
             None => Line::Field {
                 name: line,
                 value: &[],
@@ -89,6 +141,17 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
                 }
             }
         },
+    }
+}
+
+/// The first `:`: field names are short, so the first bytes are looked at one by one before
+/// a `memchr` call.
+#[inline]
+fn find_colon(line: &[u8]) -> Option<usize> {
+    let head = line.len().min(16);
+    match line[..head].iter().position(|&b| b == b':') {
+        Some(i) => Some(i),
+        None => memchr::memchr(b':', &line[head..]).map(|i| i + head),
     }
 }
 
@@ -119,6 +182,39 @@ mod tests {
     }
 
     #[test]
+    fn find_line_end_at_every_position() {
+        for len in [1, 2, 63, 64, 65, 100, 200] {
+            for at in 0..len {
+                for end in [b'\n', b'\r'] {
+                    let mut input = alloc::vec![b'x'; len];
+                    input[at] = end;
+                    assert_eq!(find_line_end(&input), Some(at), "len {len} at {at}");
+                    if at + 1 < len {
+                        input[at + 1] = b'\n';
+                        assert_eq!(find_line_end(&input), Some(at), "len {len} at {at}, two");
+                    }
+                }
+            }
+            assert_eq!(find_line_end(&alloc::vec![b'x'; len]), None);
+        }
+    }
+
+    #[test]
+    fn find_line_end_with_every_byte_value_around_it() {
+        for v in 0..=255u8 {
+            if v == b'\n' || v == b'\r' {
+                continue;
+            }
+            for at in 0..24 {
+                let mut input = alloc::vec![v; 24];
+                input[at] = b'\r';
+                assert_eq!(find_line_end(&input), Some(at), "byte {v:#x}, CR at {at}");
+            }
+            assert_eq!(find_line_end(&[v; 24]), None, "byte {v:#x}");
+        }
+    }
+
+    #[test]
     fn parse_line_table() {
         let f = |name: &'static [u8], value: &'static [u8]| Line::Field { name, value };
         let cases: &[(&[u8], Line<'_>)] = &[
@@ -133,6 +229,16 @@ mod tests {
             (b"data: a:b", f(b"data", b"a:b")),
             (b"Data: x", f(b"Data", b"x")),
             (b" data: x", f(b" data", b"x")),
+            (b"id:7", f(b"id", b"7")),
+            (b"event: a:b", f(b"event", b"a:b")),
+            (
+                b"a-very-long-field-name-beyond-16:v",
+                f(b"a-very-long-field-name-beyond-16", b"v"),
+            ),
+            (
+                b"a-very-long-field-name-beyond-16 without colon",
+                f(b"a-very-long-field-name-beyond-16 without colon", b""),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(parse_line(input), *want, "input {input:?}");

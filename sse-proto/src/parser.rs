@@ -2,38 +2,57 @@
 //!
 //! Owns the leftovers of partial input (at most one unfinished line, bounded by
 //! [`ParserConfig::max_line_length`]) and the three buffers of rule 4. Invariants:
-//! - every input byte is scanned once: the unfinished line is known to hold no terminator, so
-//!   a new chunk is searched from its own start and appended, never rescanned from the line's
-//!   start (a long line in many small chunks stays linear);
-//! - the value of a `data:` line that spans chunks is appended straight to the data buffer as
-//!   it arrives (not buffered as a line first), so big events are copied once;
-//! - the data buffer holds raw bytes and is decoded once, at dispatch: U+FFFD replacement
-//!   never spans an ASCII byte such as LF, so this equals decoding each line (rule 1);
+//! - every input byte is searched for a line end once (twice on a line that breaks a limit):
+//!   the unfinished line is known to hold no terminator, so a new chunk is searched from its
+//!   own start and appended, never rescanned from the line's start (a long line in many small
+//!   chunks stays linear);
+//! - the event's data is assembled once: its values are copied, each followed by LF, into a shared
+//!   buffer (the arena) that events are split off (no allocation per line or per event), or,
+//!   when it is one `data:` line lying whole in shared input, never copied at all (a slice of
+//!   the input); the value of a `data:` line that spans chunks goes straight into the arena;
+//! - the data is UTF-8-decoded once, at dispatch: U+FFFD replacement never spans an ASCII
+//!   byte such as LF, so this equals decoding each line (rule 1); the event type and ID
+//!   buffers are kept as raw bytes and decoded when they change;
 //! - memory is bounded by the limits in [`ParserConfig`], whatever the input;
 //! - the parser never fails on input (rule 1); exceeding a limit is reported, and the parser
 //!   recovers by skipping the offending line or event.
 
-use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
-use alloc::string::String;
 use alloc::vec::Vec;
+
+use bytes::{Bytes, BytesMut};
 
 use crate::config::ParserConfig;
 use crate::error::ParseError;
+use crate::input::Input;
 use crate::line::{decode_line, parse_line, Line, Status};
+use crate::text::Text;
 
 const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 const BOM_DONE: u8 = 3;
 
+/// The arena grows in blocks of at least this many bytes: the data of short events (and new
+/// ids and types) are slices of one block, so they share its allocation.
+const ARENA_BLOCK: usize = 8 * 1024;
+
+/// After an event, spare arena capacity beyond this is let go (it stays with the event).
+const MAX_SPARE: usize = 64 * 1024;
+
+/// The event type when no `event:` field set one (rule 13).
+const MESSAGE: Text = Text::from_static("message");
+
 /// A dispatched event, as an EventSource's `MessageEvent` shows it.
+///
+/// The strings are [`Text`]s: cloning an event copies no text, and the data may be a slice of
+/// the input the parser was given (see [`Input`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MessageEvent {
     /// The event type: the last `event:` field, or `message` when there was none (rule 13).
-    pub event_type: String,
+    pub event_type: Text,
     /// The data: each `data:` value followed by LF, minus the final LF (rules 10, 13).
-    pub data: String,
+    pub data: Text,
     /// The last event ID at dispatch (rules 11, 13).
-    pub last_event_id: String,
+    pub last_event_id: Text,
 }
 
 /// One output of the [`Parser`], in stream order.
@@ -46,12 +65,14 @@ pub enum Item {
     Retry(u64),
 }
 
-/// A `data:` line being received across chunks, its value going straight into the data
-/// buffer.
+/// A `data:` line being received across chunks, its value going straight into the arena.
 #[derive(Debug, Clone, Copy)]
 struct Streaming {
-    /// Length of the data buffer before this line (to undo it if the line is too long).
-    data_start: usize,
+    /// Arena length, data length and whether there was data, before this line (to undo it if
+    /// the line is too long).
+    arena_start: usize,
+    data_len_start: usize,
+    had_data: bool,
     /// Bytes of the line so far, name included.
     line_len: usize,
     /// The data limit was exceeded: the rest of the value is dropped, and the error is
@@ -72,7 +93,8 @@ enum Discard {
 /// Feed bytes with [`handle_input`](Self::handle_input) in chunks of any size, split
 /// anywhere, then drain [`poll_item`](Self::poll_item) until `None`. Or, without a queue, pull
 /// items one at a time with [`next_item`](Self::next_item). Call
-/// [`handle_eof`](Self::handle_eof) when the stream ends.
+/// [`handle_eof`](Self::handle_eof) when the stream ends. Chunks may be borrowed (`&[u8]`)
+/// or shared ([`Bytes`]); see [`Input`].
 ///
 /// ```
 /// use sse_proto::{Item, Parser};
@@ -85,11 +107,17 @@ enum Discard {
 /// assert_eq!((ev.event_type.as_str(), ev.data.as_str(), ev.last_event_id.as_str()), ("message", "hello", "7"));
 /// assert_eq!(parser.poll_item(), Some(Item::Retry(10)));
 /// assert_eq!(parser.poll_item(), None);
+///
+/// // From shared input, a one-line event's data is a slice of it.
+/// let chunk = bytes::Bytes::from_static(b"data: no copy\n\n");
+/// parser.handle_input(&chunk).unwrap();
+/// let Some(Item::Event(ev)) = parser.poll_item() else { panic!() };
+/// assert_eq!(ev.data.as_bytes().as_ptr(), chunk[6..].as_ptr());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Parser {
     config: ParserConfig,
-    /// The unfinished line (no terminator inside).
+    /// The unfinished line (no terminator inside), unless it is a streamed `data:` line.
     line: Vec<u8>,
     /// The previous line ended with a CR as the last byte seen: drop one LF.
     pending_lf: bool,
@@ -98,13 +126,29 @@ pub struct Parser {
     discard: Discard,
     /// The current event's data grew past the limit: ignore its data, do not dispatch it.
     discard_event: bool,
-    /// The unfinished line is a `data:` field whose value goes straight into `data`.
+    /// The unfinished line is a `data:` field whose value goes straight into the arena.
     streaming: Option<Streaming>,
-    /// Raw bytes: each `data` value followed by LF (decoded at dispatch).
-    data: Vec<u8>,
-    event_type: String,
-    id_buffer: String,
-    last_event_id: String,
+    /// The data buffer holds at least one line (it is not the empty string of rule 13).
+    has_data: bool,
+    /// Length of the data buffer as the spec counts it: each value plus its LF.
+    data_len: usize,
+    /// The event's data when it is one line not copied yet: its range in the input being
+    /// parsed (only inside [`next_item`](Self::next_item)) ...
+    single: Option<(usize, usize)>,
+    /// ... or a slice of an earlier shared input.
+    held: Option<Bytes>,
+    /// Otherwise the data (each value followed by LF) is the whole of `arena`, whose spare capacity
+    /// the next events' data and new ids and types are written into and split off.
+    arena: BytesMut,
+    /// Raw bytes of the event type buffer (decoded at dispatch).
+    event_type: Vec<u8>,
+    /// The last event type handed out, reused while the buffer holds the same bytes.
+    last_type: Text,
+    /// Raw bytes of the ID buffer (decoded when copied to the last event ID).
+    id_buffer: Vec<u8>,
+    /// The ID buffer was set since the last event ID was (it may differ from it).
+    id_changed: bool,
+    last_event_id: Text,
     queue: VecDeque<Item>,
 }
 
@@ -130,10 +174,16 @@ impl Parser {
             discard: Discard::Nothing,
             discard_event: false,
             streaming: None,
-            data: Vec::new(),
-            event_type: String::new(),
-            id_buffer: String::new(),
-            last_event_id: String::new(),
+            has_data: false,
+            data_len: 0,
+            single: None,
+            held: None,
+            arena: BytesMut::new(),
+            event_type: Vec::new(),
+            last_type: MESSAGE,
+            id_buffer: Vec::new(),
+            id_changed: false,
+            last_event_id: Text::new(),
             queue: VecDeque::new(),
         }
     }
@@ -157,15 +207,13 @@ impl Parser {
     /// The whole chunk is always consumed. If a limit is exceeded, the first such error is
     /// returned after the whole chunk was processed: items before and after it are queued, the
     /// offending line or event is dropped.
-    pub fn handle_input(&mut self, mut bytes: &[u8]) -> Result<(), ParseError> {
+    pub fn handle_input<'a>(&mut self, input: impl Into<Input<'a>>) -> Result<(), ParseError> {
+        let mut input = input.into();
         let mut first_error = None;
-        while !bytes.is_empty() {
-            match self.next_item(&mut bytes) {
-                Ok(Some(item)) => self.queue.push_back(item),
-                Ok(None) => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+        while !input.is_empty() {
+            // Items go straight to the queue; only an error stops the step early.
+            if let Err(e) = self.step::<true>(&mut input) {
+                first_error.get_or_insert(e);
             }
         }
         match first_error {
@@ -189,16 +237,20 @@ impl Parser {
         self.discard = Discard::Nothing;
         self.discard_event = false;
         self.streaming = None;
-        self.data.clear();
+        self.clear_data();
         self.event_type.clear();
-        self.id_buffer.clone_from(&self.last_event_id);
+        self.id_buffer.clear();
+        self.id_buffer
+            .extend_from_slice(self.last_event_id.as_bytes());
+        self.id_changed = false;
     }
 
     /// Sets the last event ID (and ID buffer), e.g. to resume a stream stored elsewhere.
     pub fn set_last_event_id(&mut self, id: &str) {
-        self.last_event_id.clear();
-        self.last_event_id.push_str(id);
-        self.id_buffer.clone_from(&self.last_event_id);
+        self.last_event_id = Text::from(id);
+        self.id_buffer.clear();
+        self.id_buffer.extend_from_slice(id.as_bytes());
+        self.id_changed = false;
     }
 
     // ---- outputs ----
@@ -214,25 +266,114 @@ impl Parser {
     ///
     /// On error, `input` has been advanced past the bytes consumed so far and the parser has
     /// recovered; calling again continues with the rest.
-    pub fn next_item(&mut self, input: &mut &[u8]) -> Result<Option<Item>, ParseError> {
+    pub fn next_item(&mut self, input: &mut Input<'_>) -> Result<Option<Item>, ParseError> {
+        self.step::<false>(input)
+    }
+
+    /// Parses `input` until it ends, an error, or (unless `QUEUE`, which queues items and goes
+    /// on) an item; advances `input` past what was consumed.
+    fn step<const QUEUE: bool>(
+        &mut self,
+        input: &mut Input<'_>,
+    ) -> Result<Option<Item>, ParseError> {
+        let (view, owner) = input.parts();
+        let mut pos = 0;
+        let result = self.parse::<QUEUE>(view, owner, &mut pos);
+        if let Some((start, end)) = self.single.take() {
+            // The event's only data line outlives this call: keep it as a slice of its input.
+            debug_assert!(owner.is_some(), "`single` is only set for shared input");
+            self.held = owner.map(|o| o.slice(start..end));
+        }
+        input.advance(pos);
+        result
+    }
+
+    /// [`step`](Self::step) over `view` from `*pos`, advancing `*pos`. `owner` owns `view`
+    /// when the input is shared.
+    #[inline(always)]
+    fn parse<const QUEUE: bool>(
+        &mut self,
+        view: &[u8],
+        owner: Option<&Bytes>,
+        pos: &mut usize,
+    ) -> Result<Option<Item>, ParseError> {
         loop {
-            let Some(&first) = input.first() else {
+            let rest = &view[*pos..];
+            let Some(&first) = rest.first() else {
                 return Ok(None);
             };
             if self.pending_lf {
                 self.pending_lf = false;
                 if first == b'\n' {
-                    *input = &input[1..];
+                    *pos += 1;
                     continue;
                 }
             }
             if self.bom != BOM_DONE {
-                self.match_bom(input);
+                self.match_bom(rest, pos);
                 continue;
             }
-            match decode_line(input) {
+            let fresh = self.line_is_fresh();
+            if fresh && (first == b'\n' || first == b'\r') {
+                // A blank line (the most frequent line after `data:`): dispatch.
+                *pos += 1;
+                if first == b'\r' {
+                    match rest.get(1) {
+                        Some(b'\n') => *pos += 1,
+                        Some(_) => {}
+                        None => self.pending_lf = true,
+                    }
+                }
+                if let Some(item) = self.dispatch(owner) {
+                    if !QUEUE {
+                        return Ok(Some(item));
+                    }
+                    self.queue.push_back(item);
+                }
+                continue;
+            }
+            // The most frequent line, `data:`, is searched for its end after its name, and its
+            // value goes straight to the data buffer; a comment is skipped once its end is
+            // found (rule 6). Anything unusual (a limit, a line under way) takes the general
+            // path below; a line whose end is not here yet too, without a second search.
+            let mut partial = false;
+            if fresh && first == b'd' && !self.discard_event && rest.starts_with(b"data:") {
+                let value_start = if rest.get(5) == Some(&b' ') { 6 } else { 5 };
+                match decode_line(&rest[value_start..]) {
+                    Status::Complete(raw) => {
+                        let value_len = raw.content.len();
+                        if value_start + value_len <= self.config.max_line_length
+                            && self.data_len + value_len <= self.config.max_event_data
+                        {
+                            let start = *pos + value_start;
+                            *pos = start + raw.consumed;
+                            self.pending_lf = raw.pending_lf;
+                            self.push_data(view, owner.is_some(), start, start + value_len);
+                            self.data_len += value_len + 1;
+                            continue;
+                        }
+                    }
+                    Status::Partial => partial = true,
+                }
+            } else if fresh && first == b':' {
+                match decode_line(rest) {
+                    Status::Complete(raw) if raw.content.len() <= self.config.max_line_length => {
+                        *pos += raw.consumed;
+                        self.pending_lf = raw.pending_lf;
+                        continue;
+                    }
+                    Status::Complete(_) => {}
+                    Status::Partial => partial = true,
+                }
+            }
+            let found = if partial {
+                Status::Partial
+            } else {
+                decode_line(rest)
+            };
+            match found {
                 Status::Partial => {
-                    let rest = core::mem::take(input);
+                    *pos = view.len();
                     if self.discard == Discard::Line {
                         return Ok(None);
                     }
@@ -242,12 +383,12 @@ impl Parser {
                             return Err(self.line_too_long());
                         }
                         if !stream.overflow {
-                            if self.data.len().saturating_add(rest.len())
-                                > self.config.max_event_data
+                            if self.data_len.saturating_add(rest.len()) > self.config.max_event_data
                             {
                                 stream.overflow = true;
                             } else {
-                                self.data.extend_from_slice(rest);
+                                append(&mut self.arena, rest);
+                                self.data_len += rest.len();
                             }
                         }
                         return Ok(None);
@@ -256,53 +397,55 @@ impl Parser {
                         return Err(self.line_too_long());
                     }
                     self.line.extend_from_slice(rest);
-                    self.start_streaming();
+                    self.start_streaming(view);
                     return Ok(None);
                 }
                 Status::Complete(raw) => {
-                    *input = &input[raw.consumed..];
+                    let line_start = *pos;
+                    let line_len = raw.content.len();
+                    *pos += raw.consumed;
                     self.pending_lf = raw.pending_lf;
                     if self.discard == Discard::Line {
                         self.discard = Discard::Nothing;
                         continue;
                     }
                     if let Some(stream) = self.streaming.take() {
-                        let line_len = stream.line_len.saturating_add(raw.content.len());
-                        if line_len > self.config.max_line_length {
-                            self.data.truncate(stream.data_start);
+                        if stream.line_len.saturating_add(line_len) > self.config.max_line_length {
+                            self.undo_streaming(stream);
                             return Err(ParseError::LineTooLong {
                                 limit: self.config.max_line_length,
                             });
                         }
-                        if stream.overflow
-                            || self.data.len() + raw.content.len() > self.config.max_event_data
+                        if stream.overflow || self.data_len + line_len > self.config.max_event_data
                         {
                             return Err(self.event_too_large());
                         }
-                        self.data.extend_from_slice(raw.content);
-                        self.data.push(b'\n');
+                        append_line(&mut self.arena, raw.content);
+                        self.data_len += line_len + 1;
                         continue;
                     }
-                    if self.line.len().saturating_add(raw.content.len())
-                        > self.config.max_line_length
-                    {
+                    if self.line.len().saturating_add(line_len) > self.config.max_line_length {
                         self.line.clear();
                         return Err(ParseError::LineTooLong {
                             limit: self.config.max_line_length,
                         });
                     }
                     let result = if self.line.is_empty() {
-                        self.process_line(raw.content)
+                        self.process_line(view, owner, line_start, line_start + line_len)
                     } else {
+                        // Only the first line of an input completes a buffered one, so no
+                        // data line of this input is waiting in `single`.
+                        debug_assert!(self.single.is_none());
                         let mut line = core::mem::take(&mut self.line);
                         line.extend_from_slice(raw.content);
-                        let result = self.process_line(&line);
+                        let result = self.process_line(&line, None, 0, line.len());
                         line.clear();
                         self.line = line;
                         result
                     };
                     match result {
                         Ok(None) => continue,
+                        Ok(Some(item)) if QUEUE => self.queue.push_back(item),
                         other => return other,
                     }
                 }
@@ -310,11 +453,17 @@ impl Parser {
         }
     }
 
+    /// No line is under way: the next byte starts a new line.
+    #[inline]
+    fn line_is_fresh(&self) -> bool {
+        self.line.is_empty() && self.streaming.is_none() && self.discard == Discard::Nothing
+    }
+
     /// The unfinished line exceeded `max_line_length`: drop it (and what it added to the
     /// data), skip the rest of it.
     fn line_too_long(&mut self) -> ParseError {
         if let Some(stream) = self.streaming.take() {
-            self.data.truncate(stream.data_start);
+            self.undo_streaming(stream);
         }
         self.line.clear();
         self.discard = Discard::Line;
@@ -323,44 +472,107 @@ impl Parser {
         }
     }
 
+    /// Takes back what a streamed `data:` line added to the data.
+    fn undo_streaming(&mut self, stream: Streaming) {
+        self.arena.truncate(stream.arena_start);
+        self.data_len = stream.data_len_start;
+        self.has_data = stream.had_data;
+    }
+
     /// The event's data exceeded `max_event_data`: drop it, ignore the event's other data
     /// lines, and do not dispatch it.
     fn event_too_large(&mut self) -> ParseError {
-        self.data.clear();
+        self.clear_data();
         self.discard_event = true;
         ParseError::EventDataTooLarge {
             limit: self.config.max_event_data,
         }
     }
 
+    /// Empties the data buffer.
+    fn clear_data(&mut self) {
+        self.has_data = false;
+        self.data_len = 0;
+        self.single = None;
+        self.held = None;
+        self.arena.clear();
+    }
+
+    /// Makes the arena hold all of the event's data, so that more can be appended to it.
+    #[inline(always)]
+    fn spill(&mut self, view: &[u8]) {
+        if self.single.is_some() || self.held.is_some() {
+            self.spill_line(view);
+        }
+    }
+
+    /// [`spill`](Self::spill) when the data is one line outside the arena.
+    #[inline(never)]
+    fn spill_line(&mut self, view: &[u8]) {
+        if let Some((start, end)) = self.single.take() {
+            append_line(&mut self.arena, &view[start..end]);
+        } else if let Some(held) = self.held.take() {
+            append_line(&mut self.arena, &held);
+        }
+    }
+
+    /// Appends a data value (`view[start..end]`) and an LF to the data buffer (rule 10);
+    /// the caller checked the limit and accounts for `data_len`. `view[end]`, if present, is
+    /// the line's terminator.
+    #[inline(always)]
+    fn push_data(&mut self, view: &[u8], shared: bool, start: usize, end: usize) {
+        if !self.has_data {
+            self.has_data = true;
+            if shared {
+                self.single = Some((start, end));
+                return;
+            }
+        }
+        self.spill(view);
+        match view.get(start..end + 1) {
+            Some(line) => {
+                // One copy with the terminator, which becomes the LF.
+                append(&mut self.arena, line);
+                if let Some(last) = self.arena.last_mut() {
+                    *last = b'\n';
+                }
+            }
+            None => append_line(&mut self.arena, &view[start..end]),
+        }
+    }
+
     /// If the unfinished line is known to be a `data` field (its name and the byte after the
-    /// colon have arrived), moves its value into the data buffer and streams the rest there.
-    fn start_streaming(&mut self) {
+    /// colon have arrived), moves its value into the arena and streams the rest there.
+    fn start_streaming(&mut self, view: &[u8]) {
         if self.discard_event || self.line.len() < 6 || !self.line.starts_with(b"data:") {
             return;
         }
         let value_start = if self.line[5] == b' ' { 6 } else { 5 };
+        self.spill(view);
         let value = &self.line[value_start..];
-        let data_start = self.data.len();
-        let overflow = data_start + value.len() > self.config.max_event_data;
-        if !overflow {
-            self.data.extend_from_slice(value);
-        }
-        self.streaming = Some(Streaming {
-            data_start,
+        let stream = Streaming {
+            arena_start: self.arena.len(),
+            data_len_start: self.data_len,
+            had_data: self.has_data,
             line_len: self.line.len(),
-            overflow,
-        });
+            overflow: self.data_len + value.len() > self.config.max_event_data,
+        };
+        if !stream.overflow {
+            append(&mut self.arena, value);
+            self.data_len += value.len();
+            self.has_data = true;
+        }
+        self.streaming = Some(stream);
         self.line.clear();
     }
 
     /// Consumes the start of a stream while it matches the BOM (rule 2). A partial match
     /// followed by something else is ordinary line content.
-    fn match_bom(&mut self, input: &mut &[u8]) {
-        while let Some(&b) = input.first() {
+    fn match_bom(&mut self, rest: &[u8], pos: &mut usize) {
+        for &b in rest {
             if b == BOM[usize::from(self.bom)] {
                 self.bom += 1;
-                *input = &input[1..];
+                *pos += 1;
                 if self.bom == BOM_DONE {
                     return;
                 }
@@ -373,10 +585,17 @@ impl Parser {
         }
     }
 
-    /// Interprets one complete line (rules 5-13).
-    fn process_line(&mut self, line: &[u8]) -> Result<Option<Item>, ParseError> {
-        let (name, value) = match parse_line(line) {
-            Line::Blank => return Ok(self.dispatch()),
+    /// Interprets one complete line, `view[start..end]` (rules 5-13).
+    #[inline(always)]
+    fn process_line(
+        &mut self,
+        view: &[u8],
+        owner: Option<&Bytes>,
+        start: usize,
+        end: usize,
+    ) -> Result<Option<Item>, ParseError> {
+        let (name, value) = match parse_line(&view[start..end]) {
+            Line::Blank => return Ok(self.dispatch(owner)),
             Line::Comment(_) => return Ok(None),
             Line::Field { name, value } => (name, value),
         };
@@ -385,19 +604,22 @@ impl Parser {
                 if self.discard_event {
                     return Ok(None);
                 }
-                if self.data.len() + value.len() > self.config.max_event_data {
+                if self.data_len + value.len() > self.config.max_event_data {
                     return Err(self.event_too_large());
                 }
-                self.data.extend_from_slice(value);
-                self.data.push(b'\n');
+                // The value is the end of the line.
+                let value_len = value.len();
+                self.push_data(view, owner.is_some(), end - value_len, end);
+                self.data_len += value_len + 1;
             }
             b"event" => {
                 self.event_type.clear();
-                push_lossy(&mut self.event_type, value);
+                self.event_type.extend_from_slice(value);
             }
             b"id" if memchr::memchr(0, value).is_none() => {
                 self.id_buffer.clear();
-                push_lossy(&mut self.id_buffer, value);
+                self.id_buffer.extend_from_slice(value);
+                self.id_changed = true;
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 let millis = value.iter().fold(0u64, |acc, d| {
@@ -411,43 +633,111 @@ impl Parser {
     }
 
     /// Rule 13: dispatch at a blank line.
-    fn dispatch(&mut self) -> Option<Item> {
-        if self.last_event_id != self.id_buffer {
-            self.last_event_id.clone_from(&self.id_buffer);
-        }
-        if self.discard_event || self.data.is_empty() {
-            self.discard_event = false;
-            self.data.clear();
+    #[inline(always)]
+    fn dispatch(&mut self, owner: Option<&Bytes>) -> Option<Item> {
+        if !self.has_data && !self.discard_event && !self.id_changed {
+            // A keep-alive's blank line: only the type buffer to clear.
             self.event_type.clear();
             return None;
         }
-        self.data.pop(); // the trailing LF every data line adds
-        let data = match String::from_utf8(core::mem::take(&mut self.data)) {
-            Ok(data) => data,
-            Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+        self.dispatch_event(owner)
+    }
+
+    /// [`dispatch`](Self::dispatch) when there is an event, an id or a discarded event.
+    #[inline(never)]
+    fn dispatch_event(&mut self, owner: Option<&Bytes>) -> Option<Item> {
+        let data = if self.discard_event || !self.has_data {
+            self.discard_event = false;
+            self.clear_data();
+            None
+        } else {
+            Some(self.take_data(owner))
+        };
+        // The arena holds no data now: new texts can be split off it.
+        if self.id_changed {
+            self.id_changed = false;
+            if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
+                self.last_event_id = new_text(&mut self.arena, &self.id_buffer);
+            }
+        }
+        let Some(data) = data else {
+            self.event_type.clear();
+            return None;
         };
         let event_type = if self.event_type.is_empty() {
-            String::from("message")
+            MESSAGE
         } else {
-            core::mem::take(&mut self.event_type)
+            if self.last_type.as_bytes()[..] != self.event_type[..] {
+                self.last_type = new_text(&mut self.arena, &self.event_type);
+            }
+            self.event_type.clear();
+            self.last_type.clone()
         };
         Some(Item::Event(MessageEvent {
             event_type,
             data,
-            last_event_id: self.last_event_id.clone(),
+            // No clone call (through `Bytes`' vtable) for the frequent empty ID.
+            last_event_id: if self.last_event_id.is_empty() {
+                Text::new()
+            } else {
+                self.last_event_id.clone()
+            },
         }))
     }
-}
 
-/// Rule 1: UTF-8 with U+FFFD for invalid sequences. Valid input (the common case) is checked
-/// by the fast validator and borrowed; only invalid input takes the slower replacing path.
-fn decode_lossy(bytes: &[u8]) -> Cow<'_, str> {
-    match core::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(bytes),
+    /// Takes the event's data out of the data buffer, decoded (rule 1), leaving it empty.
+    fn take_data(&mut self, owner: Option<&Bytes>) -> Text {
+        let raw = match (self.single.take(), owner) {
+            (Some((start, end)), Some(owner)) => owner.slice(start..end),
+            _ => match self.held.take() {
+                Some(held) => held,
+                None => {
+                    let mut data = self.arena.split();
+                    data.truncate(data.len().saturating_sub(1)); // the last line's LF
+                    let data = data.freeze();
+                    if self.arena.capacity() > MAX_SPARE {
+                        self.arena = BytesMut::new();
+                    }
+                    data
+                }
+            },
+        };
+        self.has_data = false;
+        self.data_len = 0;
+        Text::from_utf8_lossy(raw)
     }
 }
 
-fn push_lossy(out: &mut String, bytes: &[u8]) {
-    out.push_str(&decode_lossy(bytes));
+/// Makes room for `n` more bytes in the arena: a new block of at least [`ARENA_BLOCK`], and at
+/// least doubling what it holds (a long line arriving in small pieces is copied a bounded
+/// number of times).
+#[inline]
+fn reserve(arena: &mut BytesMut, n: usize) {
+    if arena.capacity() - arena.len() < n {
+        arena.reserve(n.max(ARENA_BLOCK).max(arena.len()));
+    }
+}
+
+#[inline]
+fn append(arena: &mut BytesMut, bytes: &[u8]) {
+    reserve(arena, bytes.len());
+    arena.extend_from_slice(bytes);
+}
+
+/// Appends a data value and its LF.
+#[inline]
+fn append_line(arena: &mut BytesMut, value: &[u8]) {
+    reserve(arena, value.len() + 1);
+    arena.extend_from_slice(value);
+    arena.extend_from_slice(b"\n");
+}
+
+/// A new text (rule 1's decoding) from raw bytes, split off the arena, which must be empty.
+fn new_text(arena: &mut BytesMut, raw: &[u8]) -> Text {
+    debug_assert!(arena.is_empty());
+    if raw.is_empty() {
+        return Text::new();
+    }
+    append(arena, raw);
+    Text::from_utf8_lossy(arena.split().freeze())
 }

@@ -3,6 +3,7 @@
 //! every position into two chunks, split at every pair of positions into three chunks (short
 //! inputs), and fed one byte at a time; all must give the same items.
 
+use bytes::Bytes;
 use sse_proto::{Item, MessageEvent, ParseError, Parser, ParserConfig};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,17 +21,29 @@ fn msg(data: &str) -> Out {
 }
 
 fn run_chunks(config: ParserConfig, chunks: &[&[u8]]) -> Vec<Out> {
+    let borrowed = run_chunks_as(config, chunks, false);
+    // Shared input (where one-line events are slices of it) gives exactly the same.
+    let shared = run_chunks_as(config, chunks, true);
+    assert_eq!(borrowed, shared, "borrowed vs shared input");
+    borrowed
+}
+
+fn run_chunks_as(config: ParserConfig, chunks: &[&[u8]], shared: bool) -> Vec<Out> {
     let mut p = Parser::with_config(config);
     let mut out = Vec::new();
     for chunk in chunks {
-        let r = p.handle_input(chunk);
+        let r = if shared {
+            p.handle_input(Bytes::copy_from_slice(chunk))
+        } else {
+            p.handle_input(*chunk)
+        };
         while let Some(item) = p.poll_item() {
             out.push(match item {
                 Item::Event(MessageEvent {
                     event_type,
                     data,
                     last_event_id,
-                }) => Out::Ev(event_type, data, last_event_id),
+                }) => Out::Ev(event_type.into(), data.into(), last_event_id.into()),
                 Item::Retry(ms) => Out::Retry(ms),
             });
         }

@@ -2,8 +2,9 @@
 //! stream gives the same items (and errors) as one chunk; and the incremental parser agrees
 //! with a direct, whole-input transcription of the WHATWG algorithm.
 
+use bytes::Bytes;
 use proptest::prelude::*;
-use sse_proto::{Event, Item, MessageEvent, ParseError, Parser, ParserConfig};
+use sse_proto::{Event, Input, Item, MessageEvent, ParseError, Parser, ParserConfig};
 
 #[derive(Debug, Clone)]
 struct Spec {
@@ -75,12 +76,31 @@ fn chunked(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     out
 }
 
-/// Items and errors in order, through the pull interface (which reports every error).
+/// Items and errors in order, through the pull interface (which reports every error); the
+/// same from borrowed and from shared input.
 fn parse(config: ParserConfig, chunks: &[Vec<u8>]) -> Vec<Result<Item, ParseError>> {
+    let borrowed = parse_as(config, chunks, false);
+    assert_eq!(
+        borrowed,
+        parse_as(config, chunks, true),
+        "borrowed vs shared input"
+    );
+    borrowed
+}
+
+fn parse_as(
+    config: ParserConfig,
+    chunks: &[Vec<u8>],
+    shared: bool,
+) -> Vec<Result<Item, ParseError>> {
     let mut p = Parser::with_config(config);
     let mut out = Vec::new();
     for chunk in chunks {
-        let mut input = &chunk[..];
+        let mut input = if shared {
+            Input::from(Bytes::copy_from_slice(chunk))
+        } else {
+            Input::from(&chunk[..])
+        };
         while !input.is_empty() {
             match p.next_item(&mut input) {
                 Ok(Some(item)) => out.push(Ok(item)),
@@ -124,9 +144,9 @@ fn reference(input: &[u8]) -> Vec<Item> {
                 std::mem::take(&mut event_type)
             };
             out.push(Item::Event(MessageEvent {
-                event_type: t,
-                data: std::mem::take(&mut data),
-                last_event_id: id_buf.clone(),
+                event_type: t.into(),
+                data: std::mem::take(&mut data).into(),
+                last_event_id: id_buf.as_str().into(),
             }));
             continue;
         }
@@ -204,7 +224,7 @@ proptest! {
             prop_assert_eq!(n, e.encoded_len());
             let event_type = match s.event_type.as_deref() { None | Some("") => "message".to_string(), Some(t) => t.to_string() };
             let data = s.data.replace("\r\n", "\n").replace('\r', "\n");
-            want.push(Item::Event(MessageEvent { event_type, data, last_event_id: last_id.clone() }));
+            want.push(Item::Event(MessageEvent { event_type: event_type.into(), data: data.into(), last_event_id: last_id.as_str().into() }));
         }
         let got: Vec<Item> = parse(ParserConfig::default(), &chunked(&wire, &cuts)).into_iter().map(|r| r.unwrap()).collect();
         prop_assert_eq!(got, want);

@@ -41,9 +41,9 @@ fn write_item(out: &mut impl Write, item: &Item) -> io::Result<()> {
         Item::Event(e) => writeln!(
             out,
             "{{\"event\":{},\"data\":{},\"id\":{}}}",
-            serde_json::to_string(&e.event_type)?,
-            serde_json::to_string(&e.data)?,
-            serde_json::to_string(&e.last_event_id)?
+            serde_json::to_string(e.event_type.as_str())?,
+            serde_json::to_string(e.data.as_str())?,
+            serde_json::to_string(e.last_event_id.as_str())?
         ),
         Item::Retry(ms) => writeln!(out, "{{\"retry\":{ms}}}"),
     }
