@@ -44,7 +44,7 @@ async fn in_time<T>(work: impl std::future::Future<Output = T>) -> T {
 async fn sse_message(es: &mut EventSource) -> (String, String) {
     loop {
         match es.next_event().await.expect("stream open") {
-            SseClientEvent::Message(m) => break (m.last_event_id, m.data),
+            SseClientEvent::Message(m) => break (m.last_event_id.to_string(), m.data.to_string()),
             SseClientEvent::Open => {}
             other => panic!("sse: {other:?}"),
         }

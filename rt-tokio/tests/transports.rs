@@ -48,7 +48,7 @@ impl Subscriber {
                     match es.next_event().await.expect("sse stream open") {
                         SseClientEvent::Message(m) => {
                             assert_eq!(m.event_type, "message");
-                            break (m.last_event_id.parse().unwrap(), m.data);
+                            break (m.last_event_id.parse().unwrap(), m.data.to_string());
                         }
                         SseClientEvent::Open | SseClientEvent::Reconnecting { .. } => {}
                         other => panic!("sse: {other:?}"),

@@ -29,9 +29,9 @@ pub async fn run(
                 writeln!(
                     out,
                     "{{\"event\":{},\"data\":{},\"id\":{}}}",
-                    serde_json::to_string(&m.event_type)?,
-                    serde_json::to_string(&m.data)?,
-                    serde_json::to_string(&m.last_event_id)?
+                    serde_json::to_string(m.event_type.as_str())?,
+                    serde_json::to_string(m.data.as_str())?,
+                    serde_json::to_string(m.last_event_id.as_str())?
                 )?;
                 out.flush()?;
             }
