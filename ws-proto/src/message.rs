@@ -125,6 +125,47 @@ impl Message {
     }
 }
 
+impl From<&str> for Message {
+    /// A text message, copying `s`.
+    fn from(s: &str) -> Self {
+        Message::text(s)
+    }
+}
+
+impl From<String> for Message {
+    /// A text message, without a copy.
+    fn from(s: String) -> Self {
+        Message::Text(Text::from(s))
+    }
+}
+
+impl From<Text> for Message {
+    fn from(t: Text) -> Self {
+        Message::Text(t)
+    }
+}
+
+impl From<&[u8]> for Message {
+    /// A binary message, copying `b`.
+    fn from(b: &[u8]) -> Self {
+        Message::Binary(Bytes::copy_from_slice(b))
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    /// A binary message, without a copy.
+    fn from(b: Vec<u8>) -> Self {
+        Message::Binary(Bytes::from(b))
+    }
+}
+
+impl From<Bytes> for Message {
+    /// A binary message, without a copy.
+    fn from(b: Bytes) -> Self {
+        Message::Binary(b)
+    }
+}
+
 /// A whole data message to send: borrowed from the caller (copied once, into the
 /// connection's buffer), or owned (a server sends a payload of 1 KiB or more as it is, shared,
 /// without copying it). Everything that names a message converts into one.
