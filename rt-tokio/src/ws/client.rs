@@ -117,6 +117,8 @@ impl fmt::Debug for ClientBuilder {
 impl ClientBuilder {
     /// A connection to `url`: no subprotocol, no extra header, ws-proto's default `Config`,
     /// no compression, a 10 s connect timeout and a 10 s handshake timeout.
+    // (`ConnectOptions` has a `tls` field with the `tls` feature only.)
+    #[allow(clippy::needless_update)]
     pub fn new(url: impl Into<String>) -> Self {
         ClientBuilder {
             url: url.into(),

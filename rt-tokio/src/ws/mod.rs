@@ -1,6 +1,6 @@
 //! WebSocket over tokio: a client ([`connect`], [`ClientBuilder`]), a server over any stream
 //! ([`accept`], [`accept_with`]), the hyper upgrade ([`upgrade`]) and, with the `axum`
-//! feature, an axum extractor ([`axum::WebSocketUpgrade`]). Every protocol decision is
+//! feature, an axum extractor (`axum::WebSocketUpgrade`). Every protocol decision is
 //! ws-proto's; this module moves bytes, owns the clock (tokio time) and the randomness (the
 //! OS's, for masking and handshake keys).
 //!

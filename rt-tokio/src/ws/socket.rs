@@ -114,8 +114,8 @@ fn now() -> Instant {
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// A WebSocket over `io`, whose opening handshake is done, driving `conn` (made for
     /// it). Bytes that arrived right after the handshake go in `conn.input_buffer()` before
-    /// (they are read at once); [`client`](super::client), [`server`](super::server) and the
-    /// hyper upgrade do all of that.
+    /// (they are read at once); [`connect`](super::connect), [`accept`](super::accept) and
+    /// the hyper [`upgrade`](super::upgrade) do all of that.
     pub fn from_connection(io: S, mut conn: Connection) -> Self {
         let mut error = None;
         if !conn.input_buffer().is_empty() {
