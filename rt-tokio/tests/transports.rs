@@ -1,4 +1,4 @@
-#![cfg(all(feature = "sse", feature = "longpoll"))]
+#![cfg(all(feature = "sse", feature = "longpoll", feature = "ws"))]
 //! SSE and long polling end to end on 127.0.0.1, from one hub: fan-out, SSE resume after a
 //! dropped connection, the gap event, long-poll timeouts / supersede / restart, a client
 //! gone mid-poll, cursors older than the long-poll window served from the hub's history,
@@ -33,10 +33,53 @@ fn es_config(last_event_id: Option<String>) -> EventSourceConfig {
     c
 }
 
-/// A subscriber on some transport: the demo's WebSocket one becomes one more variant.
+/// A subscriber on some transport.
 enum Subscriber {
     Sse(EventSource),
     LongPoll(LongPollClient),
+    /// Items as WebSocket text messages `"CURSOR DATA"` (see [`ws_bridge`]).
+    Ws(Box<rt_tokio::ws::WebSocket<rt_tokio::net::ClientStream>>),
+}
+
+/// A WebSocket endpoint for hub subscribers on a free port: `/?channel=NAME&cursor=C`
+/// subscribes from that cursor and sends each message as `"CURSOR DATA"` (a gap or a reset
+/// as `"! CURSOR"`), the cursor in the same text form SSE's `id:` and the long-poll cursor
+/// carry. Returns its `ws://` base URL.
+async fn ws_bridge(hub: Hub) -> String {
+    use rt_tokio::hub::Item;
+    use rt_tokio::ws::{accept, ServerOptions};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let (mut ws, request) = accept(tcp, &ServerOptions::default()).await.unwrap();
+                let query: Vec<(String, String)> =
+                    form_urlencoded::parse(request.query().unwrap_or("").as_bytes())
+                        .into_owned()
+                        .collect();
+                let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                let channel = ch(&param("channel").unwrap());
+                let from = param("cursor").map(|c| c.parse::<Cursor>().unwrap());
+                let mut sub = hub.subscribe(&channel, from).await.unwrap();
+                let _guard = hub.connection(rt_tokio::hub::Transport::WebSocket);
+                while let Ok(item) = sub.recv().await {
+                    let text = match &item {
+                        Item::Message { cursor, data } => {
+                            format!("{cursor} {}", String::from_utf8_lossy(data))
+                        }
+                        other => format!("! {}", other.cursor()),
+                    };
+                    if ws.send(text).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    url
 }
 
 impl Subscriber {
@@ -69,6 +112,15 @@ impl Subscriber {
                         other => panic!("long-poll: {other:?}"),
                     }
                 },
+                Subscriber::Ws(ws) => {
+                    let message = ws.recv().await.expect("websocket open").unwrap();
+                    let rt_tokio::ws::Message::Text(t) = message else {
+                        panic!("websocket: {message:?}");
+                    };
+                    let (cursor, data) = t.split_once(' ').unwrap();
+                    assert_ne!(cursor, "!", "websocket: a gap or reset: {t}");
+                    (cursor.parse().unwrap(), data.to_string())
+                }
             }
         };
         tokio::time::timeout(Duration::from_secs(20), work)
@@ -105,12 +157,18 @@ async fn one_publish_reaches_every_transport() {
             .unwrap(),
         ),
     ];
+    let ws_url = ws_bridge(hub.clone()).await;
+    let (ws, _) = rt_tokio::ws::connect(&format!("{ws_url}/?channel=news&cursor={head}"))
+        .await
+        .unwrap();
+    subscribers.push(Subscriber::Ws(Box::new(ws)));
     let cursor = hub.publish(&news, "one for all").await.unwrap();
     for s in &mut subscribers {
         assert_eq!(s.next_message().await, (cursor, "one for all".to_string()));
     }
     let stats = hub.stats().await;
     assert_eq!(stats.connections.sse, 1);
+    assert_eq!(stats.connections.websocket, 1);
     assert_eq!(stats.published, 1);
 }
 
