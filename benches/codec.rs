@@ -17,7 +17,7 @@
 //! buffer its transport writes from (ours: `send` of the borrowed slice, one copy into the
 //! connection's buffer, handed out by `poll_transmit`; the peers: their writes into a sink).
 //!
-//! Run: `cargo bench -p ws-proto --bench codec` (add `-- quick` for a shorter run; `fresh`,
+//! Run: `cargo bench -p benches --bench codec` (add `-- quick` for a shorter run; `fresh`,
 //! `decode-only`, and `only=text` / `only=binary` / `only=65536` select variants and cases).
 //! Reports median MB/s (payload bytes), messages/s and our ratio to each peer.
 
