@@ -35,6 +35,8 @@ pub mod readmes {
     pub struct SseProto;
     #[doc = include_str!("../../longpoll-proto/README.md")]
     pub struct LongpollProto;
+    #[doc = include_str!("../../rt-tokio/README.md")]
+    pub struct RtTokio;
     #[doc = include_str!("../README.md")]
     pub struct Tests;
     #[doc = include_str!("../../fuzz/README.md")]

@@ -87,7 +87,7 @@
 //! ```
 //!
 //! Real drivers: the blocking `std::net` examples in `examples/` and, for tokio, hyper and
-//! axum, `rt-tokio`'s `ws` module (being written).
+//! axum, `rt-tokio`'s `ws` module.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
