@@ -1,15 +1,18 @@
 //! Outgoing connections shared by the clients of every transport: TCP with a connect
-//! timeout, then TLS for `wss://` and `https://` (feature `tls`).
+//! timeout, then TLS for `wss://` and `https://` (feature `tls`), and the stream a WebSocket
+//! gets on an HTTP/2 connection.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// A client's connection: plain TCP, or TLS over TCP.
+/// A client's connection: plain TCP, TLS over TCP, or one stream of an HTTP/2 connection.
 #[derive(Debug)]
 pub enum ClientStream {
     /// `ws://`, `http://`.
@@ -17,21 +20,34 @@ pub enum ClientStream {
     /// `wss://`, `https://`.
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// A stream of an HTTP/2 connection shared with other streams (a WebSocket by RFC 8441):
+    /// its bytes are DATA frames, under HTTP/2 flow control.
+    Http2(Box<TokioIo<Upgraded>>),
 }
 
 impl ClientStream {
-    /// The TCP socket underneath.
-    pub fn tcp(&self) -> &TcpStream {
+    /// The TCP socket underneath, if the stream has one of its own (not an HTTP/2 stream).
+    pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            ClientStream::Plain(s) => s,
+            ClientStream::Plain(s) => Some(s),
             #[cfg(feature = "tls")]
-            ClientStream::Tls(s) => s.get_ref().0,
+            ClientStream::Tls(s) => Some(s.get_ref().0),
+            ClientStream::Http2(_) => None,
+        }
+    }
+
+    /// The protocol TLS negotiated by ALPN (`b"h2"`, `b"http/1.1"`), if any.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        match self {
+            #[cfg(feature = "tls")]
+            ClientStream::Tls(s) => s.get_ref().1.alpn_protocol(),
+            _ => None,
         }
     }
 }
 
 /// Where a client connects: host, port and whether TLS is used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// Host name or address literal (IPv6 without brackets).
     pub host: String,
@@ -49,12 +65,16 @@ pub struct ConnectOptions {
     /// The TLS client config (`None`: [`crate::tls::client_config`], the Mozilla roots).
     #[cfg(feature = "tls")]
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
+    /// The protocols offered by TLS ALPN, in order (`b"h2"`, `b"http/1.1"`); empty: the TLS
+    /// config's own.
+    pub alpn: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectOptions")
             .field("timeout", &self.timeout)
+            .field("alpn", &self.alpn)
             .finish_non_exhaustive()
     }
 }
@@ -84,10 +104,13 @@ async fn tls_connect(
     tcp: TcpStream,
 ) -> io::Result<ClientStream> {
     use tokio_rustls::rustls::pki_types::ServerName;
-    let config = match &options.tls {
+    let mut config = match &options.tls {
         Some(c) => c.clone(),
         None => std::sync::Arc::new(crate::tls::client_config()),
     };
+    if !options.alpn.is_empty() {
+        std::sync::Arc::make_mut(&mut config).alpn_protocols = options.alpn.clone();
+    }
     let name = ServerName::try_from(target.host.clone())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let tls = tokio_rustls::TlsConnector::from(config)
@@ -118,6 +141,7 @@ impl AsyncRead for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            ClientStream::Http2(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -132,6 +156,7 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(feature = "tls")]
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            ClientStream::Http2(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -144,6 +169,7 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             #[cfg(feature = "tls")]
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            ClientStream::Http2(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -152,6 +178,7 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => s.is_write_vectored(),
             #[cfg(feature = "tls")]
             ClientStream::Tls(s) => s.is_write_vectored(),
+            ClientStream::Http2(s) => s.is_write_vectored(),
         }
     }
 
@@ -160,6 +187,7 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
             #[cfg(feature = "tls")]
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            ClientStream::Http2(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -168,6 +196,7 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            ClientStream::Http2(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -132,14 +132,12 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
             parts.version,
             &parts.uri,
             &parts.headers,
+            &parts.extensions,
             &options,
         )
-        .map_err(|e| WebSocketUpgradeRejection(boxed(error_response(&e))))?;
+        .map_err(|e| WebSocketUpgradeRejection(boxed(error_response(&e, parts.version))))?;
         let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or_else(|| {
-            WebSocketUpgradeRejection(boxed(text(
-                426,
-                "this connection cannot be upgraded (HTTP/1.1 only)",
-            )))
+            WebSocketUpgradeRejection(boxed(text(426, "this connection cannot be upgraded")))
         })?;
         Ok(WebSocketUpgrade {
             request,

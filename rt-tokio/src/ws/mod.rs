@@ -1,6 +1,7 @@
-//! WebSocket over tokio: a client ([`connect`], [`ClientBuilder`]), a server over any stream
-//! ([`accept`], [`accept_with`]), the hyper upgrade ([`upgrade`]) and, with the `axum`
-//! feature, an axum extractor (`axum::WebSocketUpgrade`). Every protocol decision is
+//! WebSocket over tokio: a client ([`connect`], [`ClientBuilder`]; over HTTP/2 by RFC 8441
+//! with [`Http2`] and a shared [`Http2Pool`]), a server over any stream ([`accept`],
+//! [`accept_with`]), the hyper upgrade ([`upgrade`], HTTP/1.1 and HTTP/2) and, with the
+//! `axum` feature, an axum extractor (`axum::WebSocketUpgrade`). Every protocol decision is
 //! ws-proto's; this module moves bytes, owns the clock (tokio time) and the randomness (the
 //! OS's, for masking and handshake keys).
 //!
@@ -40,12 +41,14 @@
 pub mod axum;
 mod client;
 mod error;
+mod h2;
 mod server;
 mod socket;
 mod upgrade;
 
 pub use client::{connect, ClientBuilder, ConnectError, Response};
 pub use error::Error;
+pub use h2::{Http2, Http2Pool};
 pub use server::{accept, accept_with, AcceptError, Decision, ServerOptions};
 pub use socket::{WebSocket, WsReader, WsWriter};
 pub use upgrade::{upgrade, upgrade_with, HttpResponse, UpgradedSocket, Upgrading};

@@ -1,5 +1,7 @@
 //! hyper 1.x: answer an upgrade request with its 101 (judged by ws-proto's server handshake
-//! rules) and get the socket once hyper hands the connection over.
+//! rules) and get the socket once hyper hands the connection over. Over HTTP/2 the request is
+//! an extended CONNECT (RFC 8441), answered 200; the socket is then that stream, under
+//! HTTP/2's flow control.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -22,20 +24,33 @@ pub type UpgradedSocket = WebSocket<TokioIo<Upgraded>>;
 /// A response with a whole body, as the upgrade answers.
 pub type HttpResponse = Response<Full<Bytes>>;
 
-/// Judge an upgrade request parsed by an HTTP server (method, version, target, headers) by
-/// ws-proto's rules.
+/// Judge an upgrade request parsed by an HTTP server (method, version, target, headers, and
+/// over HTTP/2 the `:protocol` hyper keeps in the extensions) by ws-proto's rules: an
+/// HTTP/1.1 upgrade, or an HTTP/2 extended CONNECT (RFC 8441).
 pub(crate) fn request_of(
     method: &Method,
     version: Version,
     uri: &Uri,
     headers: &HeaderMap,
+    extensions: &http::Extensions,
     options: &ServerOptions,
 ) -> Result<Request, HandshakeError> {
     let fields = Headers::from_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())))?;
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    if version == Version::HTTP_2 {
+        return Request::from_extended_connect(
+            method.as_str(),
+            extensions.get::<hyper::ext::Protocol>().map(|p| p.as_str()),
+            target,
+            uri.authority().map(|a| a.as_str()),
+            fields,
+            options.limits,
+        );
+    }
     Request::from_parts(
         method.as_str(),
         version == Version::HTTP_11,
-        uri.path_and_query().map_or("/", |p| p.as_str()),
+        target,
         fields,
         options.limits,
         Vec::new(),
@@ -58,11 +73,17 @@ pub(crate) fn response<'a>(
     r
 }
 
-/// The answer to a request that is not a valid upgrade (400, 405, 426, 431).
-pub(crate) fn error_response(e: &HandshakeError) -> Response<Full<Bytes>> {
+/// The answer to a request that is not a valid upgrade (400, 405, 426, 431), without the
+/// connection-specific fields over HTTP/2.
+pub(crate) fn error_response(e: &HandshakeError, version: Version) -> Response<Full<Bytes>> {
+    let headers = if version == Version::HTTP_2 {
+        e.http2_response_headers()
+    } else {
+        e.response_headers()
+    };
     response(
         e.status().unwrap_or(500),
-        e.response_headers(),
+        headers,
         Bytes::from(e.response_body()),
     )
 }
@@ -108,16 +129,18 @@ pub(crate) fn decide_answer(
         .headers(request)
         .map_err(|_| text(500, "the server's answer could not be written"))?;
     let r = response(
-        101,
+        request.accept_status(),
         headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
         Bytes::new(),
     );
     Ok((r, answer.config))
 }
 
-/// Answer `req` (an upgrade request hyper received) as `options` say: `Ok` with the 101 to
-/// return and the socket to await once hyper switches protocols, or `Err` with the
-/// refusal to return (400, 403, 405, 426, 431, as the request deserves).
+/// Answer `req` (an upgrade request hyper received) as `options` say: `Ok` with the 101 (200
+/// for an HTTP/2 extended CONNECT) to return and the socket to await once hyper switches
+/// protocols, or `Err` with the refusal to return (400, 403, 405, 426, 431, as the request
+/// deserves). HTTP/2 needs a server with extended CONNECT enabled (as [`crate::http::serve`]
+/// does).
 ///
 /// ```
 /// use bytes::Bytes;
@@ -162,9 +185,10 @@ pub fn upgrade_with<B>(
         req.version(),
         req.uri(),
         req.headers(),
+        req.extensions(),
         options,
     )
-    .map_err(|e| error_response(&e))?;
+    .map_err(|e| error_response(&e, req.version()))?;
     let (response, config) = decide_answer(&request, options, decide)?;
     let on_upgrade = hyper::upgrade::on(req);
     Ok((
@@ -177,7 +201,8 @@ pub fn upgrade_with<B>(
     ))
 }
 
-/// The socket to come once hyper switches protocols: `.await` it (after returning the 101).
+/// The socket to come once hyper switches protocols: `.await` it (after returning the 101 or
+/// 200).
 #[derive(Debug)]
 pub struct Upgrading {
     on_upgrade: OnUpgrade,
