@@ -289,9 +289,11 @@ async fn websocket_bad_input_gets_error_messages_and_close_codes() {
 
 #[tokio::test]
 async fn gaps_and_resets_are_explicit_on_every_transport() {
-    let mut limits = Limits::default();
-    limits.history_messages = 3;
-    let demo = start(limits).await;
+    let demo = start(Limits {
+        history_messages: 3,
+        ..Limits::default()
+    })
+    .await;
     let mut cursors = Vec::new();
     for i in 1..=6 {
         let p = wire::Post {

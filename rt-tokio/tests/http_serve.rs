@@ -233,14 +233,7 @@ async fn shutdown_finishes_responses_drops_endless_streams_and_releases_the_port
         took >= Duration::from_millis(450),
         "returned early: {took:?}"
     );
-    let rest = soon(async {
-        loop {
-            match stream.frame().await {
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => break,
-            }
-        }
-    });
+    let rest = soon(async { while let Some(Ok(_)) = stream.frame().await {} });
     rest.await;
     // The port is free again: a restarted server can bind it.
     assert!(TcpListener::bind(addr).await.is_ok());

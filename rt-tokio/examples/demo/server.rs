@@ -293,10 +293,7 @@ impl App {
             }
             return r;
         }
-        let via = match req_via(&value) {
-            Some(v) => v,
-            None => "http",
-        };
+        let via = req_via(&value).unwrap_or("http");
         match self.publish(&post, via).await {
             Ok((cursor, duplicate)) => json_response(
                 StatusCode::OK,

@@ -248,7 +248,7 @@
       state.cursor = info.cursor;
       if (hadHistory) {
         notice('reset', [bold('The server restarted'),
-          ` at ${clock(Date.now())}: its history starts again here. Anything sent while this page was away before the restart is lost.`]);
+          ` at ${clock(Date.now())} and its history starts again here: anything sent before the restart that this page had not received yet is lost.`]);
       }
       log('reset: the server has a new history (new epoch)', 'warn');
       render();
