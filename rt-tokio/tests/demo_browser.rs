@@ -17,9 +17,13 @@
 //!    the new epoch, in order, none twice.
 //! 3. An automatic page whose WebSocket endpoint swallows the upgrade (a blackhole, as some
 //!    proxies do) falls back to SSE, remembers it for the session, and sends through it.
+//! 4. The long-poll page's tab goes elsewhere while more is published than the history
+//!    holds, then comes back: its view is restored, a gap notice says what is gone, and
+//!    what the history still holds follows.
 //!
-//! Screenshots of every page go to `target/demo-browser/*.png`; with
-//! `DEMO_UPDATE_SCREENSHOT=1` the WebSocket page's also goes to `docs/demo.png`.
+//! Screenshots of every page go to `target/demo-browser/*.png` at the end, and the WebSocket
+//! page's after part 3 to `readme.png` (with `DEMO_UPDATE_SCREENSHOT=1`, to `docs/demo.png`
+//! too).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -124,9 +128,10 @@ async fn wait_port(addr: SocketAddr) {
     .await
 }
 
-fn start_demo(bin: &Path, addr: SocketAddr) -> Child {
+fn start_demo(bin: &Path, addr: SocketAddr, args: &[&str]) -> Child {
     Command::new(bin)
         .arg(addr.to_string())
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -406,10 +411,10 @@ impl Page {
         }
     }
 
-    async fn screenshot(&self, dir: &Path) -> PathBuf {
+    async fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        let path = dir.join(format!("{}.png", self.name));
+        let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
         path
     }
@@ -448,13 +453,13 @@ async fn the_demo_in_headless_chromium() {
     std::fs::create_dir_all(&shots).unwrap();
 
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let demo = start_demo(&bin, addr);
+    let demo = start_demo(&bin, addr, &[]);
     wait_port(addr).await;
     let mut browser = Browser::start(chromium, &chromedriver).await;
     let base = format!("http://{addr}");
     let pages = [
         browser
-            .open("ws", &format!("{base}/?transport=ws&name=Ada"), (1200, 820))
+            .open("ws", &format!("{base}/?transport=ws&name=Ada"), (1280, 900))
             .await,
         browser
             .open(
@@ -478,7 +483,11 @@ async fn the_demo_in_headless_chromium() {
     // 1. One message from each page, sent together: all pages, same order.
     let texts: Vec<String> = pages
         .iter()
-        .map(|p| format!("hello from {}", p.name))
+        .map(|p| match p.name {
+            "ws" => "Hello from Ada, on a WebSocket".to_string(),
+            "sse" => "Grace here: reading over SSE, sending by POST".to_string(),
+            _ => "Linus on long polling, from a phone".to_string(),
+        })
         .collect();
     for (p, t) in pages.iter().zip(&texts) {
         p.say(t).await;
@@ -502,12 +511,13 @@ async fn the_demo_in_headless_chromium() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop_502.cancel();
     stand_in.await.unwrap();
-    let demo = start_demo(&bin, addr);
+    // The new process keeps 4 messages per channel (for the gap in part 4).
+    let demo = start_demo(&bin, addr, &["--history", "4"]);
     wait_port(addr).await;
-    let away = "published while the pages were away";
+    let away = "Deployed: published by a script while the pages were reconnecting";
     let sent = post_send(
         addr,
-        &json!({"id": "test-after-restart", "name": "Test", "text": away}),
+        &json!({"id": "test-after-restart", "name": "Deploy bot", "text": away}),
     )
     .await;
     let new_epoch = epoch_of(sent["cursor"].as_str().unwrap()).to_string();
@@ -517,7 +527,14 @@ async fn the_demo_in_headless_chromium() {
     }
     let back: Vec<String> = pages
         .iter()
-        .map(|p| format!("back on {}", p.name))
+        .map(|p| {
+            let transport = match p.name {
+                "ws" => "WebSocket",
+                "sse" => "SSE",
+                _ => "long polling",
+            };
+            format!("Back after the restart, still on {transport}")
+        })
         .collect();
     for (p, t) in pages.iter().zip(&back) {
         p.say(t).await;
@@ -611,12 +628,19 @@ async fn the_demo_in_headless_chromium() {
         .js("return sessionStorage.getItem('demo.fallback');")
         .await;
     assert_eq!(remembered, json!("sse"));
-    auto.say("sent after falling back").await;
+    auto.say("My WebSocket is blocked, so this came over SSE")
+        .await;
     pages[0]
-        .wait_texts(&["sent after falling back"], Duration::from_secs(20))
+        .wait_texts(
+            &["My WebSocket is blocked, so this came over SSE"],
+            Duration::from_secs(20),
+        )
         .await;
-    auto.wait_texts(&["sent after falling back"], Duration::from_secs(20))
-        .await;
+    auto.wait_texts(
+        &["My WebSocket is blocked, so this came over SSE"],
+        Duration::from_secs(20),
+    )
+    .await;
     auto.client.refresh().await.unwrap();
     auto.wait_live("sse", Duration::from_secs(20)).await;
     assert!(
@@ -625,20 +649,64 @@ async fn the_demo_in_headless_chromium() {
         auto.log().await
     );
 
-    // Screenshots, once every page has the last message and a fresh tick.
-    for p in &pages {
-        p.wait_texts(&["sent after falling back"], Duration::from_secs(20))
-            .await;
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mut saved = Vec::new();
-    for p in pages.iter().chain([&auto]) {
-        saved.push(p.screenshot(&shots).await);
-    }
+    // The README's screenshot: the WebSocket page after the restart and the fallback.
+    let readme = pages[0].screenshot(&shots, "readme").await;
     if std::env::var("DEMO_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
         std::fs::create_dir_all(&docs).unwrap();
-        std::fs::copy(&saved[0], docs.join("demo.png")).unwrap();
+        std::fs::copy(&readme, docs.join("demo.png")).unwrap();
+    }
+
+    // 4. A tab away for a while (navigated elsewhere) comes back to more than the history
+    // holds: its view is restored, it resumes from its cursor, and a gap notice says what
+    // is gone.
+    let lp = &pages[2];
+    let page_url = lp.client.current_url().await.unwrap();
+    lp.client.goto("about:blank").await.unwrap();
+    for i in 1..=6 {
+        let text = format!("while the tab was away {i}");
+        post_send(
+            addr,
+            &json!({"id": format!("away-{i}"), "name": "Test", "text": text}),
+        )
+        .await;
+    }
+    lp.client.goto(page_url.as_str()).await.unwrap();
+    lp.wait_live("longpoll", Duration::from_secs(20)).await;
+    let held_away: Vec<String> = (3..=6)
+        .map(|i| format!("while the tab was away {i}"))
+        .collect();
+    let held_away: Vec<&str> = held_away.iter().map(String::as_str).collect();
+    let shown = lp.wait_texts(&held_away, Duration::from_secs(20)).await;
+    assert!(lp.log().await.contains("restored"), "{}", lp.log().await);
+    assert_eq!(&shown[..after[2].len()], &after[2][..], "the restored view");
+    assert!(!shown
+        .iter()
+        .any(|m| m.text.ends_with("away 1") || m.text.ends_with("away 2")));
+    let gaps = lp
+        .js("return Array.from(document.querySelectorAll('#messages .notice.gap')).map(e => e.textContent);")
+        .await;
+    assert_eq!(gaps.as_array().unwrap().len(), 1, "{gaps}");
+    assert!(
+        gaps[0].as_str().unwrap().contains("2 messages missed"),
+        "{gaps}"
+    );
+    assert_unique(lp.name, &lp.all_ids().await);
+
+    // Screenshots, once every page has the last message and a fresh tick.
+    for p in &pages {
+        p.wait_texts(
+            &[
+                "My WebSocket is blocked, so this came over SSE",
+                "while the tab was away 6",
+            ],
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for p in pages.iter().chain([&auto]) {
+        p.screenshot(&shots, p.name).await;
     }
     for p in pages.into_iter().chain([auto]) {
         p.client.close().await.unwrap();

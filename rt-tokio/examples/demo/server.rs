@@ -72,7 +72,11 @@ impl App {
         memory.max_messages = limits.history_messages.max(1);
         memory.max_message_bytes = limits.max_frame_bytes.max(1024);
         let hub = Hub::new(MemoryBackend::new(memory));
-        let longpoll = LongPollServer::new(hub.clone(), LongPollConfig::default());
+        // Long polling's window holds no more than the hub's history, so every transport
+        // agrees on what the history holds (and reports the same gaps).
+        let mut lp = LongPollConfig::default();
+        lp.hub.channel.max_messages = lp.hub.channel.max_messages.min(memory.max_messages);
+        let longpoll = LongPollServer::new(hub.clone(), lp);
         App {
             hub,
             longpoll,

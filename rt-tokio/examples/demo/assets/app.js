@@ -9,6 +9,8 @@
 //   long polling in `subs=`. Items at or before the cursor are dropped, and a message
 //   whose id is already shown is never shown again. Gaps and resets are shown as notices.
 // - Reconnection: exponential backoff with jitter, visible in the badge and the banner.
+// - The view (cursor and last MAX_SAVED items) is kept in sessionStorage: a reload shows it
+//   again and resumes from the cursor, with a gap notice if the history moved on meanwhile.
 'use strict';
 
 (() => {
@@ -20,6 +22,7 @@
   const PING_EVERY_MS = 5000;
   const POLL_TIMEOUT_MS = 40000;
   const MAX_SHOWN = 400;
+  const MAX_SAVED = 200;
   const ORDER = ['ws', 'sse', 'longpoll'];
   const NAMES = { ws: 'WebSocket', sse: 'SSE', longpoll: 'Long polling' };
 
@@ -68,6 +71,7 @@
     mine: new Set(),       // ids this page sent
     outbox: new Map(),     // id -> post not yet acknowledged
     duplicatesDropped: 0,
+    view: [],              // what is shown, to restore after a reload
   };
   window.demo = { state };
 
@@ -112,7 +116,8 @@
     $('badge-state').textContent = label;
     $('badge-rtt').textContent = state.status === 'live' && state.rtt != null ? `${state.rtt} ms` : '';
     badge.title = forced ? 'Transport forced by ?transport=' : 'Transport chosen automatically';
-    $('conn-transport').textContent = `${NAMES[state.transport]}${forced ? ' (forced)' : ''}`;
+    const how = forced ? ' (forced)' : state.transport !== 'ws' ? ' (fallback; WebSocket retried later)' : '';
+    $('conn-transport').textContent = `${NAMES[state.transport]}${how}`;
     $('conn-rtt').textContent = state.rtt != null ? `${state.rtt} ms` : '–';
     $('conn-reconnects').textContent = String(state.reconnects);
     $('conn-cursor').textContent = state.cursor || '–';
@@ -202,6 +207,51 @@
     return b;
   }
 
+  function gapNotice(info) {
+    const n = Number(info.missed_to) - Number(info.missed_from) + 1;
+    notice('gap', [bold(`${n} message${n === 1 ? '' : 's'} missed`),
+      ` (#${info.missed_from}–#${info.missed_to}): the server's history no longer holds them.`]);
+  }
+
+  function resetNotice(at) {
+    notice('reset', [bold('The server restarted'),
+      ` at ${clock(at)} and its history starts again here: anything sent before the restart that this page had not received yet is lost.`]);
+  }
+
+  let saveTimer = null;
+  function remember(item) {
+    state.view.push(item);
+    if (state.view.length > MAX_SAVED) state.view.splice(0, state.view.length - MAX_SAVED);
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(save, 200);
+  }
+
+  function save() {
+    session.set('view', JSON.stringify({ cursor: state.cursor, items: state.view }));
+  }
+
+  function restore() {
+    let saved = null;
+    try { saved = JSON.parse(session.get('view') || 'null'); } catch { saved = null; }
+    if (!saved || !parseCursor(saved.cursor) || !Array.isArray(saved.items)) return false;
+    for (const item of saved.items) {
+      if (item.k === 'm' && item.m && typeof item.m.id === 'string') {
+        if (item.mine) state.mine.add(item.m.id);
+        const li = messageItem(item.m, item.c);
+        state.shown.set(item.m.id, li);
+        append(li);
+      } else if (item.k === 'gap' && item.info) {
+        gapNotice(item.info);
+      } else if (item.k === 'reset') {
+        resetNotice(item.at);
+      }
+    }
+    state.view = saved.items;
+    state.cursor = saved.cursor;
+    log(`restored ${saved.items.length} items from this tab's session; resuming after ${saved.cursor}`);
+    return true;
+  }
+
   // ---- what the server sends, on any transport ----
 
   function applies(cursorText) {
@@ -229,15 +279,16 @@
       const li = messageItem(msg, cursor);
       state.shown.set(msg.id, li);
       append(li);
+      remember({ k: 'm', c: cursor, m: msg, mine: state.mine.has(msg.id) });
       render();
     },
     gap(info) {
       state.lastData = Date.now();
       if (!applies(info.cursor)) return;
       state.cursor = info.cursor;
-      const n = Number(info.missed_to) - Number(info.missed_from) + 1;
-      notice('gap', [bold(`${n} message${n === 1 ? '' : 's'} missed`),
-        ` (#${info.missed_from}–#${info.missed_to}): the server's history no longer holds them.`]);
+      const gap = { missed_from: info.missed_from, missed_to: info.missed_to };
+      gapNotice(gap);
+      remember({ k: 'gap', info: gap });
       log(`gap: messages ${info.missed_from}–${info.missed_to} are no longer in the history`, 'bad');
       render();
     },
@@ -247,8 +298,10 @@
       const hadHistory = state.cursor !== null;
       state.cursor = info.cursor;
       if (hadHistory) {
-        notice('reset', [bold('The server restarted'),
-          ` at ${clock(Date.now())} and its history starts again here: anything sent before the restart that this page had not received yet is lost.`]);
+        resetNotice(Date.now());
+        remember({ k: 'reset', at: Date.now() });
+      } else {
+        save();
       }
       log('reset: the server has a new history (new epoch)', 'warn');
       render();
@@ -658,11 +711,16 @@
     empty.className = 'empty';
     empty.textContent = 'No messages yet. Say hello!';
     $('messages').append(empty);
+    addEventListener('pagehide', save);
     if (!forced && state.transport !== 'ws') {
       log(`${NAMES[state.transport]} remembered from earlier in this session; WebSocket is retried later`);
       scheduleWsRetry();
     }
     render();
+    if (restore()) {
+      connect();
+      return;
+    }
     // A new page starts a little back in the history, so the room is not empty.
     fetch('/cursor', { cache: 'no-store' })
       .then((r) => r.json())
