@@ -64,7 +64,10 @@ fn queue(config: ParserConfig, chunks: &[&[u8]]) -> (Vec<Item>, Vec<bool>) {
     let mut items = Vec::new();
     let mut errors = Vec::new();
     for chunk in chunks {
-        errors.push(p.handle_input(bytes::Bytes::copy_from_slice(chunk)).is_err());
+        errors.push(
+            p.handle_input(bytes::Bytes::copy_from_slice(chunk))
+                .is_err(),
+        );
         while let Some(item) = p.poll_item() {
             items.push(item);
         }

@@ -592,10 +592,7 @@ fn send_piece(tx: &mut Side, now: Instant, is_text: bool, data: &[u8], last: boo
             // A piece of another kind is another message: refused, nothing changes.
             let mut stream = tx.conn.send_stream(asked);
             assert!(!stream.is_started());
-            assert_eq!(
-                stream.write(now, data),
-                Err(SendError::MessageInProgress)
-            );
+            assert_eq!(stream.write(now, data), Err(SendError::MessageInProgress));
             assert_eq!(tx.conn.pending_transmit(), before);
             m.kind
         }

@@ -248,7 +248,10 @@ fuzz_target!(|data: &[u8]| {
     let split = run(&config, &chunks, flags, step, false);
     let reads = run(&config, &chunks, flags, step, true);
     assert_eq!(split.error, reads.error, "reads: error");
-    assert!(merge(&split.events) == merge(&reads.events), "reads: events");
+    assert!(
+        merge(&split.events) == merge(&reads.events),
+        "reads: events"
+    );
     assert!(split.transmitted == reads.transmitted, "reads: transmitted");
 
     // The server's output is a valid server stream: a client reads all of it.

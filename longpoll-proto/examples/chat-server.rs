@@ -1,6 +1,6 @@
 //! A minimal long-polling server on `std::net` (one thread, non-blocking sockets), to show a
 //! driver around the hub and the browser side of the HTTP mapping. Not a production server:
-//! the tokio driver lives in `rt-tokio`.
+//! for that, `rt-tokio`'s `LongPollServer` drives the same hub over hyper (or axum).
 //!
 //! ```sh
 //! cargo run -p longpoll-proto --example chat-server -- 127.0.0.1:8080

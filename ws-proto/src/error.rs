@@ -143,9 +143,9 @@ pub enum SendError {
     InvalidCloseCode(u16),
     /// A close reason over 123 bytes.
     CloseReasonTooLong(usize),
-    /// A streamed message is in progress: finish it with `send_chunk(.., last: true)` first.
+    /// A streamed message is in progress: finish it with [`crate::SendStream::finish`] first.
     MessageInProgress,
-    /// A text piece given to `send_chunk` would make the message invalid UTF-8.
+    /// A text piece given to a [`crate::SendStream`] would make the message invalid UTF-8.
     InvalidUtf8,
     /// The message could not be compressed (the compressor failed); nothing was queued. The
     /// compressor cannot be used again: close the connection (1011).

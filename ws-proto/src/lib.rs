@@ -86,8 +86,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Real drivers: `rt-tokio` (tokio, hyper, axum) and the blocking `std::net` examples in
-//! `examples/`.
+//! Real drivers: the blocking `std::net` examples in `examples/` and, for tokio, hyper and
+//! axum, `rt-tokio`'s `ws` module.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]

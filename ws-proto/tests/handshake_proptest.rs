@@ -1,12 +1,14 @@
 //! Property tests: a built client request parses on the server side to the same values, and
 //! the server's 101 is accepted by the client, under random chunking; the extension grammar
-//! round-trips; arbitrary bytes never panic either side.
+//! round-trips; arbitrary bytes never panic either side. The same requests round-trip over
+//! HTTP/2 (RFC 8441 extended CONNECT).
 
 use base64::Engine as _;
 use proptest::prelude::*;
 use ws_proto::handshake::{
-    parse_extension_list, Accept, ClientHandshake, ClientOutcome, ClientRequest, ExtensionOffer,
-    ExtensionParam, HandshakeLimits, ServerHandshake,
+    parse_extension_list, Accept, ClientHandshake, ClientOutcome, ClientRequest, ExtendedConnect,
+    ExtensionOffer, ExtensionParam, HandshakeLimits, Headers, Request, ServerHandshake,
+    EXTENDED_CONNECT_PROTOCOL,
 };
 
 const TOKEN: &str = "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}";
@@ -124,10 +126,8 @@ proptest! {
         prop_assert_eq!(request.path(), path);
         prop_assert_eq!(request.query(), query);
         prop_assert_eq!(request.host(), c.request.host.as_str());
-        prop_assert_eq!(
-            request.key(),
-            base64::engine::general_purpose::STANDARD.encode(c.request.key)
-        );
+        let key = base64::engine::general_purpose::STANDARD.encode(c.request.key);
+        prop_assert_eq!(request.key(), Some(key.as_str()));
         prop_assert_eq!(request.protocols(), c.request.protocols.as_slice());
         let offered = match &c.request.extensions {
             Some(v) => parse_extension_list(v).unwrap(),
@@ -179,6 +179,59 @@ proptest! {
         let mut leftover = accepted.leftover().to_vec();
         leftover.extend_from_slice(&after);
         prop_assert_eq!(&leftover, &back[head_len..]);
+    }
+
+    #[test]
+    fn extended_connect_round_trip(c in case()) {
+        let limits = HandshakeLimits::default();
+        let client = ExtendedConnect::new(&c.request, limits).unwrap();
+        let fields = |pairs: &[(String, String)]| {
+            Headers::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_bytes()))).unwrap()
+        };
+        let request = Request::from_extended_connect(
+            "CONNECT",
+            Some(EXTENDED_CONNECT_PROTOCOL),
+            client.path_and_query(),
+            Some(client.authority()),
+            fields(client.headers()),
+            limits,
+        )
+        .unwrap();
+        let (path, query) = match c.request.path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (c.request.path_and_query.as_str(), None),
+        };
+        prop_assert_eq!((request.path(), request.query()), (path, query));
+        prop_assert_eq!(request.host(), c.request.host.as_str());
+        prop_assert_eq!(request.key(), None);
+        prop_assert_eq!(request.protocols(), c.request.protocols.as_slice());
+        let offered = match &c.request.extensions {
+            Some(v) => parse_extension_list(v).unwrap(),
+            None => Vec::new(),
+        };
+        prop_assert_eq!(request.extensions(), offered.as_slice());
+
+        let protocol = c.chosen_protocol
+            .filter(|_| !request.protocols().is_empty())
+            .map(|i| i.get(request.protocols()).clone());
+        let chosen: Vec<ExtensionOffer> = if request.extensions().is_empty() {
+            Vec::new()
+        } else {
+            c.chosen_extensions.iter().map(|i| i.get(request.extensions()).clone()).collect()
+        };
+        let ext_value = chosen.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ");
+        let accept = Accept {
+            protocol: protocol.as_deref(),
+            extensions: (!chosen.is_empty()).then_some(ext_value.as_str()),
+            headers: &[("x-server", "1")],
+        };
+        let answer = request.accept_headers(&accept).unwrap();
+        let outcome = client.handle_response(request.accept_status(), fields(&answer)).unwrap();
+        let ClientOutcome::Accepted(accepted) = outcome else {
+            panic!("not accepted: {outcome:?}");
+        };
+        prop_assert_eq!(accepted.protocol(), protocol.as_deref());
+        prop_assert_eq!(accepted.extensions(), chosen.as_slice());
     }
 
     #[test]

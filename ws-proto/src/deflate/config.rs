@@ -28,7 +28,7 @@ pub struct DeflateConfig {
     /// Compression level, 0 (stored blocks only) to 9 (best ratio). Default 6 (zlib's).
     pub level: u8,
     /// Messages shorter than this many bytes are sent uncompressed (RSV1 clear), as RFC 7692
-    /// allows per message. A message streamed in several `send_chunk` pieces has no known
+    /// allows per message. A message streamed in several pieces (`Connection::send_stream`) has no known
     /// size and is compressed unless this is `usize::MAX` (never compress). Default
     /// [`DeflateConfig::DEFAULT_THRESHOLD`].
     pub threshold: usize,

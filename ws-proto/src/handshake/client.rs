@@ -6,6 +6,9 @@
 //! `Sec-WebSocket-Accept`, a subprotocol that was offered (or none) and extensions that were
 //! offered by name. Any other status is not an error: it is returned as
 //! [`ClientOutcome::Rejected`] with its status, headers and the body bytes read so far.
+//! Over HTTP/2 (RFC 8441), [`ExtendedConnect`] gives the fields of the CONNECT request and
+//! checks the response the HTTP/2 stack received: 200 with the same subprotocol and extension
+//! rules.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -14,7 +17,9 @@ use base64::Engine as _;
 
 use super::extensions::{is_token, parse_extension_list_bounded, ExtensionOffer};
 use super::head::{httparse_error, HeadReader, Headers};
-use super::{accept_key, check_extra_headers, write_header, HandshakeError, HandshakeLimits};
+use super::{
+    accept_key, check_extra_headers, reason_phrase, write_header, HandshakeError, HandshakeLimits,
+};
 
 /// What the client sends: target, key, offers and extra headers.
 ///
@@ -89,43 +94,18 @@ const CLIENT_RESERVED: &[&str] = &[
 #[derive(Debug)]
 pub struct ClientHandshake {
     reader: HeadReader,
-    limits: HandshakeLimits,
     request: Vec<u8>,
     key: String,
     expected_accept: String,
-    protocols: Vec<String>,
-    extension_names: Vec<String>,
+    offered: Offered,
 }
 
 impl ClientHandshake {
     /// Validates `request` and prepares its bytes. Fails, writing nothing, on an invalid
     /// host, target, subprotocol, extensions value or extra header.
     pub fn new(request: &ClientRequest, limits: HandshakeLimits) -> Result<Self, HandshakeError> {
-        let host = &request.host;
-        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(HandshakeError::InvalidHost);
-        }
-        let target = &request.path_and_query;
-        if !target.starts_with('/')
-            || target.contains('#')
-            || !target.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(HandshakeError::InvalidPathAndQuery);
-        }
-        if let Some(bad) = request.protocols.iter().find(|p| !is_token(p)) {
-            return Err(HandshakeError::InvalidProtocolName {
-                protocol: bad.clone(),
-            });
-        }
-        let offers = match &request.extensions {
-            Some(v) => {
-                parse_extension_list_bounded(v, limits.max_extensions, limits.max_extension_params)
-                    .map_err(HandshakeError::InvalidExtensionsValue)?
-            }
-            None => Vec::new(),
-        };
-        check_extra_headers(&request.headers, CLIENT_RESERVED)?;
-
+        let offers = validate(request, limits)?;
+        let (host, target) = (&request.host, &request.path_and_query);
         let key = base64::engine::general_purpose::STANDARD.encode(request.key);
         let expected_accept = accept_key(&key);
         let mut out = Vec::new();
@@ -153,12 +133,10 @@ impl ClientHandshake {
         out.extend_from_slice(b"\r\n");
         Ok(Self {
             reader: HeadReader::new(limits),
-            limits,
             request: out,
             key,
             expected_accept,
-            protocols: request.protocols.clone(),
-            extension_names: offers.into_iter().map(|o| o.name).collect(),
+            offered: Offered::new(request, offers, limits),
         })
     }
 
@@ -216,6 +194,71 @@ impl ClientHandshake {
         if accept.trim_matches([' ', '\t']) != self.expected_accept {
             return Err(HandshakeError::AcceptMismatch);
         }
+        let (protocol, extensions) = self.offered.check_selection(&headers)?;
+        Ok(Some(ClientOutcome::Accepted(Accepted {
+            protocol,
+            extensions,
+            headers,
+            leftover: raw.leftover,
+        })))
+    }
+}
+
+/// Checks what every request carries; returns the parsed extension offers.
+fn validate(
+    request: &ClientRequest,
+    limits: HandshakeLimits,
+) -> Result<Vec<ExtensionOffer>, HandshakeError> {
+    let host = &request.host;
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(HandshakeError::InvalidHost);
+    }
+    let target = &request.path_and_query;
+    if !target.starts_with('/')
+        || target.contains('#')
+        || !target.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(HandshakeError::InvalidPathAndQuery);
+    }
+    if let Some(bad) = request.protocols.iter().find(|p| !is_token(p)) {
+        return Err(HandshakeError::InvalidProtocolName {
+            protocol: bad.clone(),
+        });
+    }
+    let offers = match &request.extensions {
+        Some(v) => {
+            parse_extension_list_bounded(v, limits.max_extensions, limits.max_extension_params)
+                .map_err(HandshakeError::InvalidExtensionsValue)?
+        }
+        None => Vec::new(),
+    };
+    check_extra_headers(&request.headers, CLIENT_RESERVED)?;
+    Ok(offers)
+}
+
+/// What the client offered, to check the server's choice against.
+#[derive(Debug, Clone)]
+struct Offered {
+    limits: HandshakeLimits,
+    protocols: Vec<String>,
+    extension_names: Vec<String>,
+}
+
+impl Offered {
+    fn new(request: &ClientRequest, offers: Vec<ExtensionOffer>, limits: HandshakeLimits) -> Self {
+        Self {
+            limits,
+            protocols: request.protocols.clone(),
+            extension_names: offers.into_iter().map(|o| o.name).collect(),
+        }
+    }
+
+    /// The subprotocol and extensions an accepting response chose: one offered subprotocol
+    /// (or none), extensions that parse and were offered by name.
+    fn check_selection(
+        &self,
+        headers: &Headers,
+    ) -> Result<(Option<String>, Vec<ExtensionOffer>), HandshakeError> {
         let protocol = match headers.single("Sec-WebSocket-Protocol")? {
             None => None,
             Some(p) => {
@@ -248,25 +291,103 @@ impl ClientHandshake {
                 name: e.name.clone(),
             });
         }
-        Ok(Some(ClientOutcome::Accepted(Accepted {
+        Ok((protocol, extensions))
+    }
+}
+
+/// The client side over HTTP/2: the extended CONNECT of RFC 8441 (section 5).
+///
+/// The HTTP/2 stack sends a request with `:method CONNECT`, `:protocol`
+/// [`EXTENDED_CONNECT_PROTOCOL`](super::EXTENDED_CONNECT_PROTOCOL), `:scheme`, `:path`
+/// ([`path_and_query`](Self::path_and_query)), `:authority` ([`authority`](Self::authority))
+/// and [`headers`](Self::headers), on a connection whose server sent
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`; then hands the response's status and headers to
+/// [`handle_response`](Self::handle_response). The stream's body carries the frames.
+#[derive(Debug, Clone)]
+pub struct ExtendedConnect {
+    authority: String,
+    path_and_query: String,
+    headers: Vec<(String, String)>,
+    offered: Offered,
+}
+
+impl ExtendedConnect {
+    /// Validates `request` as [`ClientHandshake::new`] does (its `host` becomes the
+    /// `:authority`; its `key` is not used: HTTP/2 has none).
+    pub fn new(request: &ClientRequest, limits: HandshakeLimits) -> Result<Self, HandshakeError> {
+        let offers = validate(request, limits)?;
+        let mut headers = Vec::with_capacity(3 + request.headers.len());
+        headers.push(("sec-websocket-version".into(), "13".into()));
+        if !request.protocols.is_empty() {
+            headers.push((
+                "sec-websocket-protocol".into(),
+                request.protocols.join(", "),
+            ));
+        }
+        if let (false, Some(v)) = (offers.is_empty(), &request.extensions) {
+            headers.push(("sec-websocket-extensions".into(), v.clone()));
+        }
+        headers.extend(request.headers.iter().cloned());
+        Ok(Self {
+            authority: request.host.clone(),
+            path_and_query: request.path_and_query.clone(),
+            headers,
+            offered: Offered::new(request, offers, limits),
+        })
+    }
+
+    /// The `:authority` pseudo-header.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The `:path` pseudo-header.
+    pub fn path_and_query(&self) -> &str {
+        &self.path_and_query
+    }
+
+    /// The regular header fields of the request, in order: `sec-websocket-version`, the
+    /// offers, then the extra headers.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// Checks the response: a 200 is [`ClientOutcome::Accepted`] if its subprotocol and
+    /// extensions were offered (an error otherwise); any other status is
+    /// [`ClientOutcome::Rejected`]. Nothing is left over: the frames come in the body.
+    pub fn handle_response(
+        &self,
+        status: u16,
+        headers: Headers,
+    ) -> Result<ClientOutcome, HandshakeError> {
+        if status != 200 {
+            return Ok(ClientOutcome::Rejected(Response {
+                status,
+                reason: reason_phrase(status).to_string(),
+                headers,
+                leftover: Vec::new(),
+            }));
+        }
+        let (protocol, extensions) = self.offered.check_selection(&headers)?;
+        Ok(ClientOutcome::Accepted(Accepted {
             protocol,
             extensions,
             headers,
-            leftover: raw.leftover,
-        })))
+            leftover: Vec::new(),
+        }))
     }
 }
 
 /// How the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientOutcome {
-    /// A valid 101: the connection is now a WebSocket.
+    /// A valid 101 (or 200 over HTTP/2): the connection (or stream) is now a WebSocket.
     Accepted(Accepted),
     /// Any other status (redirect, 401, 403, 426...): not an error, the caller decides.
     Rejected(Response),
 }
 
-/// A validated 101 response.
+/// A validated 101 response (or 200 over HTTP/2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     protocol: Option<String>,
@@ -303,7 +424,7 @@ impl Accepted {
     }
 }
 
-/// A response other than 101.
+/// A response other than 101 (or 200 over HTTP/2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     status: u16,

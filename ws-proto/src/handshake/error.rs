@@ -76,6 +76,14 @@ pub enum HandshakeError {
     NotAnUpgrade,
     /// `Connection` is missing or has no `upgrade` token. Server response: 400.
     MissingConnectionUpgrade,
+    /// Over HTTP/2, a request other than `CONNECT` on a WebSocket endpoint. Server
+    /// response: 400.
+    NotExtendedConnect,
+    /// A `CONNECT` without the `:protocol` pseudo-header (a tunnel request, not WebSocket).
+    /// Server response: 400.
+    MissingProtocolPseudoHeader,
+    /// An extended CONNECT whose `:protocol` is not `websocket`. Server response: 400.
+    UnsupportedProtocolPseudoHeader,
 
     // ---- the client's request (detected by a server) ----
     /// The method is not `GET`. Server response: 405 with `Allow: GET`.
@@ -159,6 +167,15 @@ pub enum HandshakeError {
     },
     /// `handle_input` was called after the handshake had already completed or failed.
     Finished,
+    /// [`Request::accept`] or [`Request::reject`] on a request that came over HTTP/2: its
+    /// response is sent by the HTTP/2 server ([`Request::accept_status`],
+    /// [`Request::accept_headers`]), not written as HTTP/1.1 bytes.
+    ///
+    /// [`Request::accept`]: super::Request::accept
+    /// [`Request::reject`]: super::Request::reject
+    /// [`Request::accept_status`]: super::Request::accept_status
+    /// [`Request::accept_headers`]: super::Request::accept_headers
+    NotHttp11,
 }
 
 impl HandshakeError {
@@ -179,6 +196,9 @@ impl HandshakeError {
             | E::DuplicateHeader { .. }
             | E::MissingUpgradeWebSocket
             | E::MissingConnectionUpgrade
+            | E::NotExtendedConnect
+            | E::MissingProtocolPseudoHeader
+            | E::UnsupportedProtocolPseudoHeader
             | E::InvalidRequestTarget
             | E::MissingHost
             | E::UnexpectedBody
@@ -199,7 +219,8 @@ impl HandshakeError {
             | E::InvalidProtocolName { .. }
             | E::InvalidExtensionsValue(_)
             | E::InvalidStatus { .. }
-            | E::Finished => return None,
+            | E::Finished
+            | E::NotHttp11 => return None,
         })
     }
 
@@ -249,6 +270,14 @@ impl HandshakeError {
         out
     }
 
+    /// [`response_headers`](Self::response_headers) for an HTTP/2 response: without the
+    /// connection-specific `Connection` and `Upgrade`, which HTTP/2 forbids.
+    pub fn http2_response_headers(&self) -> Vec<(&'static str, &'static str)> {
+        let mut headers = self.response_headers();
+        headers.retain(|(n, _)| *n != "Connection" && *n != "Upgrade");
+        headers
+    }
+
     /// The body of the response a server sends for this failure: what was wrong, in a line.
     pub fn response_body(&self) -> String {
         alloc::format!("{self}\n")
@@ -284,6 +313,16 @@ impl fmt::Display for HandshakeError {
                  Sec-WebSocket-Key)",
             ),
             E::MissingConnectionUpgrade => f.write_str("Connection header without upgrade token"),
+            E::NotExtendedConnect => f.write_str(
+                "this is a WebSocket endpoint: over HTTP/2 send an extended CONNECT \
+                 (:protocol websocket, Sec-WebSocket-Version: 13; RFC 8441)",
+            ),
+            E::MissingProtocolPseudoHeader => {
+                f.write_str("CONNECT without :protocol (need :protocol websocket)")
+            }
+            E::UnsupportedProtocolPseudoHeader => {
+                f.write_str("extended CONNECT with a :protocol other than websocket")
+            }
             E::MethodNotAllowed => f.write_str("method must be GET"),
             E::InvalidRequestTarget => f.write_str("invalid request target"),
             E::MissingHost => f.write_str("missing Host header"),
@@ -322,6 +361,9 @@ impl fmt::Display for HandshakeError {
                 write!(f, "status {status} is not a final status (200..=599)")
             }
             E::Finished => f.write_str("handshake already completed or failed"),
+            E::NotHttp11 => {
+                f.write_str("the request came over HTTP/2: its HTTP/2 server sends the response")
+            }
         }
     }
 }

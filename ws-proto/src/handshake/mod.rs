@@ -4,7 +4,9 @@
 //! client's upgrade request ([`ClientHandshake`]), reading and validating it on the server
 //! ([`ServerHandshake`] → [`Request`]), writing the server's 101 or rejection, reading and
 //! validating that response on the client ([`ClientOutcome`]), and the
-//! `Sec-WebSocket-Extensions` grammar ([`parse_extension_list`]).
+//! `Sec-WebSocket-Extensions` grammar ([`parse_extension_list`]). Over HTTP/2 (RFC 8441)
+//! the HTTP/2 stack carries the heads; [`Request::from_extended_connect`] and
+//! [`ExtendedConnect`] hold the rules of that form.
 //!
 //! Invariants:
 //! - Sans-IO: nothing here reads a socket, a clock or a random source. The 16 random bytes
@@ -81,7 +83,9 @@ mod head;
 mod limits;
 mod server;
 
-pub use client::{Accepted, ClientHandshake, ClientOutcome, ClientRequest, Response};
+pub use client::{
+    Accepted, ClientHandshake, ClientOutcome, ClientRequest, ExtendedConnect, Response,
+};
 pub use error::HandshakeError;
 pub use extensions::{
     parse_extension_list, parse_extension_list_bounded, ExtensionOffer, ExtensionParam,
@@ -90,6 +94,19 @@ pub use extensions::{
 pub use head::Headers;
 pub use limits::HandshakeLimits;
 pub use server::{write_rejection, Accept, Request, ServerHandshake};
+
+/// How a handshake travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandshakeForm {
+    /// HTTP/1.1: `GET` with `Upgrade: websocket`, answered 101 (RFC 6455 section 4).
+    Http11Upgrade,
+    /// HTTP/2: an extended `CONNECT` with `:protocol websocket` on one stream, answered 200
+    /// (RFC 8441); the server must have sent `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`.
+    ExtendedConnect,
+}
+
+/// The `:protocol` pseudo-header value of an extended CONNECT for WebSocket (RFC 8441).
+pub const EXTENDED_CONNECT_PROTOCOL: &str = "websocket";
 
 /// The GUID RFC 6455 appends to the key before hashing.
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -7,6 +7,11 @@
 //! is a [`HandshakeError`] whose [`write_response`](HandshakeError::write_response) writes the
 //! answer. [`Request::accept`] and [`write_rejection`] validate everything before appending a
 //! single byte.
+//!
+//! Over HTTP/2 (RFC 8441) the request is an extended CONNECT whose head the HTTP/2 server
+//! parsed: [`Request::from_extended_connect`] checks it (`:protocol websocket`, `:authority`,
+//! `:path`, `Sec-WebSocket-Version: 13`, no connection-specific header; no key), and the
+//! answer is a 200 with [`Request::accept_headers`], sent by that server.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -17,7 +22,7 @@ use super::extensions::{is_token, parse_extension_list_bounded, ExtensionOffer};
 use super::head::{httparse_error, HeadReader, Headers};
 use super::{
     accept_key, check_extra_headers, write_header, write_status_line, HandshakeError,
-    HandshakeLimits,
+    HandshakeForm, HandshakeLimits, EXTENDED_CONNECT_PROTOCOL,
 };
 
 /// The server side of the opening handshake.
@@ -113,12 +118,7 @@ impl Request {
         if !headers.has_token("connection", "upgrade") {
             return Err(HandshakeError::MissingConnectionUpgrade);
         }
-        let version = headers
-            .single("Sec-WebSocket-Version")?
-            .ok_or(HandshakeError::MissingVersion)?;
-        if version.trim_matches([' ', '\t']) != "13" {
-            return Err(HandshakeError::UnsupportedVersion);
-        }
+        check_version(&headers)?;
         let key = headers
             .single("Sec-WebSocket-Key")?
             .ok_or(HandshakeError::MissingKey)?;
@@ -132,6 +132,96 @@ impl Request {
             return Err(HandshakeError::InvalidKey);
         }
         let key = key.to_string();
+        let target = Target {
+            method,
+            path,
+            query,
+            host,
+        };
+        Request::offers(
+            HandshakeForm::Http11Upgrade,
+            target,
+            Some(key),
+            headers,
+            limits,
+            leftover,
+        )
+    }
+
+    /// Validates a WebSocket request that came over HTTP/2 as an extended CONNECT (RFC 8441
+    /// section 4), its head parsed by the HTTP/2 server: `method` (`CONNECT`), the
+    /// `:protocol` pseudo-header (`websocket`), the `:path` (`target`, origin-form), the
+    /// `:authority` (taken as the host) and the regular `headers`. As over HTTP/1.1:
+    /// `Sec-WebSocket-Version: 13`, subprotocols, extensions and `Origin`; there is no key.
+    /// The stream's body then carries the WebSocket frames.
+    pub fn from_extended_connect(
+        method: &str,
+        protocol: Option<&str>,
+        target: &str,
+        authority: Option<&str>,
+        headers: Headers,
+        limits: HandshakeLimits,
+    ) -> Result<Request, HandshakeError> {
+        if method != "CONNECT" {
+            return Err(HandshakeError::NotExtendedConnect);
+        }
+        match protocol {
+            None => return Err(HandshakeError::MissingProtocolPseudoHeader),
+            Some(p) if !p.eq_ignore_ascii_case(EXTENDED_CONNECT_PROTOCOL) => {
+                return Err(HandshakeError::UnsupportedProtocolPseudoHeader)
+            }
+            Some(_) => {}
+        }
+        if !target.starts_with('/') {
+            return Err(HandshakeError::InvalidRequestTarget);
+        }
+        let (path, query) = split_target(target)?;
+        let host = authority
+            .map(|a| a.trim_matches([' ', '\t']))
+            .filter(|a| !a.is_empty())
+            .ok_or(HandshakeError::MissingHost)?
+            .to_string();
+        // Connection-specific fields make an HTTP/2 message malformed (RFC 9113 8.2.2).
+        if [
+            "Connection",
+            "Upgrade",
+            "Keep-Alive",
+            "Proxy-Connection",
+            "Transfer-Encoding",
+        ]
+        .iter()
+        .any(|h| headers.count(h) > 0)
+        {
+            return Err(HandshakeError::MalformedHead {
+                reason: "connection-specific header field in an HTTP/2 request",
+            });
+        }
+        check_version(&headers)?;
+        let target = Target {
+            method,
+            path,
+            query,
+            host,
+        };
+        Request::offers(
+            HandshakeForm::ExtendedConnect,
+            target,
+            None,
+            headers,
+            limits,
+            Vec::new(),
+        )
+    }
+
+    /// The checks both forms share (subprotocols, extensions, `Origin`), then the request.
+    fn offers(
+        form: HandshakeForm,
+        target: Target<'_>,
+        key: Option<String>,
+        headers: Headers,
+        limits: HandshakeLimits,
+        leftover: Vec<u8>,
+    ) -> Result<Request, HandshakeError> {
         let mut protocols: Vec<String> = Vec::new();
         for element in headers
             .get_all("Sec-WebSocket-Protocol")
@@ -161,10 +251,11 @@ impl Request {
         let origin = headers.single("Origin")?.map(String::from);
         Ok(Request {
             limits,
-            method: method.to_string(),
-            path,
-            query,
-            host,
+            form,
+            method: target.method.to_string(),
+            path: target.path,
+            query: target.query,
+            host: target.host,
             origin,
             key,
             protocols,
@@ -173,6 +264,25 @@ impl Request {
             leftover,
         })
     }
+}
+
+/// Where a request goes: method, path, query and host.
+struct Target<'a> {
+    method: &'a str,
+    path: String,
+    query: Option<String>,
+    host: String,
+}
+
+/// `Sec-WebSocket-Version` must be present once and be 13.
+fn check_version(headers: &Headers) -> Result<(), HandshakeError> {
+    let version = headers
+        .single("Sec-WebSocket-Version")?
+        .ok_or(HandshakeError::MissingVersion)?;
+    if version.trim_matches([' ', '\t']) != "13" {
+        return Err(HandshakeError::UnsupportedVersion);
+    }
+    Ok(())
 }
 
 /// Splits an origin-form (`/p?q`) or absolute-form (`ws://h/p?q`) target into path and query.
@@ -241,12 +351,13 @@ const REJECT_RESERVED: &[&str] = &["content-length", "transfer-encoding"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     limits: HandshakeLimits,
+    form: HandshakeForm,
     method: String,
     path: String,
     query: Option<String>,
     host: String,
     origin: Option<String>,
-    key: String,
+    key: Option<String>,
     protocols: Vec<String>,
     extensions: Vec<ExtensionOffer>,
     headers: Headers,
@@ -254,7 +365,12 @@ pub struct Request {
 }
 
 impl Request {
-    /// The method (always `GET`).
+    /// How the request came: an HTTP/1.1 upgrade or an HTTP/2 extended CONNECT.
+    pub fn form(&self) -> HandshakeForm {
+        self.form
+    }
+
+    /// The method: `GET` (HTTP/1.1 upgrade) or `CONNECT` (extended CONNECT).
     pub fn method(&self) -> &str {
         &self.method
     }
@@ -288,6 +404,7 @@ impl Request {
 
     /// The `Host` header (exactly one, non-empty, is accepted). For an absolute-form target
     /// (`GET ws://host/path`) this is still the `Host` header, not the target's authority.
+    /// Over HTTP/2: the `:authority`.
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -302,9 +419,19 @@ impl Request {
         &self.extensions
     }
 
-    /// The `Sec-WebSocket-Key` value (base64 of 16 bytes).
-    pub fn key(&self) -> &str {
-        &self.key
+    /// The `Sec-WebSocket-Key` value (base64 of 16 bytes); `None` over HTTP/2, which has no
+    /// key.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The status of the response that accepts the request: 101 (HTTP/1.1) or 200
+    /// (extended CONNECT).
+    pub fn accept_status(&self) -> u16 {
+        match self.form {
+            HandshakeForm::Http11Upgrade => 101,
+            HandshakeForm::ExtendedConnect => 200,
+        }
     }
 
     /// Bytes received after the request head: the first WebSocket frames. Feed them to the
@@ -318,9 +445,12 @@ impl Request {
         self.leftover
     }
 
-    /// The headers of the 101 Switching Protocols response (for an HTTP server that writes
-    /// the response itself). Fails if the subprotocol or an extension was not offered, the
-    /// extensions value does not parse, or an extra header is invalid or reserved.
+    /// The headers of the response that accepts the request, with status
+    /// [`accept_status`](Self::accept_status) (for an HTTP server that writes the response
+    /// itself): over HTTP/1.1 `Upgrade`, `Connection` and `Sec-WebSocket-Accept`, then (both
+    /// forms) the chosen subprotocol and extensions and the extra headers. Fails if the
+    /// subprotocol or an extension was not offered, the extensions value does not parse, or an
+    /// extra header is invalid or reserved.
     pub fn accept_headers(
         &self,
         accept: &Accept<'_>,
@@ -354,9 +484,11 @@ impl Request {
         }
         check_extra_headers(accept.headers, ACCEPT_RESERVED)?;
         let mut out: Vec<(String, String)> = Vec::with_capacity(5 + accept.headers.len());
-        out.push(("Upgrade".into(), "websocket".into()));
-        out.push(("Connection".into(), "Upgrade".into()));
-        out.push(("Sec-WebSocket-Accept".into(), accept_key(&self.key)));
+        if let Some(key) = &self.key {
+            out.push(("Upgrade".into(), "websocket".into()));
+            out.push(("Connection".into(), "Upgrade".into()));
+            out.push(("Sec-WebSocket-Accept".into(), accept_key(key)));
+        }
         if let Some(p) = accept.protocol {
             out.push(("Sec-WebSocket-Protocol".into(), p.into()));
         }
@@ -370,8 +502,10 @@ impl Request {
     }
 
     /// Appends the 101 Switching Protocols response ([`accept_headers`](Self::accept_headers)).
-    /// Fails, writing nothing, on what makes `accept_headers` fail.
+    /// Fails, writing nothing, on what makes `accept_headers` fail, and with
+    /// [`HandshakeError::NotHttp11`] for a request that came over HTTP/2.
     pub fn accept(&self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), HandshakeError> {
+        self.require_http11()?;
         let headers = self.accept_headers(accept)?;
         write_status_line(out, 101);
         for (n, v) in &headers {
@@ -381,7 +515,8 @@ impl Request {
         Ok(())
     }
 
-    /// Appends a rejection: see [`write_rejection`].
+    /// Appends a rejection: see [`write_rejection`]. Fails with [`HandshakeError::NotHttp11`]
+    /// for a request that came over HTTP/2.
     pub fn reject(
         &self,
         status: u16,
@@ -389,7 +524,15 @@ impl Request {
         body: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), HandshakeError> {
+        self.require_http11()?;
         write_rejection(status, headers, body, out)
+    }
+
+    fn require_http11(&self) -> Result<(), HandshakeError> {
+        match self.form {
+            HandshakeForm::Http11Upgrade => Ok(()),
+            HandshakeForm::ExtendedConnect => Err(HandshakeError::NotHttp11),
+        }
     }
 }
 
@@ -483,7 +626,7 @@ mod tests {
         assert_eq!(r.query(), None);
         assert_eq!(r.host(), "server.example.com");
         assert_eq!(r.origin(), Some("http://example.com"));
-        assert_eq!(r.key(), KEY);
+        assert_eq!(r.key(), Some(KEY));
         assert_eq!(r.protocols(), ["chat", "superchat"]);
         assert!(r.extensions().is_empty());
         assert_eq!(r.header("sec-websocket-version"), Some("13"));
@@ -551,7 +694,7 @@ mod tests {
                     Some("Sec-WebSocket-Key:  AAAAAAAAAAAAAAAAAAAAAA== "),
                 )]),
                 |r| {
-                    assert_eq!(r.key(), "AAAAAAAAAAAAAAAAAAAAAA==");
+                    assert_eq!(r.key(), Some("AAAAAAAAAAAAAAAAAAAAAA=="));
                 },
             ),
             (request(&[("Origin", None)]), |r| {

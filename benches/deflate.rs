@@ -8,7 +8,7 @@
 //! peer such as yawc does). Throughput is payload MB/s of whole echoes, best of 5 runs; ratio
 //! is compressed bytes / payload bytes (smaller is better).
 //!
-//!     cargo bench -p ws-proto --bench deflate
+//!     cargo bench -p benches --bench deflate
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
