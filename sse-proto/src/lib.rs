@@ -118,7 +118,8 @@
 //! is `#![no_std]` and needs `alloc`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-// One `unsafe` call, in `text.rs` (a validated `Text` is not validated again).
+// Two `unsafe` blocks: in `text.rs` (a validated `Text` is not validated again) and in
+// `line.rs` (the SSE2 line-end search of a 16-byte block).
 #![deny(unsafe_code)]
 
 extern crate alloc;

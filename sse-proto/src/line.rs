@@ -54,47 +54,87 @@ pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
     }
 }
 
-/// Bytes looked at word by word before calling `memchr2`: comments, ids, types and blank
-/// lines mostly end within them.
-const HEAD: usize = 16;
+/// Bytes looked at block by block before calling `memchr2`: most lines (comments, ids,
+/// types, blank lines, short data) end within them, and a `memchr2` call costs more than
+/// such a line (runtime dispatch, alignment prologue).
+const HEAD: usize = 64;
 
-const ONES: u64 = u64::from_le_bytes([1; 8]);
-const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+/// Bytes in a block: one 128-bit vector register.
+const BLOCK: usize = 16;
 
-/// The lowest set bit is the high bit of the first CR or LF byte of `word` (little endian).
+/// Bit `i` is set when byte `i` of `block` is CR or LF.
 ///
-/// `(x - ONES) & !x & HIGHS` marks the zero bytes of `x`, exactly up to the first one
-/// (a borrow can only mark bytes above it), so the lowest mark is exact.
-#[inline]
-fn line_end_marks(word: u64) -> u64 {
-    let lf = word ^ (ONES * u64::from(b'\n'));
-    let cr = word ^ (ONES * u64::from(b'\r'));
-    ((lf.wrapping_sub(ONES) & !lf) | (cr.wrapping_sub(ONES) & !cr)) & HIGHS
+/// On x86-64: two vector compares and one `pmovmskb` (SSE2 is in the target's baseline), no
+/// call; the compiler does not find this form by itself from a loop of byte compares.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn line_end_mask(block: &[u8; BLOCK]) -> u32 {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is enabled for this build (the `cfg` above), so calling its intrinsics is
+    // sound; `_mm_loadu_si128` reads 16 bytes from `block`, which holds exactly 16, and
+    // needs no alignment.
+    unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast());
+        let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+        let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+        _mm_movemask_epi8(_mm_or_si128(lf, cr)) as u32
+    }
+}
+
+/// Bit `i` is set when byte `i` of `block` is CR or LF (portable form: two words, each
+/// searched with the zero-byte trick).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn line_end_mask(block: &[u8; BLOCK]) -> u32 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // `(x - ONES) & !x & HIGHS` marks the zero bytes of `x` exactly up to the first one (a
+    // borrow can only mark bytes above it): the lowest mark of each word is exact.
+    let marks = |word: u64| {
+        let lf = word ^ (ONES * u64::from(b'\n'));
+        let cr = word ^ (ONES * u64::from(b'\r'));
+        ((lf.wrapping_sub(ONES) & !lf) | (cr.wrapping_sub(ONES) & !cr)) & HIGHS
+    };
+    let word = |i: usize| u64::from_le_bytes(block[i..i + 8].try_into().unwrap_or([0; 8]));
+    // Only the lowest bit of the result is exact, which is all `find_line_end` uses.
+    match marks(word(0)) {
+        0 => match marks(word(8)) {
+            0 => 0,
+            m => 1 << (8 + m.trailing_zeros() / 8),
+        },
+        m => 1 << (m.trailing_zeros() / 8),
+    }
 }
 
 /// The position of the first CR or LF.
 ///
-/// Most lines are short, and a `memchr2` call costs more than such a line (runtime dispatch,
-/// alignment prologue), so the first [`HEAD`] bytes are searched eight at a time in a
-/// register and `memchr2` searches the rest.
+/// The first [`HEAD`] bytes are searched a [`BLOCK`] at a time in registers (the last,
+/// partial block as the input's last [`BLOCK`] bytes), and `memchr2` searches the rest.
 #[inline]
 fn find_line_end(input: &[u8]) -> Option<usize> {
     let mut at = 0;
-    while let Some(word) = input.get(at..at + 8) {
+    while let Some(block) = input.get(at..at + BLOCK) {
         if at == HEAD {
             return memchr::memchr2(b'\n', b'\r', &input[HEAD..]).map(|i| i + HEAD);
         }
-        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        let marks = line_end_marks(word);
-        if marks != 0 {
-            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        let mask = line_end_mask(block.try_into().unwrap_or(&[0; BLOCK]));
+        if mask != 0 {
+            return Some(at + mask.trailing_zeros() as usize);
         }
-        at += 8;
+        at += BLOCK;
     }
-    input[at..]
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .map(|i| i + at)
+    if let Some(last) = input.len().checked_sub(BLOCK) {
+        // The last block overlaps bytes already searched (they hold no line end).
+        let block = input[last..].try_into().unwrap_or(&[0; BLOCK]);
+        return match line_end_mask(block) {
+            0 => None,
+            mask => Some(last + mask.trailing_zeros() as usize),
+        };
+    }
+    input.iter().position(|&b| b == b'\n' || b == b'\r')
 }
 
 /// One complete line, split into its parts.
@@ -183,7 +223,9 @@ mod tests {
 
     #[test]
     fn find_line_end_at_every_position() {
-        for len in [1, 2, 63, 64, 65, 100, 200] {
+        for len in [
+            1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 79, 80, 81, 100, 200,
+        ] {
             for at in 0..len {
                 for end in [b'\n', b'\r'] {
                     let mut input = alloc::vec![b'x'; len];
