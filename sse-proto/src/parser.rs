@@ -80,6 +80,18 @@ struct Streaming {
     overflow: bool,
 }
 
+/// Where [`Parser::fresh_lines`] stopped.
+enum Fresh {
+    /// At the end of the view.
+    End,
+    /// After the line that dispatched this item.
+    Item(Item),
+    /// At a line whose end is not in the view (the rest of the view was searched).
+    Partial,
+    /// At a line for the general path.
+    General,
+}
+
 /// What to throw away after a limit was exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Discard {
@@ -132,6 +144,9 @@ pub struct Parser {
     has_data: bool,
     /// Length of the data buffer as the spec counts it: each value plus its LF.
     data_len: usize,
+    /// Every line in the data buffer was found ASCII by the line search (so the data need
+    /// not be validated); `false` when not known.
+    data_ascii: bool,
     /// The event's data when it is one line not copied yet: its range in the input being
     /// parsed (only inside [`next_item`](Self::next_item)) ...
     single: Option<(usize, usize)>,
@@ -176,6 +191,7 @@ impl Parser {
             streaming: None,
             has_data: false,
             data_len: 0,
+            data_ascii: true,
             single: None,
             held: None,
             arena: BytesMut::new(),
@@ -313,59 +329,18 @@ impl Parser {
                 self.match_bom(rest, pos);
                 continue;
             }
-            let fresh = self.line_is_fresh();
-            if fresh && (first == b'\n' || first == b'\r') {
-                // A blank line (the most frequent line after `data:`): dispatch.
-                *pos += 1;
-                if first == b'\r' {
-                    match rest.get(1) {
-                        Some(b'\n') => *pos += 1,
-                        Some(_) => {}
-                        None => self.pending_lf = true,
-                    }
-                }
-                if let Some(item) = self.dispatch(owner) {
-                    if !QUEUE {
-                        return Ok(Some(item));
-                    }
-                    self.queue.push_back(item);
-                }
-                continue;
-            }
-            // The most frequent line, `data:`, is searched for its end after its name, and its
-            // value goes straight to the data buffer; a comment is skipped once its end is
-            // found (rule 6). Anything unusual (a limit, a line under way) takes the general
-            // path below; a line whose end is not here yet too, without a second search.
+            // Lines that start fresh are taken by the fast loop; it comes back here for
+            // anything unusual (a limit, a line under way, a field other than data).
             let mut partial = false;
-            if fresh && first == b'd' && !self.discard_event && rest.starts_with(b"data:") {
-                let value_start = if rest.get(5) == Some(&b' ') { 6 } else { 5 };
-                match decode_line(&rest[value_start..]) {
-                    Status::Complete(raw) => {
-                        let value_len = raw.content.len();
-                        if value_start + value_len <= self.config.max_line_length
-                            && self.data_len + value_len <= self.config.max_event_data
-                        {
-                            let start = *pos + value_start;
-                            *pos = start + raw.consumed;
-                            self.pending_lf = raw.pending_lf;
-                            self.push_data(view, owner.is_some(), start, start + value_len);
-                            self.data_len += value_len + 1;
-                            continue;
-                        }
-                    }
-                    Status::Partial => partial = true,
-                }
-            } else if fresh && first == b':' {
-                match decode_line(rest) {
-                    Status::Complete(raw) if raw.content.len() <= self.config.max_line_length => {
-                        *pos += raw.consumed;
-                        self.pending_lf = raw.pending_lf;
-                        continue;
-                    }
-                    Status::Complete(_) => {}
-                    Status::Partial => partial = true,
+            if self.line_is_fresh() {
+                match self.fresh_lines::<QUEUE>(view, owner, pos) {
+                    Fresh::End => return Ok(None),
+                    Fresh::Item(item) => return Ok(Some(item)),
+                    Fresh::Partial => partial = true,
+                    Fresh::General => {}
                 }
             }
+            let rest = &view[*pos..];
             let found = if partial {
                 Status::Partial
             } else {
@@ -453,6 +428,75 @@ impl Parser {
         }
     }
 
+    /// The fast loop over lines that start fresh (no line under way, BOM settled, no LF
+    /// pending) and end in `view`: blank lines dispatch, a `data:` line (the most frequent
+    /// line) is searched for its end after its name and its value goes straight to the data
+    /// buffer, a comment is skipped once its end is found (rule 6). These never leave a line
+    /// under way, so the loop checks no state per line. It returns at the end of `view` (an
+    /// LF may then be pending), with an item (unless `QUEUE`, which queues them), or at a
+    /// line for the general path: one that breaks a limit, another field, or a data line or
+    /// comment whose end is not in `view` (`Partial`: searched already, to its end).
+    #[inline(always)]
+    fn fresh_lines<const QUEUE: bool>(
+        &mut self,
+        view: &[u8],
+        owner: Option<&Bytes>,
+        pos: &mut usize,
+    ) -> Fresh {
+        loop {
+            let rest = &view[*pos..];
+            let Some(&first) = rest.first() else {
+                return Fresh::End;
+            };
+            match first {
+                b'\n' | b'\r' => {
+                    // A blank line (the most frequent line after `data:`): dispatch.
+                    *pos += 1;
+                    if first == b'\r' {
+                        match rest.get(1) {
+                            Some(b'\n') => *pos += 1,
+                            Some(_) => {}
+                            None => self.pending_lf = true,
+                        }
+                    }
+                    if let Some(item) = self.dispatch(owner) {
+                        if !QUEUE {
+                            return Fresh::Item(item);
+                        }
+                        self.queue.push_back(item);
+                    }
+                }
+                b'd' if !self.discard_event && rest.starts_with(b"data:") => {
+                    let value_start = if rest.get(5) == Some(&b' ') { 6 } else { 5 };
+                    let Status::Complete(raw) = decode_line(&rest[value_start..]) else {
+                        return Fresh::Partial;
+                    };
+                    let value_len = raw.content.len();
+                    if value_start + value_len > self.config.max_line_length
+                        || self.data_len + value_len > self.config.max_event_data
+                    {
+                        return Fresh::General;
+                    }
+                    let start = *pos + value_start;
+                    *pos = start + raw.consumed;
+                    self.pending_lf = raw.pending_lf;
+                    self.data_ascii &= raw.known_ascii;
+                    self.push_data(view, owner.is_some(), start, start + value_len);
+                    self.data_len += value_len + 1;
+                }
+                b':' => match decode_line(rest) {
+                    Status::Complete(raw) if raw.content.len() <= self.config.max_line_length => {
+                        *pos += raw.consumed;
+                        self.pending_lf = raw.pending_lf;
+                    }
+                    Status::Complete(_) => return Fresh::General,
+                    Status::Partial => return Fresh::Partial,
+                },
+                _ => return Fresh::General,
+            }
+        }
+    }
+
     /// No line is under way: the next byte starts a new line.
     #[inline]
     fn line_is_fresh(&self) -> bool {
@@ -493,6 +537,7 @@ impl Parser {
     fn clear_data(&mut self) {
         self.has_data = false;
         self.data_len = 0;
+        self.data_ascii = true;
         self.single = None;
         self.held = None;
         self.arena.clear();
@@ -549,6 +594,7 @@ impl Parser {
         }
         let value_start = if self.line[5] == b' ' { 6 } else { 5 };
         self.spill(view);
+        self.data_ascii = false;
         let value = &self.line[value_start..];
         let stream = Streaming {
             arena_start: self.arena.len(),
@@ -609,6 +655,7 @@ impl Parser {
                 }
                 // The value is the end of the line.
                 let value_len = value.len();
+                self.data_ascii = false;
                 self.push_data(view, owner.is_some(), end - value_len, end);
                 self.data_len += value_len + 1;
             }
@@ -704,7 +751,11 @@ impl Parser {
         };
         self.has_data = false;
         self.data_len = 0;
-        Text::from_utf8_lossy(raw)
+        if core::mem::replace(&mut self.data_ascii, true) {
+            Text::from_known_ascii(raw)
+        } else {
+            Text::from_utf8_lossy(raw)
+        }
     }
 }
 

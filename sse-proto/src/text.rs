@@ -45,6 +45,14 @@ impl Text {
         }
     }
 
+    /// A text from bytes the parser's line search found to be ASCII (checked in debug
+    /// builds): no second pass over them.
+    #[inline]
+    pub(crate) fn from_known_ascii(bytes: Bytes) -> Text {
+        debug_assert!(bytes.is_ascii());
+        Text(bytes)
+    }
+
     /// The text.
     #[inline]
     pub fn as_str(&self) -> &str {
