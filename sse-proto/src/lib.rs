@@ -142,7 +142,7 @@ pub use config::{ClientConfig, ParserConfig, ReplayConfig};
 pub use error::{EventError, ParseError, ReplayError, ResponseError, UsageError};
 pub use event::{write_comment, Event};
 pub use input::Input;
-pub use parser::{Item, MessageEvent, Parser};
+pub use parser::{EventRef, Item, ItemRef, MessageEvent, Parser};
 pub use rng::{Rng, SplitMix64};
 pub use server::{KeepAlive, Replay, ReplayBuffer, ReplayEvents, RESPONSE_HEADERS};
 pub use state::ReadyState;

@@ -34,7 +34,7 @@ pub struct RawLine<'a> {
 ///
 /// A CR ends a line at once, even as the last byte of `input` (then
 /// [`RawLine::pending_lf`] is set): the parser never waits for a byte that may not come.
-#[inline]
+#[inline(always)]
 pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
     match find_line_end(input) {
         (None, _) => Status::Partial,
@@ -133,7 +133,7 @@ use block_masks_portable as block_masks;
 /// partial block as the input's last [`BLOCK`] bytes), and `memchr2` searches the rest (then
 /// ASCII is not known). The ASCII test comes with the search at no extra pass, so a short
 /// ASCII value need not be validated again.
-#[inline]
+#[inline(always)]
 fn find_line_end(input: &[u8]) -> (Option<usize>, bool) {
     let mut at = 0;
     let mut non_ascii = 0;
