@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{stream, Stream};
-use sse_proto::{Item, Parser, ParserConfig};
+use sse_proto::{Item, ItemRef, Parser, ParserConfig};
 
 /// Counts allocations (and reallocations) while `COUNTING` is on: the per-event figures.
 struct CountingAlloc;
@@ -307,6 +307,7 @@ fn drive<S: Stream>(s: S, mut on_item: impl FnMut(S::Item)) {
 /// What a contender saw: events with data, and the sum of their data lengths.
 type Seen = (usize, usize);
 
+#[inline(never)]
 fn ours(config: ParserConfig, chunks: &[Bytes]) -> Seen {
     let mut parser = Parser::with_config(config);
     let (mut n, mut bytes) = (0, 0);
@@ -314,6 +315,28 @@ fn ours(config: ParserConfig, chunks: &[Bytes]) -> Seen {
         let _ = parser.handle_input(chunk);
         while let Some(item) = parser.poll_item() {
             if let Item::Event(e) = item {
+                bytes += black_box(&e).data.len();
+                n += 1;
+            }
+        }
+    }
+    parser.handle_eof();
+    (n, bytes)
+}
+
+/// sse-proto through its lending pull interface (`next_borrowed`): each event's fields are
+/// borrowed from the parser and the chunk until the next call.
+#[inline(never)]
+fn ours_lent(config: ParserConfig, chunks: &[Bytes]) -> Seen {
+    let mut parser = Parser::with_config(config);
+    let (mut n, mut bytes) = (0, 0);
+    for chunk in chunks {
+        let chunk = chunk.clone();
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let (consumed, item) = parser.next_borrowed(rest);
+            rest = &rest[consumed..];
+            if let Ok(Some(ItemRef::Event(e))) = item {
                 bytes += black_box(&e).data.len();
                 n += 1;
             }
@@ -500,6 +523,7 @@ fn main() {
             };
             let seen = match peer.as_str() {
                 "" => ours(config, &chunks),
+                "lent" => ours_lent(config, &chunks),
                 "bound" => bound_scan_copy_validate(&chunks, input.one_event),
                 _ => sse_stream(&chunks),
             };
@@ -556,19 +580,24 @@ fn main() {
         "## Throughput: MB/s of input, median of {rounds} rounds [slowest round - fastest round]\n"
     );
     println!(
-        "sse-proto runs with its default limits, except on the 8 MiB line (no limits). \"x\" \
-         columns: time of the peer / time of sse-proto, median of the per-round ratios \
-         [lowest - highest].\n"
+        "sse-proto runs with its default limits, except on the 8 MiB line (no limits); \"Text\" \
+         is `handle_input` + `poll_item` (owned events), \"lent\" is `next_borrowed` (events \
+         borrowed until the next call). \"x\" columns: time of the peer / time of sse-proto, \
+         median of the per-round ratios [lowest - highest]; \"/ bound\": time of sse-proto / \
+         time of the bound (1.10 = within 10% of it).\n"
     );
     println!(
-        "| input | MB | events | chunk | sse-proto | sse-stream 0.3 | eventsource-stream 0.2 | \
-         x sse-stream 0.3 | x eventsource-stream 0.2 | bound (scan + copy + validate) | sse-proto / bound |"
+        "| input | MB | events | chunk | sse-proto, Text | sse-proto, lent | sse-stream 0.3 | \
+         eventsource-stream 0.2 | x sse-stream 0.3, Text | x sse-stream 0.3, lent | \
+         x eventsource-stream 0.2, Text | bound (scan + copy + validate) | Text / bound | lent / bound |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     let mut alloc_rows = Vec::new();
     let only = std::env::var("SSE_BENCH_ONLY").unwrap_or_default();
     for input in inputs.iter().filter(|i| i.name.starts_with(&only)) {
-        let config = if input.bound {
+        let config = if input.one_event {
             unlimited
         } else {
             ParserConfig::default()
@@ -577,6 +606,7 @@ fn main() {
             let chunks = to_chunks(&input.bytes, chunk_size);
             let mut contenders: Vec<Contender<'_>> = vec![
                 ("sse-proto", Box::new(move |c| ours(config, c))),
+                ("sse-proto, lent", Box::new(move |c| ours_lent(config, c))),
                 ("sse-stream 0.3", Box::new(sse_stream)),
                 ("eventsource-stream 0.2", Box::new(eventsource_stream)),
             ];
@@ -589,7 +619,7 @@ fn main() {
             }
             let results = compare(&contenders, &chunks, rounds);
             let events = results[0].1 .0;
-            for ((name, _), (_, seen)) in contenders.iter().zip(&results).take(3) {
+            for ((name, _), (_, seen)) in contenders.iter().zip(&results).take(4) {
                 assert_eq!(
                     seen.0, events,
                     "{name} saw a different number of events on {}",
@@ -618,26 +648,28 @@ fn main() {
                 );
                 format!("{:.2} [{lo:.2}-{hi:.2}]", median(r))
             };
-            let (bound, vs_bound) = if input.bound {
-                (rate(3), ratio(0, 3))
+            let (bound, vs_bound, lent_vs_bound) = if input.bound {
+                (rate(4), ratio(0, 4), ratio(1, 4))
             } else {
-                ("-".into(), "-".into())
+                ("-".into(), "-".into(), "-".into())
             };
             println!(
-                "| {} | {:.1} | {events} | {} KiB | {} | {} | {} | {} | {} | {bound} | {vs_bound} |",
+                "| {} | {:.1} | {events} | {} KiB | {} | {} | {} | {} | {} | {} | {} | {bound} | {vs_bound} | {lent_vs_bound} |",
                 input.name,
                 input.bytes.len() as f64 / 1e6,
                 chunk_size >> 10,
                 rate(0),
                 rate(1),
                 rate(2),
-                ratio(1, 0),
+                rate(3),
                 ratio(2, 0),
+                ratio(2, 1),
+                ratio(3, 0),
             );
             if chunk_size == 4096 {
                 let per: Vec<String> = contenders
                     .iter()
-                    .take(3)
+                    .take(4)
                     .map(|(_, f)| format!("{:.2}", allocations_per_event(f.as_ref(), &chunks)))
                     .collect();
                 alloc_rows.push(format!("| {} | {} |", input.name, per.join(" | ")));
@@ -646,8 +678,10 @@ fn main() {
     }
     println!();
     println!("## Allocations per event (4 KiB chunks; allocations and reallocations, counted over one pass)\n");
-    println!("| input | sse-proto | sse-stream 0.3 | eventsource-stream 0.2 |");
-    println!("| --- | ---: | ---: | ---: |");
+    println!(
+        "| input | sse-proto, Text | sse-proto, lent | sse-stream 0.3 | eventsource-stream 0.2 |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: |");
     for row in alloc_rows {
         println!("{row}");
     }

@@ -118,7 +118,8 @@
 //! is `#![no_std]` and needs `alloc`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-// One `unsafe` call, in `text.rs` (a validated `Text` is not validated again).
+// Two `unsafe` blocks: in `text.rs` (a validated `Text` is not validated again) and in
+// `line.rs` (the SSE2 line-end search of a 16-byte block).
 #![deny(unsafe_code)]
 
 extern crate alloc;
@@ -141,7 +142,7 @@ pub use config::{ClientConfig, ParserConfig, ReplayConfig};
 pub use error::{EventError, ParseError, ReplayError, ResponseError, UsageError};
 pub use event::{write_comment, Event};
 pub use input::Input;
-pub use parser::{Item, MessageEvent, Parser};
+pub use parser::{EventRef, Item, ItemRef, MessageEvent, Parser};
 pub use rng::{Rng, SplitMix64};
 pub use server::{KeepAlive, Replay, ReplayBuffer, ReplayEvents, RESPONSE_HEADERS};
 pub use state::ReadyState;

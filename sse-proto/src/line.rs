@@ -25,17 +25,20 @@ pub struct RawLine<'a> {
     /// The line ended with a CR that was the last byte of the input. If the next input starts
     /// with LF, that LF belongs to this terminator and must be dropped (rule 3).
     pub pending_lf: bool,
+    /// The content is known to be ASCII, hence UTF-8 (`false`: not known; the search tells
+    /// for lines of up to 128 bytes).
+    pub known_ascii: bool,
 }
 
 /// Finds the first complete line in `input`.
 ///
 /// A CR ends a line at once, even as the last byte of `input` (then
 /// [`RawLine::pending_lf`] is set): the parser never waits for a byte that may not come.
-#[inline]
+#[inline(always)]
 pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
     match find_line_end(input) {
-        None => Status::Partial,
-        Some(i) => {
+        (None, _) => Status::Partial,
+        (Some(i), known_ascii) => {
             let (consumed, pending_lf) = if input[i] == b'\n' {
                 (i + 1, false)
             } else {
@@ -49,52 +52,122 @@ pub fn decode_line(input: &[u8]) -> Status<RawLine<'_>> {
                 content: &input[..i],
                 consumed,
                 pending_lf,
+                known_ascii,
             })
         }
     }
 }
 
-/// Bytes looked at word by word before calling `memchr2`: comments, ids, types and blank
-/// lines mostly end within them.
-const HEAD: usize = 16;
+/// Bytes looked at block by block before calling `memchr2`: most lines (comments, ids,
+/// types, blank lines, short data) end within them, and a `memchr2` call costs more than
+/// such a line (runtime dispatch, alignment prologue).
+const HEAD: usize = 128;
 
-const ONES: u64 = u64::from_le_bytes([1; 8]);
-const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+/// Bytes in a block: one 128-bit vector register.
+const BLOCK: usize = 16;
 
-/// The lowest set bit is the high bit of the first CR or LF byte of `word` (little endian).
+/// For the 16 bytes of `block`: bit `i` of the first mask is set when byte `i` is CR or LF,
+/// bit `i` of the second when byte `i` is not ASCII.
 ///
-/// `(x - ONES) & !x & HIGHS` marks the zero bytes of `x`, exactly up to the first one
-/// (a borrow can only mark bytes above it), so the lowest mark is exact.
-#[inline]
-fn line_end_marks(word: u64) -> u64 {
-    let lf = word ^ (ONES * u64::from(b'\n'));
-    let cr = word ^ (ONES * u64::from(b'\r'));
-    ((lf.wrapping_sub(ONES) & !lf) | (cr.wrapping_sub(ONES) & !cr)) & HIGHS
+/// On x86-64: two vector compares and two `pmovmskb` (SSE2 is in the target's baseline), no
+/// call; the compiler does not find this form by itself from a loop of byte compares.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn block_masks(block: &[u8; BLOCK]) -> (u32, u32) {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is enabled for this build (the `cfg` above), so calling its intrinsics is
+    // sound; `_mm_loadu_si128` reads 16 bytes from `block`, which holds exactly 16, and
+    // needs no alignment.
+    unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast());
+        let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+        let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+        (
+            _mm_movemask_epi8(_mm_or_si128(lf, cr)) as u32,
+            _mm_movemask_epi8(v) as u32,
+        )
+    }
 }
 
-/// The position of the first CR or LF.
+/// [`block_masks`] on other targets, from two words: the lowest bit of the first mask is
+/// exact (all that is used of it), the second is all ones if any byte is not ASCII.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+fn block_masks_portable(block: &[u8; BLOCK]) -> (u32, u32) {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // `(x - ONES) & !x & HIGHS` marks the zero bytes of `x` exactly up to the first one (a
+    // borrow can only mark bytes above it): the lowest mark of each word is exact.
+    let marks = |word: u64| {
+        let lf = word ^ (ONES * u64::from(b'\n'));
+        let cr = word ^ (ONES * u64::from(b'\r'));
+        ((lf.wrapping_sub(ONES) & !lf) | (cr.wrapping_sub(ONES) & !cr)) & HIGHS
+    };
+    let word = |i: usize| u64::from_le_bytes(block[i..i + 8].try_into().unwrap_or([0; 8]));
+    let (low, high) = (word(0), word(8));
+    let ends = match marks(low) {
+        0 => match marks(high) {
+            0 => 0,
+            m => 1 << (8 + m.trailing_zeros() / 8),
+        },
+        m => 1 << (m.trailing_zeros() / 8),
+    };
+    let non_ascii = if (low | high) & HIGHS == 0 {
+        0
+    } else {
+        u32::MAX
+    };
+    (ends, non_ascii)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+use block_masks_portable as block_masks;
+
+/// The position of the first CR or LF, and whether the bytes before it (all of them if there
+/// is none) are known to be ASCII (`false`: not known).
 ///
-/// Most lines are short, and a `memchr2` call costs more than such a line (runtime dispatch,
-/// alignment prologue), so the first [`HEAD`] bytes are searched eight at a time in a
-/// register and `memchr2` searches the rest.
-#[inline]
-fn find_line_end(input: &[u8]) -> Option<usize> {
+/// The first [`HEAD`] bytes are searched a [`BLOCK`] at a time in registers (the last,
+/// partial block as the input's last [`BLOCK`] bytes), and `memchr2` searches the rest (then
+/// ASCII is not known). The ASCII test comes with the search at no extra pass, so a short
+/// ASCII value need not be validated again.
+#[inline(always)]
+fn find_line_end(input: &[u8]) -> (Option<usize>, bool) {
     let mut at = 0;
-    while let Some(word) = input.get(at..at + 8) {
+    let mut non_ascii = 0;
+    while let Some(block) = input.get(at..at + BLOCK) {
         if at == HEAD {
-            return memchr::memchr2(b'\n', b'\r', &input[HEAD..]).map(|i| i + HEAD);
+            let end = memchr::memchr2(b'\n', b'\r', &input[HEAD..]).map(|i| i + HEAD);
+            return (end, false);
         }
-        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        let marks = line_end_marks(word);
-        if marks != 0 {
-            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        let (ends, high) = block_masks(block.try_into().unwrap_or(&[0; BLOCK]));
+        if ends != 0 {
+            let before = (1 << ends.trailing_zeros()) - 1;
+            return (
+                Some(at + ends.trailing_zeros() as usize),
+                non_ascii | (high & before) == 0,
+            );
         }
-        at += 8;
+        non_ascii |= high;
+        at += BLOCK;
     }
-    input[at..]
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .map(|i| i + at)
+    if let Some(last) = input.len().checked_sub(BLOCK) {
+        // The last block overlaps bytes already searched (they hold no line end).
+        let (ends, high) = block_masks(input[last..].try_into().unwrap_or(&[0; BLOCK]));
+        if ends == 0 {
+            return (None, non_ascii | high == 0);
+        }
+        let before = (1 << ends.trailing_zeros()) - 1;
+        return (
+            Some(last + ends.trailing_zeros() as usize),
+            non_ascii | (high & before) == 0,
+        );
+    }
+    let end = input.iter().position(|&b| b == b'\n' || b == b'\r');
+    let ascii = input[..end.unwrap_or(input.len())].is_ascii();
+    (end, ascii)
 }
 
 /// One complete line, split into its parts.
@@ -183,19 +256,21 @@ mod tests {
 
     #[test]
     fn find_line_end_at_every_position() {
-        for len in [1, 2, 63, 64, 65, 100, 200] {
+        for len in [
+            1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 79, 80, 81, 100, 200,
+        ] {
             for at in 0..len {
                 for end in [b'\n', b'\r'] {
                     let mut input = alloc::vec![b'x'; len];
                     input[at] = end;
-                    assert_eq!(find_line_end(&input), Some(at), "len {len} at {at}");
+                    assert_eq!(find_line_end(&input).0, Some(at), "len {len} at {at}");
                     if at + 1 < len {
                         input[at + 1] = b'\n';
-                        assert_eq!(find_line_end(&input), Some(at), "len {len} at {at}, two");
+                        assert_eq!(find_line_end(&input).0, Some(at), "len {len} at {at}, two");
                     }
                 }
             }
-            assert_eq!(find_line_end(&alloc::vec![b'x'; len]), None);
+            assert_eq!(find_line_end(&alloc::vec![b'x'; len]).0, None);
         }
     }
 
@@ -208,9 +283,56 @@ mod tests {
             for at in 0..24 {
                 let mut input = alloc::vec![v; 24];
                 input[at] = b'\r';
-                assert_eq!(find_line_end(&input), Some(at), "byte {v:#x}, CR at {at}");
+                assert_eq!(find_line_end(&input).0, Some(at), "byte {v:#x}, CR at {at}");
             }
-            assert_eq!(find_line_end(&[v; 24]), None, "byte {v:#x}");
+            assert_eq!(find_line_end(&[v; 24]).0, None, "byte {v:#x}");
+        }
+    }
+
+    #[test]
+    fn known_ascii_is_never_wrong_and_known_for_short_lines() {
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 127, 128, 129, 200] {
+            for end in (0..len).map(Some).chain([None]) {
+                let mut input = alloc::vec![b'a'; len];
+                if let Some(e) = end {
+                    input[e] = b'\n';
+                }
+                let before = end.unwrap_or(len);
+                let (found, ascii) = find_line_end(&input);
+                assert_eq!(found, end, "len {len} end {end:?}");
+                // All ASCII: known as such when found in the head (memchr2 does not tell).
+                if before < HEAD || len < HEAD + BLOCK {
+                    assert!(ascii, "len {len} end {end:?}: ASCII not known");
+                }
+                // One byte that is not ASCII, anywhere: reported unless it is after the end.
+                for at in 0..len {
+                    if Some(at) == end {
+                        continue;
+                    }
+                    let mut input = input.clone();
+                    input[at] = 0xC3;
+                    let (found, ascii) = find_line_end(&input);
+                    assert_eq!(found, end);
+                    if at < before {
+                        assert!(!ascii, "len {len} end {end:?} non-ASCII at {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn portable_masks_agree_with_the_lowest_line_end() {
+        for at in 0..BLOCK {
+            for (end, other) in [(b'\n', b'x'), (b'\r', 0xFF), (b'\n', 0x8A)] {
+                let mut block = [other; BLOCK];
+                block[at] = end;
+                let (ends, high) = block_masks(&block);
+                let (p_ends, p_high) = block_masks_portable(&block);
+                assert_eq!(ends.trailing_zeros(), p_ends.trailing_zeros(), "at {at}");
+                assert_eq!(high == 0, p_high == 0, "at {at}");
+            }
+            assert_eq!(block_masks_portable(&[b'x'; BLOCK]), (0, 0));
         }
     }
 

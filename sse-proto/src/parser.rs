@@ -18,6 +18,7 @@
 //!   recovers by skipping the offending line or event.
 
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
@@ -26,7 +27,7 @@ use crate::config::ParserConfig;
 use crate::error::ParseError;
 use crate::input::Input;
 use crate::line::{decode_line, parse_line, Line, Status};
-use crate::text::Text;
+use crate::text::{self, Text};
 
 const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 const BOM_DONE: u8 = 3;
@@ -39,7 +40,8 @@ const ARENA_BLOCK: usize = 8 * 1024;
 const MAX_SPARE: usize = 64 * 1024;
 
 /// The event type when no `event:` field set one (rule 13).
-const MESSAGE: Text = Text::from_static("message");
+const MESSAGE: Text = Text::from_static(MESSAGE_STR);
+const MESSAGE_STR: &str = "message";
 
 /// A dispatched event, as an EventSource's `MessageEvent` shows it.
 ///
@@ -65,6 +67,27 @@ pub enum Item {
     Retry(u64),
 }
 
+/// A dispatched event lent by [`Parser::next_borrowed`]: the [`MessageEvent`] fields,
+/// borrowed from the parser and its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    /// The event type: the last `event:` field, or `message` when there was none (rule 13).
+    pub event_type: &'a str,
+    /// The data: each `data:` value followed by LF, minus the final LF (rules 10, 13).
+    pub data: &'a str,
+    /// The last event ID at dispatch (rules 11, 13).
+    pub last_event_id: &'a str,
+}
+
+/// One output of [`Parser::next_borrowed`]: an [`Item`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemRef<'a> {
+    /// An event was dispatched.
+    Event(EventRef<'a>),
+    /// A valid `retry:` field set the reconnection time, in milliseconds (rule 12).
+    Retry(u64),
+}
+
 /// A `data:` line being received across chunks, its value going straight into the arena.
 #[derive(Debug, Clone, Copy)]
 struct Streaming {
@@ -78,6 +101,60 @@ struct Streaming {
     /// The data limit was exceeded: the rest of the value is dropped, and the error is
     /// reported when the line ends (as if the line had arrived whole).
     overflow: bool,
+}
+
+/// Where the bytes being parsed come from, which decides where a one-line event's data may
+/// stay.
+#[derive(Debug, Clone, Copy)]
+enum Src<'b> {
+    /// They do not outlive the call (borrowed input, the buffered line): data is copied.
+    Copy,
+    /// Shared input: the data may be a slice of it.
+    Shared(&'b Bytes),
+    /// Input that outlives the item ([`Parser::next_borrowed`]): the data may be lent from it.
+    Lent,
+}
+
+impl Src<'_> {
+    /// A one-line event's data may stay where it is in the view.
+    #[inline(always)]
+    fn keeps(self) -> bool {
+        !matches!(self, Src::Copy)
+    }
+}
+
+/// An output of the parse loop.
+#[derive(Debug)]
+enum Out {
+    /// An owned item.
+    Item(Item),
+    /// An event to lend (only from [`Src::Lent`]): its data is where `Parser::lent` says.
+    Lent,
+}
+
+/// Where the data of the event lent by [`Parser::next_borrowed`] lies.
+#[derive(Debug, Clone, Copy)]
+enum LentData {
+    /// In the input, `input[start..end]`.
+    Input(usize, usize),
+    /// In `Parser::lent_held` (a slice of an earlier shared input).
+    Held,
+    /// The whole arena but its last LF.
+    Arena,
+    /// In `Parser::lossy` (the data was not valid UTF-8).
+    Lossy,
+}
+
+/// Where [`Parser::fresh_lines`] stopped.
+enum Fresh {
+    /// At the end of the view.
+    End,
+    /// After the line that dispatched this item.
+    Item(Out),
+    /// At a line whose end is not in the view (the rest of the view was searched).
+    Partial,
+    /// At a line for the general path.
+    General,
 }
 
 /// What to throw away after a limit was exceeded.
@@ -132,6 +209,9 @@ pub struct Parser {
     has_data: bool,
     /// Length of the data buffer as the spec counts it: each value plus its LF.
     data_len: usize,
+    /// Every line in the data buffer was found ASCII by the line search (so the data need
+    /// not be validated); `false` when not known.
+    data_ascii: bool,
     /// The event's data when it is one line not copied yet: its range in the input being
     /// parsed (only inside [`next_item`](Self::next_item)) ...
     single: Option<(usize, usize)>,
@@ -150,6 +230,17 @@ pub struct Parser {
     id_changed: bool,
     last_event_id: Text,
     queue: VecDeque<Item>,
+    /// Where the data of the event lent by [`next_borrowed`](Self::next_borrowed) lies, until
+    /// the next call.
+    lent: Option<LentData>,
+    /// The lent data is known to be valid UTF-8.
+    lent_valid: bool,
+    /// The lent event's type is `message` (otherwise `last_type`).
+    lent_message: bool,
+    /// A lent event's data when it is a slice of an earlier shared input.
+    lent_held: Option<Bytes>,
+    /// A lent event's data after U+FFFD replacement.
+    lossy: String,
 }
 
 impl Default for Parser {
@@ -176,6 +267,7 @@ impl Parser {
             streaming: None,
             has_data: false,
             data_len: 0,
+            data_ascii: true,
             single: None,
             held: None,
             arena: BytesMut::new(),
@@ -185,6 +277,11 @@ impl Parser {
             id_changed: false,
             last_event_id: Text::new(),
             queue: VecDeque::new(),
+            lent: None,
+            lent_valid: false,
+            lent_message: true,
+            lent_held: None,
+            lossy: String::new(),
         }
     }
 
@@ -208,6 +305,7 @@ impl Parser {
     /// returned after the whole chunk was processed: items before and after it are queued, the
     /// offending line or event is dropped.
     pub fn handle_input<'a>(&mut self, input: impl Into<Input<'a>>) -> Result<(), ParseError> {
+        self.release_lent();
         let mut input = input.into();
         let mut first_error = None;
         while !input.is_empty() {
@@ -231,6 +329,7 @@ impl Parser {
     /// created with the EventSource's last event ID). An `id` of an undispatched event is
     /// forgotten. Within one stream, behaviour is exactly the spec's.
     pub fn handle_eof(&mut self) {
+        self.release_lent();
         self.line.clear();
         self.pending_lf = false;
         self.bom = 0;
@@ -276,16 +375,121 @@ impl Parser {
         &mut self,
         input: &mut Input<'_>,
     ) -> Result<Option<Item>, ParseError> {
+        self.release_lent();
         let (view, owner) = input.parts();
+        let src = match owner {
+            Some(owner) => Src::Shared(owner),
+            None => Src::Copy,
+        };
         let mut pos = 0;
-        let result = self.parse::<QUEUE>(view, owner, &mut pos);
+        let result = self.parse::<QUEUE>(view, src, &mut pos);
         if let Some((start, end)) = self.single.take() {
             // The event's only data line outlives this call: keep it as a slice of its input.
             debug_assert!(owner.is_some(), "`single` is only set for shared input");
             self.held = owner.map(|o| o.slice(start..end));
         }
         input.advance(pos);
-        result
+        match result {
+            Ok(Some(Out::Item(item))) => Ok(Some(item)),
+            // Only `Src::Lent` lends.
+            Ok(Some(Out::Lent)) | Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Pull interface that lends: parses from the start of `input` up to and including the
+    /// next line that produces an item, and returns how many bytes it consumed and that item,
+    /// borrowed from the parser and from `input` until the next call. `Ok(None)`: all of
+    /// `input` was consumed.
+    ///
+    /// The same items as [`next_item`](Self::next_item) (errors and recovery included), with
+    /// no reference count and no allocation per event: a one-line event's data is a slice of
+    /// `input` when the line lies whole in it, otherwise of the parser's buffer.
+    ///
+    /// ```
+    /// use sse_proto::{ItemRef, Parser};
+    ///
+    /// let mut parser = Parser::new();
+    /// let (mut rest, mut seen) = (&b"data: a\n\nevent: b\ndata: c\ndata: d\n\nretry: 5\n"[..], Vec::new());
+    /// loop {
+    ///     let (consumed, item) = parser.next_borrowed(rest);
+    ///     rest = &rest[consumed..];
+    ///     match item.unwrap() {
+    ///         Some(ItemRef::Event(ev)) => seen.push(format!("{}: {}", ev.event_type, ev.data)),
+    ///         Some(ItemRef::Retry(ms)) => seen.push(format!("retry {ms}")),
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(seen, ["message: a", "b: c\nd", "retry 5"]);
+    /// ```
+    pub fn next_borrowed<'a>(
+        &'a mut self,
+        input: &'a [u8],
+    ) -> (usize, Result<Option<ItemRef<'a>>, ParseError>) {
+        self.release_lent();
+        let mut pos = 0;
+        let result = self.parse::<false>(input, Src::Lent, &mut pos);
+        if self.single.is_some() {
+            // The event's only data line does not outlive this call: copy it.
+            self.spill_line(input);
+        }
+        let item = match result {
+            Ok(Some(Out::Lent)) => {
+                if !self.lent_valid {
+                    let raw = self.lent_bytes(input);
+                    if !text::is_utf8(raw) {
+                        self.lossy = String::from_utf8_lossy(raw).into_owned();
+                        self.release_lent();
+                        self.lent = Some(LentData::Lossy);
+                    }
+                }
+                let event_type = if self.lent_message {
+                    MESSAGE_STR
+                } else {
+                    self.last_type.as_str()
+                };
+                Ok(Some(ItemRef::Event(EventRef {
+                    event_type,
+                    // Valid: known ASCII, checked just above, or the U+FFFD replacement.
+                    data: text::str_of_checked(self.lent_bytes(input)),
+                    last_event_id: self.last_event_id.as_str(),
+                })))
+            }
+            Ok(Some(Out::Item(Item::Retry(millis)))) => Ok(Some(ItemRef::Retry(millis))),
+            // `Src::Lent` dispatches by lending only.
+            Ok(Some(Out::Item(Item::Event(_)))) | Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        (pos, item)
+    }
+
+    /// The lent event's data bytes.
+    fn lent_bytes<'a>(&'a self, input: &'a [u8]) -> &'a [u8] {
+        match self.lent {
+            Some(LentData::Input(start, end)) => &input[start..end],
+            Some(LentData::Held) => self.lent_held.as_deref().unwrap_or_default(),
+            Some(LentData::Arena) => &self.arena[..self.arena.len().saturating_sub(1)],
+            Some(LentData::Lossy) => self.lossy.as_bytes(),
+            None => &[],
+        }
+    }
+
+    /// Gives back what the last [`next_borrowed`](Self::next_borrowed) lent: the arena is
+    /// empty again for the next event.
+    #[inline]
+    fn release_lent(&mut self) {
+        if let Some(lent) = self.lent.take() {
+            match lent {
+                LentData::Arena => {
+                    self.arena.clear();
+                    if self.arena.capacity() > MAX_SPARE {
+                        self.arena = BytesMut::new();
+                    }
+                }
+                LentData::Held => self.lent_held = None,
+                LentData::Input(..) | LentData::Lossy => {}
+            }
+        }
     }
 
     /// [`step`](Self::step) over `view` from `*pos`, advancing `*pos`. `owner` owns `view`
@@ -294,9 +498,9 @@ impl Parser {
     fn parse<const QUEUE: bool>(
         &mut self,
         view: &[u8],
-        owner: Option<&Bytes>,
+        src: Src<'_>,
         pos: &mut usize,
-    ) -> Result<Option<Item>, ParseError> {
+    ) -> Result<Option<Out>, ParseError> {
         loop {
             let rest = &view[*pos..];
             let Some(&first) = rest.first() else {
@@ -313,59 +517,18 @@ impl Parser {
                 self.match_bom(rest, pos);
                 continue;
             }
-            let fresh = self.line_is_fresh();
-            if fresh && (first == b'\n' || first == b'\r') {
-                // A blank line (the most frequent line after `data:`): dispatch.
-                *pos += 1;
-                if first == b'\r' {
-                    match rest.get(1) {
-                        Some(b'\n') => *pos += 1,
-                        Some(_) => {}
-                        None => self.pending_lf = true,
-                    }
-                }
-                if let Some(item) = self.dispatch(owner) {
-                    if !QUEUE {
-                        return Ok(Some(item));
-                    }
-                    self.queue.push_back(item);
-                }
-                continue;
-            }
-            // The most frequent line, `data:`, is searched for its end after its name, and its
-            // value goes straight to the data buffer; a comment is skipped once its end is
-            // found (rule 6). Anything unusual (a limit, a line under way) takes the general
-            // path below; a line whose end is not here yet too, without a second search.
+            // Lines that start fresh are taken by the fast loop; it comes back here for
+            // anything unusual (a limit, a line under way, a field other than data).
             let mut partial = false;
-            if fresh && first == b'd' && !self.discard_event && rest.starts_with(b"data:") {
-                let value_start = if rest.get(5) == Some(&b' ') { 6 } else { 5 };
-                match decode_line(&rest[value_start..]) {
-                    Status::Complete(raw) => {
-                        let value_len = raw.content.len();
-                        if value_start + value_len <= self.config.max_line_length
-                            && self.data_len + value_len <= self.config.max_event_data
-                        {
-                            let start = *pos + value_start;
-                            *pos = start + raw.consumed;
-                            self.pending_lf = raw.pending_lf;
-                            self.push_data(view, owner.is_some(), start, start + value_len);
-                            self.data_len += value_len + 1;
-                            continue;
-                        }
-                    }
-                    Status::Partial => partial = true,
-                }
-            } else if fresh && first == b':' {
-                match decode_line(rest) {
-                    Status::Complete(raw) if raw.content.len() <= self.config.max_line_length => {
-                        *pos += raw.consumed;
-                        self.pending_lf = raw.pending_lf;
-                        continue;
-                    }
-                    Status::Complete(_) => {}
-                    Status::Partial => partial = true,
+            if self.line_is_fresh() {
+                match self.fresh_lines::<QUEUE>(view, src, pos) {
+                    Fresh::End => return Ok(None),
+                    Fresh::Item(item) => return Ok(Some(item)),
+                    Fresh::Partial => partial = true,
+                    Fresh::General => {}
                 }
             }
+            let rest = &view[*pos..];
             let found = if partial {
                 Status::Partial
             } else {
@@ -431,24 +594,92 @@ impl Parser {
                         });
                     }
                     let result = if self.line.is_empty() {
-                        self.process_line(view, owner, line_start, line_start + line_len)
+                        self.process_line(view, src, line_start, line_start + line_len)
                     } else {
                         // Only the first line of an input completes a buffered one, so no
                         // data line of this input is waiting in `single`.
                         debug_assert!(self.single.is_none());
                         let mut line = core::mem::take(&mut self.line);
                         line.extend_from_slice(raw.content);
-                        let result = self.process_line(&line, None, 0, line.len());
+                        let result = self.process_line(&line, Src::Copy, 0, line.len());
                         line.clear();
                         self.line = line;
                         result
                     };
                     match result {
                         Ok(None) => continue,
-                        Ok(Some(item)) if QUEUE => self.queue.push_back(item),
+                        Ok(Some(Out::Item(item))) if QUEUE => self.queue.push_back(item),
                         other => return other,
                     }
                 }
+            }
+        }
+    }
+
+    /// The fast loop over lines that start fresh (no line under way, BOM settled, no LF
+    /// pending) and end in `view`: blank lines dispatch, a `data:` line (the most frequent
+    /// line) is searched for its end after its name and its value goes straight to the data
+    /// buffer, a comment is skipped once its end is found (rule 6). These never leave a line
+    /// under way, so the loop checks no state per line. It returns at the end of `view` (an
+    /// LF may then be pending), with an item (unless `QUEUE`, which queues them), or at a
+    /// line for the general path: one that breaks a limit, another field, or a data line or
+    /// comment whose end is not in `view` (`Partial`: searched already, to its end).
+    #[inline(always)]
+    fn fresh_lines<const QUEUE: bool>(
+        &mut self,
+        view: &[u8],
+        src: Src<'_>,
+        pos: &mut usize,
+    ) -> Fresh {
+        loop {
+            let rest = &view[*pos..];
+            let Some(&first) = rest.first() else {
+                return Fresh::End;
+            };
+            match first {
+                b'\n' | b'\r' => {
+                    // A blank line (the most frequent line after `data:`): dispatch.
+                    *pos += 1;
+                    if first == b'\r' {
+                        match rest.get(1) {
+                            Some(b'\n') => *pos += 1,
+                            Some(_) => {}
+                            None => self.pending_lf = true,
+                        }
+                    }
+                    match self.dispatch(src) {
+                        Some(Out::Item(item)) if QUEUE => self.queue.push_back(item),
+                        Some(out) => return Fresh::Item(out),
+                        None => {}
+                    }
+                }
+                b'd' if !self.discard_event && rest.starts_with(b"data:") => {
+                    let value_start = if rest.get(5) == Some(&b' ') { 6 } else { 5 };
+                    let Status::Complete(raw) = decode_line(&rest[value_start..]) else {
+                        return Fresh::Partial;
+                    };
+                    let value_len = raw.content.len();
+                    if value_start + value_len > self.config.max_line_length
+                        || self.data_len + value_len > self.config.max_event_data
+                    {
+                        return Fresh::General;
+                    }
+                    let start = *pos + value_start;
+                    *pos = start + raw.consumed;
+                    self.pending_lf = raw.pending_lf;
+                    self.data_ascii &= raw.known_ascii;
+                    self.push_data(view, src.keeps(), start, start + value_len);
+                    self.data_len += value_len + 1;
+                }
+                b':' => match decode_line(rest) {
+                    Status::Complete(raw) if raw.content.len() <= self.config.max_line_length => {
+                        *pos += raw.consumed;
+                        self.pending_lf = raw.pending_lf;
+                    }
+                    Status::Complete(_) => return Fresh::General,
+                    Status::Partial => return Fresh::Partial,
+                },
+                _ => return Fresh::General,
             }
         }
     }
@@ -493,6 +724,7 @@ impl Parser {
     fn clear_data(&mut self) {
         self.has_data = false;
         self.data_len = 0;
+        self.data_ascii = true;
         self.single = None;
         self.held = None;
         self.arena.clear();
@@ -549,6 +781,7 @@ impl Parser {
         }
         let value_start = if self.line[5] == b' ' { 6 } else { 5 };
         self.spill(view);
+        self.data_ascii = false;
         let value = &self.line[value_start..];
         let stream = Streaming {
             arena_start: self.arena.len(),
@@ -590,12 +823,12 @@ impl Parser {
     fn process_line(
         &mut self,
         view: &[u8],
-        owner: Option<&Bytes>,
+        src: Src<'_>,
         start: usize,
         end: usize,
-    ) -> Result<Option<Item>, ParseError> {
+    ) -> Result<Option<Out>, ParseError> {
         let (name, value) = match parse_line(&view[start..end]) {
-            Line::Blank => return Ok(self.dispatch(owner)),
+            Line::Blank => return Ok(self.dispatch(src)),
             Line::Comment(_) => return Ok(None),
             Line::Field { name, value } => (name, value),
         };
@@ -609,7 +842,8 @@ impl Parser {
                 }
                 // The value is the end of the line.
                 let value_len = value.len();
-                self.push_data(view, owner.is_some(), end - value_len, end);
+                self.data_ascii = false;
+                self.push_data(view, src.keeps(), end - value_len, end);
                 self.data_len += value_len + 1;
             }
             b"event" => {
@@ -625,7 +859,7 @@ impl Parser {
                 let millis = value.iter().fold(0u64, |acc, d| {
                     acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
                 });
-                return Ok(Some(Item::Retry(millis)));
+                return Ok(Some(Out::Item(Item::Retry(millis))));
             }
             _ => {}
         }
@@ -634,13 +868,60 @@ impl Parser {
 
     /// Rule 13: dispatch at a blank line.
     #[inline(always)]
-    fn dispatch(&mut self, owner: Option<&Bytes>) -> Option<Item> {
+    fn dispatch(&mut self, src: Src<'_>) -> Option<Out> {
         if !self.has_data && !self.discard_event && !self.id_changed {
             // A keep-alive's blank line: only the type buffer to clear.
             self.event_type.clear();
             return None;
         }
-        self.dispatch_event(owner)
+        match src {
+            Src::Lent => self.dispatch_lent(),
+            Src::Shared(owner) => self.dispatch_event(Some(owner)).map(Out::Item),
+            Src::Copy => self.dispatch_event(None).map(Out::Item),
+        }
+    }
+
+    /// [`dispatch_event`](Self::dispatch_event) for [`next_borrowed`](Self::next_borrowed):
+    /// the data stays where it is and `lent` says where.
+    #[inline(never)]
+    fn dispatch_lent(&mut self) -> Option<Out> {
+        let has_event = !self.discard_event && self.has_data;
+        if !has_event {
+            self.discard_event = false;
+            self.clear_data();
+        }
+        // Data in the arena stays there: new texts are then copied out.
+        if self.id_changed {
+            self.id_changed = false;
+            if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
+                self.last_event_id = owned_text(&mut self.arena, &self.id_buffer);
+            }
+        }
+        if !has_event {
+            self.event_type.clear();
+            return None;
+        }
+        self.lent_message = self.event_type.is_empty();
+        if !self.lent_message {
+            if self.last_type.as_bytes()[..] != self.event_type[..] {
+                self.last_type = owned_text(&mut self.arena, &self.event_type);
+            }
+            self.event_type.clear();
+        }
+        self.lent = Some(match self.single.take() {
+            Some((start, end)) => LentData::Input(start, end),
+            None => match self.held.take() {
+                Some(held) => {
+                    self.lent_held = Some(held);
+                    LentData::Held
+                }
+                None => LentData::Arena,
+            },
+        });
+        self.lent_valid = core::mem::replace(&mut self.data_ascii, true);
+        self.has_data = false;
+        self.data_len = 0;
+        Some(Out::Lent)
     }
 
     /// [`dispatch`](Self::dispatch) when there is an event, an id or a discarded event.
@@ -704,7 +985,11 @@ impl Parser {
         };
         self.has_data = false;
         self.data_len = 0;
-        Text::from_utf8_lossy(raw)
+        if core::mem::replace(&mut self.data_ascii, true) {
+            Text::from_known_ascii(raw)
+        } else {
+            Text::from_utf8_lossy(raw)
+        }
     }
 }
 
@@ -730,6 +1015,16 @@ fn append_line(arena: &mut BytesMut, value: &[u8]) {
     reserve(arena, value.len() + 1);
     arena.extend_from_slice(value);
     arena.extend_from_slice(b"\n");
+}
+
+/// A new text from raw bytes: split off the arena if it is empty, otherwise (it holds lent
+/// data) copied.
+fn owned_text(arena: &mut BytesMut, raw: &[u8]) -> Text {
+    if arena.is_empty() {
+        new_text(arena, raw)
+    } else {
+        Text::from_utf8_lossy(Bytes::copy_from_slice(raw))
+    }
 }
 
 /// A new text (rule 1's decoding) from raw bytes, split off the arena, which must be empty.

@@ -45,6 +45,14 @@ impl Text {
         }
     }
 
+    /// A text from bytes the parser's line search found to be ASCII (checked in debug
+    /// builds): no second pass over them.
+    #[inline]
+    pub(crate) fn from_known_ascii(bytes: Bytes) -> Text {
+        debug_assert!(bytes.is_ascii());
+        Text(bytes)
+    }
+
     /// The text.
     #[inline]
     pub fn as_str(&self) -> &str {
@@ -65,7 +73,7 @@ impl Text {
 /// Whether `bytes` are valid UTF-8: the SIMD validator, except for short texts, where an
 /// ASCII check (and the standard validator if that fails) costs less than its call.
 #[inline]
-fn is_utf8(bytes: &[u8]) -> bool {
+pub(crate) fn is_utf8(bytes: &[u8]) -> bool {
     if bytes.len() < 128 {
         is_ascii(bytes) || core::str::from_utf8(bytes).is_ok()
     } else {
@@ -83,6 +91,13 @@ fn is_ascii(bytes: &[u8]) -> bool {
         acc | u64::from_le_bytes(w.try_into().unwrap_or([0xFF; 8]))
     });
     (all & u64::from_le_bytes([0x80; 8])) == 0 && tail < 0x80
+}
+
+/// Bytes the caller checked to be valid UTF-8 (with [`is_utf8`], or found ASCII by the line
+/// search; checked again in debug builds), as a `str`.
+#[inline]
+pub(crate) fn str_of_checked(bytes: &[u8]) -> &str {
+    str_of_validated(bytes)
 }
 
 /// Reinterprets a `Text`'s bytes without validating them again.

@@ -4,7 +4,7 @@
 //! inputs), and fed one byte at a time; all must give the same items.
 
 use bytes::Bytes;
-use sse_proto::{Item, MessageEvent, ParseError, Parser, ParserConfig};
+use sse_proto::{Item, ItemRef, MessageEvent, ParseError, Parser, ParserConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Out {
@@ -25,7 +25,43 @@ fn run_chunks(config: ParserConfig, chunks: &[&[u8]]) -> Vec<Out> {
     // Shared input (where one-line events are slices of it) gives exactly the same.
     let shared = run_chunks_as(config, chunks, true);
     assert_eq!(borrowed, shared, "borrowed vs shared input");
+    // The lending pull interface gives the same items (it reports every error where it
+    // happens, not the first one per chunk: errors are compared by presence).
+    let lent = run_chunks_lent(config, chunks);
+    let items = |v: &[Out]| -> Vec<Out> {
+        v.iter()
+            .filter(|o| !matches!(o, Out::Err(_)))
+            .cloned()
+            .collect()
+    };
+    let has_error = |v: &[Out]| v.iter().any(|o| matches!(o, Out::Err(_)));
+    assert_eq!(items(&borrowed), items(&lent), "poll_item vs next_borrowed");
+    assert_eq!(
+        has_error(&borrowed),
+        has_error(&lent),
+        "errors, poll_item vs next_borrowed"
+    );
     borrowed
+}
+
+fn run_chunks_lent(config: ParserConfig, chunks: &[&[u8]]) -> Vec<Out> {
+    let mut p = Parser::with_config(config);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let mut rest = *chunk;
+        while !rest.is_empty() {
+            let (consumed, item) = p.next_borrowed(rest);
+            rest = &rest[consumed..];
+            match item {
+                Ok(Some(ItemRef::Event(e))) => out.push(ev(e.event_type, e.data, e.last_event_id)),
+                Ok(Some(ItemRef::Retry(ms))) => out.push(Out::Retry(ms)),
+                Ok(None) => assert!(rest.is_empty()),
+                Err(e) => out.push(Out::Err(e)),
+            }
+        }
+    }
+    p.handle_eof();
+    out
 }
 
 fn run_chunks_as(config: ParserConfig, chunks: &[&[u8]], shared: bool) -> Vec<Out> {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use sse_proto::{Event, Input, Item, MessageEvent, ParseError, Parser, ParserConfig};
+use sse_proto::{Event, Input, Item, ItemRef, MessageEvent, ParseError, Parser, ParserConfig};
 
 #[derive(Debug, Clone)]
 struct Spec {
@@ -85,7 +85,56 @@ fn parse(config: ParserConfig, chunks: &[Vec<u8>]) -> Vec<Result<Item, ParseErro
         parse_as(config, chunks, true),
         "borrowed vs shared input"
     );
+    for mix in [false, true] {
+        assert_eq!(
+            borrowed,
+            parse_lent(config, chunks, mix),
+            "next_item vs next_borrowed (mixed with shared next_item: {mix})"
+        );
+    }
     borrowed
+}
+
+/// [`parse_as`] through the lending pull interface, the lent items copied into owned ones;
+/// with `mix`, every other chunk goes through `next_item` on shared input instead.
+fn parse_lent(
+    config: ParserConfig,
+    chunks: &[Vec<u8>],
+    mix: bool,
+) -> Vec<Result<Item, ParseError>> {
+    let mut p = Parser::with_config(config);
+    let mut out = Vec::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        if mix && i % 2 == 1 {
+            let mut input = Input::from(Bytes::copy_from_slice(chunk));
+            while !input.is_empty() {
+                match p.next_item(&mut input) {
+                    Ok(Some(item)) => out.push(Ok(item)),
+                    Ok(None) => {}
+                    Err(e) => out.push(Err(e)),
+                }
+            }
+            continue;
+        }
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let (consumed, item) = p.next_borrowed(rest);
+            assert!(consumed > 0 && consumed <= rest.len());
+            rest = &rest[consumed..];
+            match item {
+                Ok(Some(ItemRef::Event(e))) => out.push(Ok(Item::Event(MessageEvent {
+                    event_type: e.event_type.into(),
+                    data: e.data.into(),
+                    last_event_id: e.last_event_id.into(),
+                }))),
+                Ok(Some(ItemRef::Retry(ms))) => out.push(Ok(Item::Retry(ms))),
+                Ok(None) => assert!(rest.is_empty()),
+                Err(e) => out.push(Err(e)),
+            }
+        }
+    }
+    p.handle_eof();
+    out
 }
 
 fn parse_as(
