@@ -44,12 +44,27 @@ pub struct Load {
     pub connections: usize,
     /// The payload of every message.
     pub payload: Bytes,
-    /// Offer permessage-deflate (ws-proto's default offer: level 1... context takeover).
+    /// Offer permessage-deflate and require the server to accept it: level 1, no context
+    /// takeover either way (soketto, the one peer with permessage-deflate, compresses at
+    /// level 1 with a fresh compressor per message, and decodes each message with a fresh
+    /// decompressor whatever it agreed to, so it can only talk to a client that asks for
+    /// `client_no_context_takeover`).
     pub deflate: bool,
     /// Round trips before the window opens (connections warm, buffers grown).
     pub warmup: Duration,
     /// The measured window.
     pub window: Duration,
+}
+
+/// The permessage-deflate settings of the client and of rt-tokio's server in the deflate
+/// cases: level 1 and no context takeover either way, soketto's settings.
+pub fn deflate_config() -> DeflateConfig {
+    DeflateConfig {
+        level: 1,
+        no_context_takeover: true,
+        peer_no_context_takeover: true,
+        ..DeflateConfig::default()
+    }
 }
 
 /// Connects `load.connections` WebSockets to `addr`, runs the load and measures server
@@ -64,16 +79,13 @@ pub async fn measure(addr: SocketAddr, pid: u32, load: &Load) -> Result<Measurem
         tcp.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
         let mut builder = ClientBuilder::new(url.clone());
         if load.deflate {
-            builder = builder.deflate(DeflateConfig::default());
+            builder = builder.deflate(deflate_config());
         }
         let (ws, response) = builder
             .handshake(tcp)
             .await
             .map_err(|e| format!("handshake: {e}"))?;
-        let negotiated = response
-            .headers()
-            .get("sec-websocket-extensions")
-            .is_some_and(|v| v.contains("permessage-deflate"));
+        let negotiated = response.deflate.is_some();
         if negotiated != load.deflate {
             return Err(format!(
                 "permessage-deflate {} but {} was asked",

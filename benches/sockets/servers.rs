@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
     /// rt-tokio's `ws::accept` over the TCP stream, permessage-deflate accepted when offered
-    /// (as `rt-tokio/examples/ws-echo.rs`).
+    /// (as `rt-tokio/examples/ws-echo.rs`, at level 1 as soketto compresses).
     RtTokio,
     /// tokio-tungstenite's `accept_async` with its default configuration.
     TokioTungstenite,
@@ -107,8 +107,9 @@ pub fn run(server: Server, cpu: Option<usize>) -> ! {
 
 async fn rt_tokio_conn(tcp: TcpStream) {
     use rt_tokio::ws::{accept, ServerOptions};
-    use ws_proto::deflate::DeflateConfig;
-    let options = ServerOptions::default().deflate(DeflateConfig::default());
+    // permessage-deflate at soketto's level (1) when offered; no context takeover because
+    // the client asks for none.
+    let options = ServerOptions::default().deflate(crate::client::deflate_config());
     let Ok((mut ws, _request)) = accept(tcp, &options).await else {
         return;
     };
@@ -184,7 +185,11 @@ async fn axum_server(listener: TcpListener) -> std::io::Result<()> {
         "/",
         get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }),
     );
-    axum::serve(listener, app).tcp_nodelay(true).await
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await
 }
 
 async fn soketto_conn(tcp: TcpStream) {
@@ -218,7 +223,11 @@ async fn soketto_conn(tcp: TcpStream) {
                 Ok(text) => sender.send_text(text).await,
                 Err(_) => break,
             },
-            Err(_) => break,
+            Err(soketto::connection::Error::Closed) => break,
+            Err(e) => {
+                eprintln!("soketto: {e}");
+                break;
+            }
         };
         if sent.is_err() || sender.flush().await.is_err() {
             break;
