@@ -16,7 +16,9 @@
 //!
 //! Options after `--`: `quick`, `rounds=N`, `window=MS`, `warmup=MS`, `only=SERVER,...`,
 //! `sizes=20,1024`, `conns=1,16`, `deflate=off|on|both`, `chart=PATH` (default
-//! `docs/echo.svg` for a full run, `target/echo-quick.svg` for `quick`).
+//! `docs/echo.svg` for a full run, `target/echo-quick.svg` for `quick`). With
+//! `ECHO_BENCH_WRAP="valgrind --tool=callgrind"` in the environment every server runs under
+//! that command (for profiles; its timings then mean nothing).
 
 mod chart;
 mod client;
@@ -36,6 +38,7 @@ use stats::median;
 
 const SERVER_ENV: &str = "ECHO_BENCH_SERVER";
 const CPU_ENV: &str = "ECHO_BENCH_CPU";
+const WRAP_ENV: &str = "ECHO_BENCH_WRAP";
 /// The server's CPU; the client takes the other one.
 const SERVER_CPU: usize = 0;
 const CLIENT_CPU: usize = 1;
@@ -135,7 +138,17 @@ struct ServerProcess {
 impl ServerProcess {
     fn start(server: Server, cpu: Option<usize>) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let mut command = Command::new(exe);
+        // ECHO_BENCH_WRAP="valgrind --tool=callgrind" runs the servers under a profiler.
+        let wrap = std::env::var(WRAP_ENV).unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
         command
             .env(SERVER_ENV, server.name())
             .stdin(Stdio::piped())
@@ -166,7 +179,16 @@ impl ServerProcess {
 }
 
 impl Drop for ServerProcess {
+    /// Closes the server's stdin (it exits by itself, so a profiler around it writes its
+    /// output), and kills it if it is still there after two seconds.
     fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -409,7 +431,7 @@ fn main() {
                 match m {
                     Ok(m) => {
                         println!(
-                            "round {} {:<18} {:<18} {:>8.2} µs CPU/rt {:>9.0} rt/s p50 {:>7} µs p99 {:>7} µs",
+                            "round {} {:<18} {:<18} {:>8.2} µs CPU/rt ({:>3.0}% user, busy {:>3.0}%) {:>9.0} rt/s p50 {:>7} µs p99 {:>7} µs",
                             round + 1,
                             format!(
                                 "{}{}",
@@ -418,6 +440,8 @@ fn main() {
                             ),
                             p.server.name(),
                             m.cpu_us_per_rt(),
+                            m.user_share * 100.0,
+                            m.busy() * 100.0,
                             m.rt_per_s(),
                             fmt_us(m.latency.quantile(0.5)),
                             fmt_us(m.latency.quantile(0.99)),

@@ -104,6 +104,13 @@ pub fn cpu_ns(pid: u32) -> io::Result<u64> {
     if any {
         return Ok(total);
     }
+    let (user, sys) = user_sys_ns(pid)?;
+    Ok(user + sys)
+}
+
+/// User and system CPU time of process `pid` so far (all its threads), in nanoseconds, from
+/// `/proc/PID/stat` (clock ticks: 10 ms apart, so only meaningful over long windows).
+pub fn user_sys_ns(pid: u32) -> io::Result<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (in parentheses, which may hold spaces): utime is the
     // 14th field of the line, the 12th after the name.
@@ -118,8 +125,8 @@ pub fn cpu_ns(pid: u32) -> io::Result<u64> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| io::Error::other("unexpected /proc/PID/stat"))
     };
-    let ticks_per_s = 100; // USER_HZ on Linux
-    Ok((ticks(11)? + ticks(12)?) * 1_000_000_000 / ticks_per_s)
+    let ns_per_tick = 1_000_000_000 / 100; // USER_HZ on Linux
+    Ok((ticks(11)? * ns_per_tick, ticks(12)? * ns_per_tick))
 }
 
 /// Pins the calling process (all its threads created afterwards) to one CPU. False when the
