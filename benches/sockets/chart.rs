@@ -101,16 +101,15 @@ pub fn draw(results: &Results, path: &Path) -> Result<(), Box<dyn std::error::Er
                 .collect();
             let style = color(s);
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), style.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    style.stroke_width(2),
+                ))?
                 .label(s.name())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], style.stroke_width(2))
                 });
-            chart.draw_series(
-                points
-                    .iter()
-                    .map(|&p| Circle::new(p, 3, style.filled())),
-            )?;
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, style.filled())))?;
         }
         chart
             .configure_series_labels()

@@ -96,7 +96,11 @@ pub fn cpu_ns(pid: u32) -> io::Result<u64> {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        if let Some(ns) = text.split_whitespace().next().and_then(|f| f.parse::<u64>().ok()) {
+        if let Some(ns) = text
+            .split_whitespace()
+            .next()
+            .and_then(|f| f.parse::<u64>().ok())
+        {
             total += ns;
             any = true;
         }
