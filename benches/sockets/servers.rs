@@ -170,14 +170,10 @@ async fn axum_server(listener: TcpListener) -> std::io::Result<()> {
 
     async fn echo(mut socket: WebSocket) {
         while let Some(Ok(message)) = socket.recv().await {
-            match message {
-                Message::Text(_) | Message::Binary(_) => {
-                    if socket.send(message).await.is_err() {
-                        break;
-                    }
-                }
-                Message::Close(_) => break,
-                _ => {}
+            let data = matches!(message, Message::Text(_) | Message::Binary(_));
+            if matches!(message, Message::Close(_)) || (data && socket.send(message).await.is_err())
+            {
+                break;
             }
         }
     }
