@@ -229,23 +229,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// The waker to poll the stream's write side with: the task's own, or after a split the
     /// one that wakes both halves (with the task's waker registered for its side).
-    fn write_waker(&self, cx: &Context<'_>, side: Option<Side>) -> Waker {
+    /// The waker to give the stream when writing, if not the caller's own: after a split,
+    /// one that wakes both halves (the caller's waker registered for its half).
+    fn split_write_waker(&self, cx: &Context<'_>, side: Option<Side>) -> Option<Waker> {
         match (&self.split, side) {
             (Some((both, waker)), Some(side)) => {
                 match side {
                     Side::Reader => both.reader.register(cx.waker()),
                     Side::Writer => both.writer.register(cx.waker()),
                 }
-                waker.clone()
+                Some(waker.clone())
             }
-            _ => cx.waker().clone(),
+            _ => None,
         }
+    }
+
+    fn write_waker(&self, cx: &Context<'_>, side: Option<Side>) -> Waker {
+        self.split_write_waker(cx, side)
+            .unwrap_or_else(|| cx.waker().clone())
     }
 
     /// Write what the connection hands out, in batches, until it has nothing more.
     fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Option<Side>) -> Poll<io::Result<()>> {
-        let waker = self.write_waker(cx, side);
-        let mut wcx = Context::from_waker(&waker);
+        // The caller's context as it is unless split: no waker clone per write.
+        let (result, progress) = match self.split_write_waker(cx, side) {
+            Some(waker) => self.write_loop(&mut Context::from_waker(&waker)),
+            None => self.write_loop(cx),
+        };
+        if progress {
+            if let Some((both, _)) = &self.split {
+                // Room was made: the other half may be waiting for it.
+                match side {
+                    Some(Side::Reader) => both.writer.wake(),
+                    Some(Side::Writer) => both.reader.wake(),
+                    None => {}
+                }
+            }
+        }
+        result
+    }
+
+    /// `poll_write_out`'s loop, with the context the stream is polled with; also says whether
+    /// any byte was written.
+    fn write_loop(&mut self, wcx: &mut Context<'_>) -> (Poll<io::Result<()>>, bool) {
         let mut progress = false;
         let result = loop {
             if self.out.is_empty() {
@@ -265,9 +291,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             let io = Pin::new(&mut self.io);
             let written = if self.out.len() > 1 && io.is_write_vectored() {
                 let slices: Vec<IoSlice<'_>> = self.out.iter().map(|b| IoSlice::new(b)).collect();
-                Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices)
+                Pin::new(&mut self.io).poll_write_vectored(wcx, &slices)
             } else {
-                Pin::new(&mut self.io).poll_write(&mut wcx, &self.out[0])
+                Pin::new(&mut self.io).poll_write(wcx, &self.out[0])
             };
             match written {
                 Poll::Pending => break Poll::Pending,
@@ -293,17 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
             }
         };
-        if progress {
-            if let Some((both, _)) = &self.split {
-                // Room was made: the other half may be waiting for it.
-                match side {
-                    Some(Side::Reader) => both.writer.wake(),
-                    Some(Side::Writer) => both.reader.wake(),
-                    None => {}
-                }
-            }
-        }
-        result
+        (result, progress)
     }
 
     /// Queue the message `start_send` could not, if any.
@@ -346,9 +362,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn poll_flush(&mut self, cx: &mut Context<'_>, side: Option<Side>) -> Poll<Result<(), Error>> {
         ready!(self.poll_slot(cx, side))?;
         ready!(self.poll_write_out(cx, side)).map_err(|e| self.broken(e))?;
-        let waker = self.write_waker(cx, side);
-        let mut wcx = Context::from_waker(&waker);
-        ready!(Pin::new(&mut self.io).poll_flush(&mut wcx)).map_err(|e| self.broken(e))?;
+        let flushed = match self.split_write_waker(cx, side) {
+            Some(waker) => Pin::new(&mut self.io).poll_flush(&mut Context::from_waker(&waker)),
+            None => Pin::new(&mut self.io).poll_flush(cx),
+        };
+        ready!(flushed).map_err(|e| self.broken(e))?;
         Poll::Ready(Ok(()))
     }
 
