@@ -53,6 +53,8 @@ mod error;
 mod fanout;
 mod item;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod stats;
 mod subscription;
 
@@ -71,6 +73,8 @@ pub use error::{PublishError, RecvError, SubscribeError};
 pub use item::Item;
 pub use longpoll_proto::{ChannelName, Cursor, CursorError, Epoch, NameError, Seq};
 pub use memory::{MemoryBackend, MemoryConfig};
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisBackend, RedisConfig};
 pub use stats::{ChannelStats, ConnectionGuard, Connections, Stats, Transport};
 pub use subscription::Subscription;
 
