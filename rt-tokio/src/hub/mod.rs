@@ -64,6 +64,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisBackend, RedisConfig};
 pub use backend::{
     Backend, BackendError, BoxFuture, BoxStream, ChannelInfo, FeedItem, HistoryRead, Published,
     ReadLimit,
@@ -73,8 +75,6 @@ pub use error::{PublishError, RecvError, SubscribeError};
 pub use item::Item;
 pub use longpoll_proto::{ChannelName, Cursor, CursorError, Epoch, NameError, Seq};
 pub use memory::{MemoryBackend, MemoryConfig};
-#[cfg(feature = "redis")]
-pub use self::redis::{RedisBackend, RedisConfig};
 pub use stats::{ChannelStats, ConnectionGuard, Connections, Stats, Transport};
 pub use subscription::Subscription;
 

@@ -57,14 +57,21 @@ pub(super) struct Feeds {
 
 impl Feeds {
     /// Starts the connection task (it connects in the background).
-    pub(super) fn start(client: redis::Client, config: &RedisConfig) -> Feeds {
-        let (commands, receiver) = mpsc::unbounded_channel();
+    /// `commands` is the backend's command connection: after a reconnection it is checked
+    /// (and so re-established) before subscribers are told to catch up through it.
+    pub(super) fn start(
+        client: redis::Client,
+        commands: redis::aio::ConnectionManager,
+        config: &RedisConfig,
+    ) -> Feeds {
+        let (sender, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             channels: Mutex::new(HashMap::new()),
-            commands,
+            commands: sender,
         });
         tokio::spawn(run(
             client,
+            commands,
             Arc::downgrade(&shared),
             receiver,
             config.clone(),
@@ -103,7 +110,10 @@ impl Feeds {
             pubsub: pubsub.clone(),
         };
         if let Some(ready) = ready {
-            let _ = self.shared.commands.send(Command::Subscribe(pubsub.clone()));
+            let _ = self
+                .shared
+                .commands
+                .send(Command::Subscribe(pubsub.clone()));
             match tokio::time::timeout(self.timeout, ready).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(BackendError::new("the Redis backend shut down")),
@@ -182,6 +192,7 @@ fn jittered(d: Duration) -> Duration {
 /// is dropped.
 async fn run(
     client: redis::Client,
+    connection: redis::aio::ConnectionManager,
     shared: Weak<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     config: RedisConfig,
@@ -189,7 +200,15 @@ async fn run(
     let mut delay = config.reconnect_min;
     let mut connected_before = false;
     loop {
-        match session(&client, &shared, &mut commands, &config, connected_before).await {
+        let session = session(
+            &client,
+            &connection,
+            &shared,
+            &mut commands,
+            &config,
+            connected_before,
+        );
+        match session.await {
             Session::BackendDropped => return,
             Session::Failed { was_live, error } => {
                 if was_live {
@@ -235,6 +254,7 @@ fn failed(was_live: bool, error: impl std::fmt::Display) -> Session {
 /// One connection's life.
 async fn session(
     client: &redis::Client,
+    connection: &redis::aio::ConnectionManager,
     shared: &Weak<Shared>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     config: &RedisConfig,
@@ -257,6 +277,18 @@ async fn session(
             Ok(Ok(())) => {}
             Ok(Err(e)) => return failed(false, e),
             Err(_) => return failed(false, "SUBSCRIBE timed out"),
+        }
+    }
+    if reconnected {
+        // The command connection most likely dropped too and would only notice on its next
+        // use: the catch-up reads about to start. Have it reconnect first.
+        for _ in 0..2 {
+            let mut c = connection.clone();
+            let cmd = redis::cmd("PING");
+            let ping = cmd.query_async::<String>(&mut c);
+            if let Ok(Ok(_)) = tokio::time::timeout(timeout, ping).await {
+                break;
+            }
         }
     }
     let Some(s) = shared.upgrade() else {

@@ -101,7 +101,7 @@ impl RedisBackend {
         .await
         .map_err(|_| BackendError::new(format!("connecting to Redis at {url} timed out")))?
         .map_err(|e| BackendError::with_source(format!("connecting to Redis at {url}"), e))?;
-        let feeds = Feeds::start(client, &config);
+        let feeds = Feeds::start(client, connection.clone(), &config);
         Ok(RedisBackend {
             inner: std::sync::Arc::new(Inner {
                 feeds,
@@ -140,19 +140,37 @@ impl Inner {
         millis(self.config.channel_ttl)
     }
 
-    /// Runs a script invocation within the command timeout.
+    /// Runs a script invocation within the command timeout. `retry`: the script may run
+    /// twice (reads), so a connection found dropped (the first use after Redis restarted)
+    /// is retried once on the reconnected connection; a publish is never retried, as the
+    /// first attempt may have run.
     async fn invoke(
         &self,
         what: &str,
         invocation: redis::ScriptInvocation<'_>,
+        retry: bool,
     ) -> Result<Value, BackendError> {
-        let mut connection = self.connection.clone();
         let timeout = self.config.command_timeout;
-        match tokio::time::timeout(timeout, invocation.invoke_async(&mut connection)).await {
-            Ok(result) => result.map_err(|e| backend_error(what, e)),
-            Err(_) => Err(BackendError::new(format!(
-                "Redis {what} timed out after {timeout:?}"
-            ))),
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut attempt = 0;
+        loop {
+            let mut connection = self.connection.clone();
+            let call = invocation.invoke_async(&mut connection);
+            match tokio::time::timeout_at(deadline, call).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e))
+                    if retry && attempt == 0 && (e.is_connection_dropped() || e.is_io_error()) =>
+                {
+                    tracing::debug!(error = %e, what, "hub: Redis connection dropped; retrying once");
+                    attempt += 1;
+                }
+                Ok(Err(e)) => return Err(backend_error(what, e)),
+                Err(_) => {
+                    return Err(BackendError::new(format!(
+                        "Redis {what} timed out after {timeout:?}"
+                    )))
+                }
+            }
         }
     }
 
@@ -177,7 +195,7 @@ impl Inner {
             .arg(millis(self.config.max_age))
             .arg(self.ttl());
         let reply = self
-            .invoke("publish", invocation)
+            .invoke("publish", invocation, false)
             .await
             .map_err(PublishError::Unavailable)?;
         let mut r = Reply::new(reply, "publish").map_err(PublishError::Unavailable)?;
@@ -204,7 +222,7 @@ impl Inner {
             .arg(limit.max_bytes)
             .arg(millis(self.config.max_age))
             .arg(self.ttl());
-        let reply = self.invoke("history read", invocation).await?;
+        let reply = self.invoke("history read", invocation, true).await?;
         let mut r = Reply::new(reply, "history read")?;
         let kind = r.text()?;
         let epoch = r.epoch()?;
@@ -252,7 +270,7 @@ impl Inner {
         let (meta, stream) = self.keys(&channel);
         let mut invocation = self.scripts.head.key(meta);
         invocation.key(stream).arg(self.ttl());
-        let reply = self.invoke("head", invocation).await?;
+        let reply = self.invoke("head", invocation, true).await?;
         let mut r = Reply::new(reply, "head")?;
         Ok(Cursor {
             epoch: r.epoch()?,
@@ -270,13 +288,14 @@ impl Inner {
         let mut cursor: u64 = 0;
         // Bounded: at most `max` names, and SCAN ends after one pass over the keyspace.
         loop {
-            let scan = redis::cmd("SCAN")
+            let mut scan_cmd = redis::cmd("SCAN");
+            scan_cmd
                 .arg(cursor)
                 .arg("MATCH")
                 .arg(&pattern)
                 .arg("COUNT")
-                .arg(500)
-                .query_async::<(u64, Vec<String>)>(&mut connection);
+                .arg(500);
+            let scan = scan_cmd.query_async::<(u64, Vec<String>)>(&mut connection);
             let (next, keys) = tokio::time::timeout(timeout, scan)
                 .await
                 .map_err(|_| BackendError::new("Redis SCAN timed out"))?
@@ -301,7 +320,7 @@ impl Inner {
             let (meta, stream) = self.keys(&name);
             let mut invocation = self.scripts.info.key(meta);
             invocation.key(stream);
-            let reply = self.invoke("channel info", invocation).await?;
+            let reply = self.invoke("channel info", invocation, true).await?;
             let mut r = Reply::new(reply, "channel info")?;
             if r.is_empty() {
                 continue; // expired between SCAN and now
@@ -421,4 +440,3 @@ impl Backend for RedisBackend {
         Box::pin(async move { inner.channels().await })
     }
 }
-
