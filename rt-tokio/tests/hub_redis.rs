@@ -16,6 +16,16 @@
 //! Debian's `redis-server`, so there these tests always run.
 
 mod common;
+// The demo's server, compiled in here to run it as two nodes on one Redis.
+#[allow(dead_code)]
+#[path = "../examples/demo/limits.rs"]
+mod limits;
+#[allow(dead_code)]
+#[path = "../examples/demo/server.rs"]
+mod server;
+#[allow(dead_code)]
+#[path = "../examples/demo/wire.rs"]
+mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -868,4 +878,160 @@ async fn redis_restarted_with_persistence_mid_burst_every_ack_is_delivered() {
         assert_eq!((delivered, covered), (acked, 0));
     }
     assert_eq!(away, (acked - 101, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_pubsub_connection_is_reestablished_and_nothing_is_missed() {
+    let Some(redis) = redis_server(true).await else {
+        return;
+    };
+    let hubs = nodes(&redis, &config(&prefix()), 2).await;
+    let c = ch("c");
+    let mut sub = hubs[1].subscribe(&c, None).await.unwrap();
+    let first = hubs[0].publish(&c, "m0").await.unwrap();
+    assert_eq!(message(&recv(&mut sub).await), (first, "m0".into()));
+    // Every pub/sub connection is cut (as a network blip or a proxy would); publishes go on
+    // meanwhile and reach the stream only.
+    redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]).await;
+    let mut expected = vec![];
+    for i in 1..=20 {
+        let cursor = hubs[0].publish(&c, format!("m{i}")).await.unwrap();
+        expected.push((cursor, format!("m{i}")));
+    }
+    // The subscriber on node B gets all of them, in order, once: live or caught up.
+    for e in &expected {
+        assert_eq!(&message(&recv(&mut sub).await), e);
+    }
+    let late = hubs[0].publish(&c, "late").await.unwrap();
+    assert_eq!(message(&recv(&mut sub).await), (late, "late".into()));
+}
+
+#[tokio::test]
+async fn bad_configuration_and_unreachable_servers_are_errors() {
+    let mut c = RedisConfig::default();
+    c.key_prefix = "has space".into();
+    let e = RedisBackend::connect("redis://127.0.0.1:1", c)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("key_prefix"), "{e}");
+    let e = RedisBackend::connect("nonsense://x", RedisConfig::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("bad Redis URL"), "{e}");
+    // Nothing listens on a port we just bound and released.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut c = RedisConfig::default();
+    c.command_timeout = Duration::from_millis(500);
+    assert!(
+        RedisBackend::connect(&format!("redis://127.0.0.1:{port}"), c)
+            .await
+            .is_err()
+    );
+}
+
+/// A demo node on its own port with its hub on `backend`.
+async fn demo_node(backend: RedisBackend) -> (SocketAddr, server::App) {
+    use rt_tokio::http::{serve_with, CancellationToken, ServeConfig};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let app = server::App::with_backend(
+        limits::Limits::default(),
+        shutdown.clone(),
+        std::sync::Arc::new(backend),
+    );
+    tokio::spawn(server::ticker(app.clone()));
+    let a = app.clone();
+    tokio::spawn(async move {
+        serve_with(listener, ServeConfig::default(), shutdown, |info| {
+            a.connection(info)
+        })
+        .await
+    });
+    (addr, app)
+}
+
+/// The demo's next server message that is not a tick.
+async fn demo_next(ws: &mut Ws) -> serde_json::Value {
+    loop {
+        let v: serde_json::Value = serde_json::from_str(&ws_next(ws).await).unwrap();
+        if v["type"] != "tick" {
+            return v;
+        }
+    }
+}
+
+async fn demo_page(addr: SocketAddr, cursor: Option<&str>) -> Ws {
+    let (mut ws, _) = rt_tokio::ws::connect(&format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    let hello = serde_json::json!({"type": "hello", "cursor": cursor});
+    ws.send(hello.to_string()).await.unwrap();
+    // Subscribed once a ping is answered (hello is handled first, in order).
+    ws.send(r#"{"type":"ping","t":1}"#).await.unwrap();
+    assert_eq!(demo_next(&mut ws).await["type"], "pong");
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_as_two_nodes_on_one_redis() {
+    let Some(redis) = redis_server(true).await else {
+        return;
+    };
+    let cfg = config(&prefix());
+    let (addr_a, _app_a) = demo_node(
+        RedisBackend::connect(&redis.url, cfg.clone())
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (addr_b, app_b) = demo_node(RedisBackend::connect(&redis.url, cfg).await.unwrap()).await;
+    let mut on_a = demo_page(addr_a, None).await;
+    let mut on_b = demo_page(addr_b, None).await;
+    let post = |id: &str, text: &str| {
+        serde_json::json!({"type": "send", "id": id, "name": "Ada", "text": text}).to_string()
+    };
+    on_a.send(post("m1", "first")).await.unwrap();
+    // The page on node B gets the message sent to node A.
+    let on_b_message = demo_next(&mut on_b).await;
+    assert_eq!(on_b_message["type"], "message");
+    assert_eq!(on_b_message["message"]["text"], "first");
+    let c1 = on_b_message["cursor"].as_str().unwrap().to_string();
+    // The page on B leaves; two more are sent to A; it comes back to B with its cursor.
+    drop(on_b);
+    on_a.send(post("m2", "second")).await.unwrap();
+    on_a.send(post("m3", "third")).await.unwrap();
+    let mut seen_on_a = Vec::new();
+    while seen_on_a.len() < 3 {
+        let v = demo_next(&mut on_a).await;
+        if v["type"] == "message" {
+            seen_on_a.push(v["message"]["text"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(seen_on_a, ["first", "second", "third"]);
+    let mut back_on_b = demo_page(addr_b, Some(&c1)).await;
+    let texts = [
+        demo_next(&mut back_on_b).await,
+        demo_next(&mut back_on_b).await,
+    ];
+    assert_eq!(
+        texts
+            .iter()
+            .map(|v| v["message"]["text"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["second", "third"]
+    );
+    // Node B's status sees the room's history in Redis.
+    let status = app_b.status_json().await;
+    let room = status["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "room")
+        .unwrap()
+        .clone();
+    assert_eq!(room["messages"], 3);
 }
