@@ -35,6 +35,16 @@ local function trim(max_messages, max_bytes, cutoff_ms, keep_newest)
     end
     return
   end
+  -- The common case, in O(1): within count and bytes, and the oldest entry young enough.
+  if len <= max_messages and bytes <= max_bytes then
+    if cutoff_ms <= 0 then
+      return
+    end
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+    if tonumber(first[2][4]) > cutoff_ms then
+      return
+    end
+  end
   local floor = 0
   if keep_newest then
     floor = 1
@@ -43,7 +53,7 @@ local function trim(max_messages, max_bytes, cutoff_ms, keep_newest)
   local from = '-'
   local done = false
   while not done and len > floor do
-    local batch = redis.call('XRANGE', stream, from, '+', 'COUNT', 64)
+    local batch = redis.call('XRANGE', stream, from, '+', 'COUNT', 16)
     if #batch == 0 then
       break
     end
