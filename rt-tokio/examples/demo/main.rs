@@ -1,9 +1,13 @@
-//! `demo [ADDR] [--history N]`: a live room served over WebSocket, SSE and long polling from
-//! one hub (default address 127.0.0.1:8080). Open the address in a browser.
+//! `demo [ADDR] [--history N] [--redis URL]`: a live room served over WebSocket, SSE and
+//! long polling from one hub (default address 127.0.0.1:8080). Open the address in a
+//! browser. With `--redis` (feature `redis`) the hub's channels live in Redis, so several
+//! demo processes on different ports are one room: a message sent to any reaches pages on
+//! every one, and a page moved to another node resumes from its cursor.
 //!
 //! ```sh
 //! cargo run --release -p rt-tokio --example demo
 //! cargo run --release -p rt-tokio --example demo -- 127.0.0.1:9000 --history 100
+//! cargo run --release -p rt-tokio --features redis --example demo -- 127.0.0.1:8081 --redis redis://127.0.0.1:6379
 //! ```
 //!
 //! The page picks WebSocket, then SSE, then long polling (`?transport=ws|sse|longpoll`
@@ -24,7 +28,7 @@ use limits::Limits;
 use server::App;
 
 fn usage() -> ! {
-    eprintln!("usage: demo [ADDR] [--history N]   (default ADDR 127.0.0.1:8080)");
+    eprintln!("usage: demo [ADDR] [--history N] [--redis URL]   (default ADDR 127.0.0.1:8080)");
     std::process::exit(2)
 }
 
@@ -32,12 +36,17 @@ fn usage() -> ! {
 async fn main() -> std::io::Result<()> {
     let mut addr = "127.0.0.1:8080".to_string();
     let mut limits = Limits::default();
+    let mut redis_url = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--history" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) if n > 0 => limits.history_messages = n,
                 _ => usage(),
+            },
+            "--redis" => match args.next() {
+                Some(url) => redis_url = Some(url),
+                None => usage(),
             },
             "-h" | "--help" => usage(),
             a if !a.starts_with('-') => addr = a.to_string(),
@@ -47,7 +56,10 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let local = listener.local_addr()?;
     let shutdown = CancellationToken::new();
-    let app = App::new(limits, shutdown.clone());
+    let app = match redis_url {
+        None => App::new(limits, shutdown.clone()),
+        Some(url) => App::with_backend(limits, shutdown.clone(), redis_backend(&url, limits).await),
+    };
     tokio::spawn(server::ticker(app.clone()));
     tokio::spawn(stop_on_signal(shutdown.clone()));
     eprintln!("demo: listening on http://{local}");
@@ -63,6 +75,33 @@ async fn main() -> std::io::Result<()> {
     }
     eprintln!("demo: stopped");
     Ok(())
+}
+
+/// The hub's backend on the Redis server at `url` (exits with a message if it cannot be
+/// reached, or if the demo was built without the `redis` feature).
+async fn redis_backend(url: &str, limits: Limits) -> std::sync::Arc<dyn rt_tokio::hub::Backend> {
+    #[cfg(feature = "redis")]
+    {
+        let mut config = rt_tokio::hub::RedisConfig::default();
+        config.max_messages = limits.history_messages.max(1);
+        config.max_message_bytes = limits.max_frame_bytes.max(1024);
+        match rt_tokio::hub::RedisBackend::connect(url, config).await {
+            Ok(backend) => {
+                eprintln!("demo: channels in Redis at {url}");
+                std::sync::Arc::new(backend)
+            }
+            Err(e) => {
+                eprintln!("demo: {e}");
+                std::process::exit(1)
+            }
+        }
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, limits);
+        eprintln!("demo: --redis needs the redis feature: cargo run -p rt-tokio --features redis --example demo");
+        std::process::exit(2)
+    }
 }
 
 /// Cancels `shutdown` on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -71,11 +71,25 @@ impl App {
         let mut memory = MemoryConfig::default();
         memory.max_messages = limits.history_messages.max(1);
         memory.max_message_bytes = limits.max_frame_bytes.max(1024);
-        let hub = Hub::new(MemoryBackend::new(memory));
+        Self::with_backend(limits, shutdown, Arc::new(MemoryBackend::new(memory)))
+    }
+
+    /// A new app on `backend` (several nodes share one Redis backend's channels), whose
+    /// history holds `limits.history_messages`. Call inside a runtime.
+    pub fn with_backend(
+        limits: Limits,
+        shutdown: CancellationToken,
+        backend: Arc<dyn rt_tokio::hub::Backend>,
+    ) -> App {
+        let hub = Hub::from_arc(backend, rt_tokio::hub::HubConfig::default());
         // Long polling's window holds no more than the hub's history, so every transport
         // agrees on what the history holds (and reports the same gaps).
         let mut lp = LongPollConfig::default();
-        lp.hub.channel.max_messages = lp.hub.channel.max_messages.min(memory.max_messages);
+        lp.hub.channel.max_messages = lp
+            .hub
+            .channel
+            .max_messages
+            .min(limits.history_messages.max(1));
         let longpoll = LongPollServer::new(hub.clone(), lp);
         App {
             hub,

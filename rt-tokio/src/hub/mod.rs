@@ -53,6 +53,8 @@ mod error;
 mod fanout;
 mod item;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod stats;
 mod subscription;
 
@@ -62,6 +64,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisBackend, RedisConfig};
 pub use backend::{
     Backend, BackendError, BoxFuture, BoxStream, ChannelInfo, FeedItem, HistoryRead, Published,
     ReadLimit,
