@@ -189,3 +189,24 @@ impl std::error::Error for BackendError {
             .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
     }
 }
+
+/// The feed stream of a backend that announces on a tokio broadcast channel: a subscriber that
+/// falls behind the channel's capacity gets [`FeedItem::Lost`]; the stream ends when the sender
+/// is gone. `guard` lives as long as the stream (for example to count watchers).
+pub(crate) fn broadcast_feed<G: Send + 'static>(
+    receiver: tokio::sync::broadcast::Receiver<FeedItem>,
+    guard: G,
+) -> BoxStream<FeedItem> {
+    use tokio::sync::broadcast::error::RecvError;
+    Box::pin(futures_util::stream::unfold(
+        (receiver, guard),
+        |(mut receiver, guard)| async move {
+            let item = match receiver.recv().await {
+                Ok(item) => item,
+                Err(RecvError::Lagged(_)) => FeedItem::Lost,
+                Err(RecvError::Closed) => return None,
+            };
+            Some((item, (receiver, guard)))
+        },
+    ))
+}

@@ -281,17 +281,7 @@ impl MemoryBackend {
             state: Arc::downgrade(&self.state),
             channel: channel.clone(),
         };
-        Ok(Box::pin(futures_util::stream::unfold(
-            (receiver, guard),
-            |(mut receiver, guard)| async move {
-                let item = match receiver.recv().await {
-                    Ok(item) => item,
-                    Err(broadcast::error::RecvError::Lagged(_)) => FeedItem::Lost,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                };
-                Some((item, (receiver, guard)))
-            },
-        )))
+        Ok(super::backend::broadcast_feed(receiver, guard))
     }
 
     fn channels_now(&self) -> Vec<ChannelInfo> {

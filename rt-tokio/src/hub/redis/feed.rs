@@ -125,17 +125,7 @@ impl Feeds {
                 }
             }
         }
-        Ok(Box::pin(futures_util::stream::unfold(
-            (receiver, guard),
-            |(mut receiver, guard)| async move {
-                let item = match receiver.recv().await {
-                    Ok(item) => item,
-                    Err(broadcast::error::RecvError::Lagged(_)) => FeedItem::Lost,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                };
-                Some((item, (receiver, guard)))
-            },
-        )))
+        Ok(crate::hub::backend::broadcast_feed(receiver, guard))
     }
 }
 
