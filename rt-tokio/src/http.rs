@@ -1,7 +1,9 @@
 //! Small hyper helpers shared by the SSE and long-poll halves: short error responses,
-//! bounded request bodies, the query parameters of a URL, and HTTP/1.1 accept loops
-//! ([`serve`], and [`serve_with`]: per-connection handlers, a connection limit, graceful
-//! shutdown). hyper does all of HTTP; nothing here reads or writes HTTP by hand.
+//! bounded request bodies, the query parameters of a URL, and accept loops serving HTTP/1.1
+//! and HTTP/2 on one listener, plain or TLS ([`serve`], and [`serve_with`]: per-connection
+//! handlers, a connection limit, graceful shutdown). hyper does all of HTTP; nothing here
+//! reads or writes HTTP by hand (the only bytes looked at are the HTTP/2 preface's, to
+//! bound the wait for them).
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -11,11 +13,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -82,9 +89,9 @@ pub(crate) fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<Cow<
         .map(|(_, v)| v)
 }
 
-/// Serves HTTP/1.1 on `listener` forever, each request answered by `handler`: [`serve_with`]
-/// with the default [`ServeConfig`], one handler shared by every connection and no
-/// shutdown. For examples and tests; an application with its own server (axum,
+/// Serves HTTP/1.1 and HTTP/2 on `listener` forever, each request answered by `handler`:
+/// [`serve_with`] with the default [`ServeConfig`], one handler shared by every connection
+/// and no shutdown. For examples and tests; an application with its own server (axum,
 /// hyper-util) mounts the services directly.
 pub async fn serve<F, Fut, B>(listener: TcpListener, handler: F) -> io::Result<()>
 where
@@ -110,17 +117,60 @@ where
 /// | [`max_connections`](Self::max_connections) | 10,000 | accepting waits until a connection ends |
 /// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | the connection is closed |
 /// | [`drain_timeout`](Self::drain_timeout) | 10 s | connections still open at shutdown are dropped |
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// | [`http2`](Self::http2) | `true` | (off: an HTTP/2 preface closes the connection, ALPN offers `http/1.1` only) |
+/// | [`http2_max_concurrent_streams`](Self::http2_max_concurrent_streams) | 100 | the client is told to wait (SETTINGS); a stream beyond is refused |
+/// | [`http2_max_send_buffer`](Self::http2_max_send_buffer) | 64 KiB | a response body is not polled until the client's window takes the buffered bytes |
+/// | [`http2_stream_window`](Self::http2_stream_window) | 1 MiB | the client waits (flow control) until the handler reads |
+/// | [`http2_connection_window`](Self::http2_connection_window) | 1 MiB | every stream of the connection waits (flow control) |
+/// | [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) | 20 s | a PING is sent after this long without frames |
+/// | [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) | 20 s | a PING unanswered this long closes the connection |
+/// | `tls` (feature `tls`) | `None` | (plain TCP) |
+/// | `tls_handshake_timeout` (feature `tls`) | 10 s | the connection is closed |
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ServeConfig {
-    /// Most connections served at once (upgraded ones leave the count once handed over).
-    /// Default 10,000.
+    /// Most connections served at once (upgraded HTTP/1.1 ones leave the count once handed
+    /// over). Default 10,000.
     pub max_connections: usize,
-    /// Close a connection whose request head has not arrived after this long (`None`:
-    /// never). Default 30 s.
+    /// Close a connection whose first bytes (HTTP/1.1 or the HTTP/2 preface), or whose
+    /// HTTP/1.1 request head, have not arrived after this long (`None`: never). Default 30 s.
     pub header_read_timeout: Option<Duration>,
-    /// After shutdown, how long connections may finish their current response. Default 10 s.
+    /// After shutdown, how long connections may finish their current responses (HTTP/2:
+    /// every stream open when the GOAWAY went out). Default 10 s.
     pub drain_timeout: Duration,
+    /// Serve HTTP/2 besides HTTP/1.1: by prior knowledge (h2c) on plain TCP, by ALPN `h2`
+    /// over TLS, with extended CONNECT (RFC 8441) enabled so WebSockets can be streams.
+    /// Default `true`.
+    pub http2: bool,
+    /// Most streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    /// Default 100.
+    pub http2_max_concurrent_streams: u32,
+    /// Bytes of response body one HTTP/2 stream buffers beyond what the client's flow-control
+    /// window has taken; the body is not polled for more until they leave. With
+    /// [`http2_max_concurrent_streams`](Self::http2_max_concurrent_streams) this bounds
+    /// what a client that stops reading costs. Default 64 KiB.
+    pub http2_max_send_buffer: usize,
+    /// The flow-control window the server gives each HTTP/2 stream: bytes a client may send
+    /// on a stream before the handler reads them. Default 1 MiB.
+    pub http2_stream_window: u32,
+    /// The flow-control window the server gives each HTTP/2 connection, for all its streams
+    /// together. Default 1 MiB.
+    pub http2_connection_window: u32,
+    /// Send an HTTP/2 PING after this long without frames from the client (`None`: never).
+    /// With [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) it bounds how long
+    /// an idle connection to a vanished client holds a slot. Default 20 s.
+    pub http2_keep_alive_interval: Option<Duration>,
+    /// Close an HTTP/2 connection whose PING is not answered in this long. Default 20 s.
+    pub http2_keep_alive_timeout: Duration,
+    /// Serve TLS with this rustls config ([`tls::server_config`](crate::tls::server_config)
+    /// builds one); `None`: plain TCP. An empty `alpn_protocols` is set to `h2`, `http/1.1`
+    /// (`http/1.1` alone without [`http2`](Self::http2)); a non-empty one is kept. Default
+    /// `None`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Close a connection whose TLS handshake has not finished after this long. Default 10 s.
+    #[cfg(feature = "tls")]
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -129,7 +179,53 @@ impl Default for ServeConfig {
             max_connections: 10_000,
             header_read_timeout: Some(Duration::from_secs(30)),
             drain_timeout: Duration::from_secs(10),
+            http2: true,
+            http2_max_concurrent_streams: 100,
+            http2_max_send_buffer: 64 * 1024,
+            http2_stream_window: 1024 * 1024,
+            http2_connection_window: 1024 * 1024,
+            http2_keep_alive_interval: Some(Duration::from_secs(20)),
+            http2_keep_alive_timeout: Duration::from_secs(20),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl ServeConfig {
+    /// hyper-util's HTTP/1.1 + HTTP/2 builder with these knobs.
+    fn builder(&self) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .enable_connect_protocol()
+            .max_concurrent_streams(self.http2_max_concurrent_streams)
+            .max_send_buf_size(self.http2_max_send_buffer)
+            .initial_stream_window_size(self.http2_stream_window)
+            .initial_connection_window_size(self.http2_connection_window)
+            .keep_alive_interval(self.http2_keep_alive_interval)
+            .keep_alive_timeout(self.http2_keep_alive_timeout);
+        builder
+    }
+
+    /// The TLS acceptor, ALPN filled in as documented on [`ServeConfig::tls`].
+    #[cfg(feature = "tls")]
+    fn acceptor(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        let mut tls = (**self.tls.as_ref()?).clone();
+        if tls.alpn_protocols.is_empty() {
+            if self.http2 {
+                tls.alpn_protocols.push(b"h2".to_vec());
+            }
+            tls.alpn_protocols.push(b"http/1.1".to_vec());
+        }
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls)))
     }
 }
 
@@ -141,18 +237,28 @@ pub struct ConnectionInfo {
     pub peer: SocketAddr,
     /// The address it connected to.
     pub local: SocketAddr,
+    /// Whether the connection is (to be) TLS: the handler is made before the TLS handshake.
+    pub tls: bool,
 }
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` is cancelled, then returns once every
-/// connection is done or [`ServeConfig::drain_timeout`] has passed.
+/// Serves HTTP/1.1 and HTTP/2 on `listener` until `shutdown` is cancelled, then returns once
+/// every connection is done or [`ServeConfig::drain_timeout`] has passed.
 ///
 /// - `make_handler` builds each connection's handler, so per-connection state (a rate
-///   limit, the peer address) lives in it; the handler answers that connection's requests.
-/// - Upgrades are enabled: [`ws::upgrade`](crate::ws) works from a handler. An upgraded
-///   connection is the application's from then on (it watches `shutdown` itself).
+///   limit, the peer address) lives in it; the handler answers that connection's requests
+///   (over HTTP/2, several at once: one per stream).
+/// - Plain TCP or TLS (`ServeConfig::tls`, feature `tls`). HTTP/2 ([`ServeConfig::http2`])
+///   is told from HTTP/1.1 by its connection preface (hyper-util's auto builder), which a
+///   client sends by prior knowledge (h2c) or after ALPN chose `h2`.
+/// - WebSockets work from a handler with [`ws::upgrade`](crate::ws): an HTTP/1.1 upgrade
+///   (the connection is the application's from then on, it watches `shutdown` itself) or an
+///   HTTP/2 extended CONNECT (RFC 8441, enabled in the SETTINGS; the WebSocket is a stream of
+///   the connection and ends with it).
 /// - On shutdown, accepting stops (the listener is closed) and each connection closes after
-///   its current response (hyper's graceful shutdown); a response that does not end in
-///   time (a stream) is dropped with its connection at the drain deadline.
+///   its current responses (hyper's graceful shutdown: HTTP/1.1 closes after the response
+///   in flight, HTTP/2 sends GOAWAY and lets the open streams finish); what does not end in
+///   time (an event stream, a WebSocket over HTTP/2) is dropped with its connection at the
+///   drain deadline.
 /// - Accept errors (a reset before accept, out of file descriptors) are logged and retried
 ///   after a short pause; they never end the loop.
 pub async fn serve_with<M, F, Fut, B>(
@@ -167,6 +273,13 @@ pub async fn serve_with<M, F, Fut, B>(
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let builder = Arc::new(config.builder());
+    #[cfg(feature = "tls")]
+    let acceptor = config.acceptor();
+    #[cfg(feature = "tls")]
+    let tls = acceptor.is_some();
+    #[cfg(not(feature = "tls"))]
+    let tls = false;
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut connections = JoinSet::new();
     loop {
@@ -199,32 +312,35 @@ pub async fn serve_with<M, F, Fut, B>(
         };
         let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr().unwrap_or(peer);
-        let handler = make_handler(ConnectionInfo { peer, local });
-        let shutdown = shutdown.clone();
+        let handler = make_handler(ConnectionInfo { peer, local, tls });
+        let connection = Connection {
+            builder: builder.clone(),
+            http2: config.http2,
+            header_read_timeout: config.header_read_timeout,
+            shutdown: shutdown.clone(),
+            peer,
+        };
+        #[cfg(feature = "tls")]
+        let acceptor = acceptor.clone();
+        #[cfg(feature = "tls")]
+        let tls_handshake_timeout = config.tls_handshake_timeout;
         connections.spawn(async move {
             let _slot = slot;
-            let service = hyper::service::service_fn(move |req| {
-                let fut = handler(req);
-                async move { Ok::<_, Infallible>(fut.await) }
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(config.header_read_timeout);
-            let conn = builder
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            #[cfg(feature = "tls")]
+            if let Some(acceptor) = acceptor {
+                let handshake = tokio::time::timeout(tls_handshake_timeout, acceptor.accept(tcp));
+                let stream = tokio::select! {
+                    _ = connection.shutdown.cancelled() => return,
+                    stream = handshake => stream,
+                };
+                match stream {
+                    Ok(Ok(stream)) => connection.serve(stream, handler).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, "http: TLS handshake failed: {e}"),
+                    Err(_) => tracing::debug!(%peer, "http: TLS handshake timed out"),
                 }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, "http connection ended: {e}");
+                return;
             }
+            connection.serve(tcp, handler).await;
         });
     }
     drop(listener);
@@ -238,6 +354,144 @@ pub async fn serve_with<M, F, Fut, B>(
             "http: drain timeout, dropping connections"
         );
         connections.shutdown().await;
+    }
+}
+
+/// What one connection's task needs of [`serve_with`].
+struct Connection {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    http2: bool,
+    header_read_timeout: Option<Duration>,
+    shutdown: CancellationToken,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 or HTTP/2 on `io` (TCP, or TLS after its handshake) until it closes,
+    /// or gracefully once `shutdown` is cancelled.
+    async fn serve<I, F, Fut, B>(self, mut io: I, handler: F)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        F: Fn(Request<hyper::body::Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<B>> + Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let peer = self.peer;
+        // hyper-util waits for the first 24 bytes as long as they could be the HTTP/2
+        // preface: read them here, within the header timeout, then hand them back.
+        let start = read_start(&mut io);
+        let start = tokio::select! {
+            _ = self.shutdown.cancelled() => return,
+            start = optional_timeout(self.header_read_timeout, start) => start,
+        };
+        let start = match start {
+            Some(Ok(start)) => start,
+            Some(Err(e)) => {
+                tracing::debug!(%peer, "http: reading the first bytes failed: {e}");
+                return;
+            }
+            None => {
+                tracing::debug!(%peer, "http: no request within the header timeout");
+                return;
+            }
+        };
+        if !self.http2 && start.starts_with(H2_PREFACE) {
+            tracing::debug!(%peer, "http: HTTP/2 preface, but HTTP/2 is off");
+            return;
+        }
+        let service = hyper::service::service_fn(move |req| {
+            let fut = handler(req);
+            async move { Ok::<_, Infallible>(fut.await) }
+        });
+        let io = TokioIo::new(Rewound { start, io });
+        let conn = self.builder.serve_connection_with_upgrades(io, service);
+        let mut conn = std::pin::pin!(conn);
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            _ = self.shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, "http connection ended: {e}");
+        }
+    }
+}
+
+/// The HTTP/2 connection preface (RFC 9113 section 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads from `io` until what arrived is no longer a prefix of [`H2_PREFACE`] (HTTP/1.1),
+/// holds all of it (HTTP/2), or the stream ended; returns the bytes read.
+async fn read_start<I: AsyncRead + Unpin>(io: &mut I) -> io::Result<Bytes> {
+    let mut start = BytesMut::with_capacity(64);
+    loop {
+        if io.read_buf(&mut start).await? == 0
+            || start.len() >= H2_PREFACE.len()
+            || !H2_PREFACE.starts_with(&start)
+        {
+            return Ok(start.freeze());
+        }
+    }
+}
+
+async fn optional_timeout<T>(limit: Option<Duration>, f: impl Future<Output = T>) -> Option<T> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, f).await.ok(),
+        None => Some(f.await),
+    }
+}
+
+/// A stream whose first bytes were read already: they are read again first.
+struct Rewound<I> {
+    start: Bytes,
+    io: I,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Rewound<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.start.is_empty() {
+            let n = self.start.len().min(buf.remaining());
+            buf.put_slice(&self.start.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Rewound<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
