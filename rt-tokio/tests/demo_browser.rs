@@ -24,6 +24,15 @@
 //! Screenshots of every page go to `target/demo-browser/*.png` at the end, and the WebSocket
 //! page's after part 3 to `readme.png` (with `DEMO_UPDATE_SCREENSHOT=1`, to `docs/demo.png`
 //! too).
+//!
+//! A second test runs the demo with `--tls` (its generated certificate, trusted by Chromium
+//! through `--ignore-certificate-errors-spki-list` with the SPKI hash the demo prints): pages
+//! forced to each transport load over HTTP/2, and the server's per-transport counts
+//! (`/status` `http_versions`) show the WebSocket, the event stream and the polls all came
+//! over HTTP/2 (the WebSocket as an RFC 8441 extended CONNECT), none over HTTP/1.1. Its
+//! screenshot is `target/demo-browser/tls-h2.png` (with `DEMO_UPDATE_SCREENSHOT=1`, also
+//! `docs/demo-h2.png`). The demo binary must have feature `tls`
+//! (the build here enables it; `.ci/run` builds `DEMO_BIN` with it).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -79,6 +88,7 @@ fn demo_binary() -> PathBuf {
     let out = std::process::Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "--release", "-p", "rt-tokio", "--example", "demo"])
+        .args(["--features", "tls"])
         .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit())
         .output()
@@ -254,6 +264,17 @@ impl Browser {
 
     /// A new browser session (its own Chromium, a fresh profile) at `url`.
     async fn open(&mut self, name: &'static str, url: &str, size: (u32, u32)) -> Page {
+        self.open_with(name, url, size, &[]).await
+    }
+
+    /// [`Browser::open`], Chromium started with `extra` flags too.
+    async fn open_with(
+        &mut self,
+        name: &'static str,
+        url: &str,
+        size: (u32, u32),
+        extra: &[String],
+    ) -> Page {
         let profile =
             std::env::temp_dir().join(format!("demo-browser-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
@@ -262,6 +283,7 @@ impl Browser {
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         args.push(format!("--window-size={},{}", size.0, size.1));
+        args.extend(extra.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
@@ -718,5 +740,134 @@ async fn the_demo_in_headless_chromium() {
         "demo_browser: passed in {:.1} s; screenshots in {}",
         started.elapsed().as_secs_f64(),
         shots.display()
+    );
+}
+
+/// The demo with `--tls`, its stderr read until it printed the SPKI hash and listens; the
+/// rest of its stderr passed on.
+async fn start_tls_demo(bin: &Path, addr: SocketAddr) -> (Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut demo = Command::new(bin)
+        .arg(addr.to_string())
+        .arg("--tls")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the demo starts");
+    let mut lines = tokio::io::BufReader::new(demo.stderr.take().unwrap()).lines();
+    let mut spki = None;
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            eprintln!("{line}");
+            if let Some(hash) = line.strip_prefix("demo: SPKI SHA-256 (base64): ") {
+                spki = Some(hash.to_string());
+            }
+            if line.starts_with("demo: listening on https://") {
+                return;
+            }
+        }
+        panic!("the demo ended before listening (built without feature tls?)");
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the demo listens within 20 s");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("{line}");
+        }
+    });
+    (demo, spki.expect("the demo prints its SPKI hash"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_over_tls_and_http2_in_headless_chromium() {
+    if !enabled() {
+        eprintln!("demo_browser (TLS + HTTP/2): skipped (DEMO_BROWSER=1 runs it)");
+        return;
+    }
+    let chromium = which(&["chromium", "chromium-browser", "google-chrome"])
+        .expect("chromium is not installed (apt-get install chromium chromium-driver)");
+    let chromedriver = which(&["chromedriver"])
+        .expect("chromedriver is not installed (apt-get install chromium-driver)");
+    let bin = demo_binary();
+    let shots = target_dir().join("demo-browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (demo, spki) = start_tls_demo(&bin, addr).await;
+    let mut browser = Browser::start(chromium, &chromedriver).await;
+    let trust = [format!("--ignore-certificate-errors-spki-list={spki}")];
+    let base = format!("https://{addr}");
+    let mut pages = Vec::new();
+    for (name, transport, who) in [
+        ("tls-h2", "ws", "Tim"),
+        ("tls-sse", "sse", "Radia"),
+        ("tls-longpoll", "longpoll", "Vint"),
+    ] {
+        let url = format!("{base}/?transport={transport}&name={who}");
+        let page = browser.open_with(name, &url, (1280, 900), &trust).await;
+        page.wait_live(transport, Duration::from_secs(30)).await;
+        pages.push(page);
+    }
+    for (page, text) in pages
+        .iter()
+        .zip(["ws over h2", "sse over h2", "poll over h2"])
+    {
+        page.say(text).await;
+    }
+    for page in &pages {
+        page.wait_texts(
+            &["ws over h2", "sse over h2", "poll over h2"],
+            Duration::from_secs(20),
+        )
+        .await;
+        let hop = page
+            .js("return performance.getEntriesByType('navigation')[0].nextHopProtocol;")
+            .await;
+        assert_eq!(hop, "h2", "{} loaded over {hop}", page.name);
+    }
+    // The server's counts, fetched by the page (over its HTTP/2 connection).
+    let status = pages[0]
+        .js("return fetch('/status', {cache: 'no-store'}).then(r => r.json());")
+        .await;
+    let versions = &status["http_versions"];
+    for transport in ["websocket", "sse", "longpoll"] {
+        let counts = &versions[transport];
+        assert!(
+            counts["http2"].as_u64().unwrap() >= 1,
+            "{transport} never over HTTP/2: {versions}"
+        );
+        assert_eq!(
+            counts["http1"], 0,
+            "{transport} over HTTP/1.1 too: {versions}"
+        );
+    }
+    assert_eq!(versions["websocket"]["http2"], 1, "{versions}");
+    // The page shows it once a tick has carried the counts.
+    wait_for(
+        "the page to show the WebSocket over HTTP/2",
+        Duration::from_secs(10),
+        || async {
+            let shown = pages[0]
+                .js("return document.getElementById('http-websocket').textContent;")
+                .await;
+            (shown == "HTTP/2 ×1").then_some(())
+        },
+    )
+    .await;
+    let shot = pages[0].screenshot(&shots, "tls-h2").await;
+    if std::env::var("DEMO_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::copy(&shot, docs.join("demo-h2.png")).unwrap();
+    }
+    for page in pages {
+        page.client.close().await.unwrap();
+    }
+    stop_demo(demo).await;
+    drop(browser);
+    eprintln!(
+        "demo_browser (TLS + HTTP/2): passed; server counts {versions}; screenshot {}",
+        shot.display()
     );
 }

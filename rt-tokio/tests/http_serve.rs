@@ -281,6 +281,25 @@ mod h2 {
     /// The size of the chunks `/endless` produces.
     const CHUNK: usize = 16 * 1024;
 
+    /// ws-proto's send buffer for `/flood`.
+    const FLOOD_SEND_BUFFER: usize = 256 * 1024;
+
+    /// Waits until `count` stays put across ten looks 20 ms apart (at most 200 looks); the
+    /// last value, or `None` if it never settled.
+    async fn settled(count: impl Fn() -> usize) -> Option<usize> {
+        let (mut last, mut still) = (usize::MAX, 0);
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = count();
+            still = if now == last { still + 1 } else { 0 };
+            last = now;
+            if still == 10 {
+                return Some(last);
+            }
+        }
+        None
+    }
+
     /// What the server saw.
     #[derive(Default)]
     struct Counts {
@@ -291,6 +310,8 @@ mod h2 {
         endless_bytes: AtomicUsize,
         /// `/endless` bodies dropped.
         endless_dropped: AtomicUsize,
+        /// Bytes of the messages `/flood` WebSockets' `send` accepted.
+        flood_sent: AtomicUsize,
     }
 
     struct Server {
@@ -348,6 +369,30 @@ mod h2 {
                                                 if ws.send(m).await.is_err() {
                                                     break;
                                                 }
+                                            }
+                                        });
+                                        boxed(response)
+                                    }
+                                    Err(refusal) => boxed(refusal),
+                                }
+                            }
+                            "/flood" => {
+                                // Sends 64 KiB messages until `send` fails (at most 64 MiB),
+                                // with ws-proto's send buffer at 256 KiB.
+                                let mut options = ServerOptions::default();
+                                options.config.max_send_buffer = FLOOD_SEND_BUFFER;
+                                match upgrade(&mut req, &options) {
+                                    Ok((response, socket)) => {
+                                        tokio::spawn(async move {
+                                            let Ok(mut ws) = socket.await else { return };
+                                            let m = Message::binary(vec![7u8; 64 * 1024]);
+                                            for _ in 0..1024 {
+                                                if ws.send(m.clone()).await.is_err() {
+                                                    return;
+                                                }
+                                                counts
+                                                    .flood_sent
+                                                    .fetch_add(64 * 1024, Ordering::Relaxed);
                                             }
                                         });
                                         boxed(response)
@@ -648,19 +693,10 @@ mod h2 {
         let mut h2 = h2_client(TcpStream::connect(addr).await.unwrap(), window as u32).await;
         let response = h2_get(&mut h2, &format!("http://{addr}/endless")).await;
         let produced = || server.counts.endless_bytes.load(Ordering::Relaxed);
-        // Wait until the body is no longer polled: the count stays put across ten looks.
-        let mut last = usize::MAX;
-        let mut still = 0;
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let now = produced();
-            still = if now == last { still + 1 } else { 0 };
-            last = now;
-            if still == 10 {
-                break;
-            }
-        }
-        assert_eq!(still, 10, "the body never stopped being polled");
+        // Wait until the body is no longer polled.
+        let last = settled(produced)
+            .await
+            .expect("the body never stopped being polled");
         let bound = window + 64 * 1024 + 2 * CHUNK;
         assert!(
             last <= bound,
@@ -679,6 +715,33 @@ mod h2 {
             produced()
         );
         drop(body);
+        stop(server).await;
+    }
+
+    #[tokio::test]
+    async fn a_websocket_client_over_http2_that_stops_reading_stalls_the_servers_send() {
+        let server = start(ServeConfig::default()).await;
+        let (ws, response) = soon(
+            ClientBuilder::new(format!("ws://{}/flood", server.addr))
+                .http2(Http2::Require)
+                .connect(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.version, Version::HTTP_2);
+        // The client never reads. The server's sends fill the stream's window (hyper's
+        // client gives 2 MiB), the HTTP/2 send buffer (64 KiB) and ws-proto's (256 KiB), then
+        // `send` waits.
+        let sent = settled(|| server.counts.flood_sent.load(Ordering::Relaxed))
+            .await
+            .expect("the server's sends never stopped");
+        let bound = (2 << 20) + 64 * 1024 + FLOOD_SEND_BUFFER + 2 * 64 * 1024;
+        assert!(
+            sent <= bound,
+            "{sent} bytes accepted for a client that reads nothing (bound {bound})"
+        );
+        assert!(sent >= 64 * 1024, "nothing sent: {sent}");
+        drop(ws);
         stop(server).await;
     }
 

@@ -1,6 +1,14 @@
-//! `demo [ADDR] [--history N] [--redis URL]`: a live room served over WebSocket, SSE and
-//! long polling from one hub (default address 127.0.0.1:8080). Open the address in a
-//! browser. With `--redis` (feature `redis`) the hub's channels live in Redis, so several
+//! `demo [ADDR] [--history N] [--redis URL] [--tls [--cert FILE --key FILE]]`: a live room
+//! served over WebSocket, SSE and long polling from one hub (default address
+//! 127.0.0.1:8080). Open the address in a browser.
+//!
+//! With `--tls` (feature `tls`) everything is served over HTTPS, HTTP/2 chosen by ALPN
+//! (HTTP/1.1 for clients without it), WebSockets as HTTP/2 streams (RFC 8441) when the
+//! browser does so. The certificate is `--cert FILE --key FILE` (PEM: the chain, leaf
+//! first, and its private key) or, by default, a self-signed one generated at start for
+//! `localhost` and `127.0.0.1`, whose SHA-256 fingerprint and SPKI hash are printed (the
+//! hash is what Chromium's `--ignore-certificate-errors-spki-list` takes). Without `--tls`
+//! the server still speaks HTTP/2 by prior knowledge (h2c), which browsers never use. With `--redis` (feature `redis`) the hub's channels live in Redis, so several
 //! demo processes on different ports are one room: a message sent to any reaches pages on
 //! every one, and a page moved to another node resumes from its cursor.
 //!
@@ -8,16 +16,19 @@
 //! cargo run --release -p rt-tokio --example demo
 //! cargo run --release -p rt-tokio --example demo -- 127.0.0.1:9000 --history 100
 //! cargo run --release -p rt-tokio --features redis --example demo -- 127.0.0.1:8081 --redis redis://127.0.0.1:6379
+//! cargo run --release -p rt-tokio --features tls --example demo -- 127.0.0.1:8443 --tls
 //! ```
 //!
 //! The page picks WebSocket, then SSE, then long polling (`?transport=ws|sse|longpoll`
-//! forces one). `/status` has the figures as JSON. SIGINT or SIGTERM shuts the server down
+//! forces one). `/status` has the figures as JSON, among them how many WebSockets, SSE
+//! streams and polls came over each HTTP version (`http_versions`), which the page shows. SIGINT or SIGTERM shuts the server down
 //! gracefully: WebSockets get close 1001, streams and held polls end, pages reconnect to
 //! the next process by themselves. `tests/demo.rs` drives this server in-process;
 //! `tests/demo_browser.rs` drives the built binary from headless Chromium.
 
 mod limits;
 mod server;
+mod tls;
 mod wire;
 
 use std::time::Duration;
@@ -28,7 +39,7 @@ use limits::Limits;
 use server::App;
 
 fn usage() -> ! {
-    eprintln!("usage: demo [ADDR] [--history N] [--redis URL]   (default ADDR 127.0.0.1:8080)");
+    eprintln!("usage: demo [ADDR] [--history N] [--redis URL] [--tls [--cert FILE --key FILE]]   (default ADDR 127.0.0.1:8080)");
     std::process::exit(2)
 }
 
@@ -37,6 +48,7 @@ async fn main() -> std::io::Result<()> {
     let mut addr = "127.0.0.1:8080".to_string();
     let mut limits = Limits::default();
     let mut redis_url = None;
+    let (mut tls, mut cert, mut key) = (false, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -48,11 +60,25 @@ async fn main() -> std::io::Result<()> {
                 Some(url) => redis_url = Some(url),
                 None => usage(),
             },
+            "--tls" => tls = true,
+            "--cert" => cert = Some(args.next().unwrap_or_else(|| usage())),
+            "--key" => key = Some(args.next().unwrap_or_else(|| usage())),
             "-h" | "--help" => usage(),
             a if !a.starts_with('-') => addr = a.to_string(),
             _ => usage(),
         }
     }
+    if cert.is_some() != key.is_some() || (cert.is_some() && !tls) {
+        usage()
+    }
+    let mut config = ServeConfig::default();
+    config.drain_timeout = Duration::from_secs(3);
+    let scheme = if tls {
+        tls::configure(&mut config, cert, key);
+        "https"
+    } else {
+        "http"
+    };
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let local = listener.local_addr()?;
     let shutdown = CancellationToken::new();
@@ -62,9 +88,7 @@ async fn main() -> std::io::Result<()> {
     };
     tokio::spawn(server::ticker(app.clone()));
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    eprintln!("demo: listening on http://{local}");
-    let mut config = ServeConfig::default();
-    config.drain_timeout = Duration::from_secs(3);
+    eprintln!("demo: listening on {scheme}://{local}");
     serve_with(listener, config, shutdown, |info| app.connection(info)).await;
     // WebSockets close with 1001 on their own; give them a moment to finish the handshake.
     for _ in 0..40 {

@@ -7,6 +7,7 @@
 //! Limits are [`Limits`]'; every refusal is an error in the transport's own terms (an
 //! HTTP status with a JSON body, a WebSocket error message or close code).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,6 +46,34 @@ pub struct App {
     pub shutdown: CancellationToken,
     recent: Arc<tokio::sync::Mutex<RecentIds>>,
     started: tokio::time::Instant,
+    versions: Arc<HttpVersions>,
+}
+
+/// WebSockets accepted, SSE streams opened and polls received, by transport and HTTP
+/// version (`/status`'s `http_versions`).
+#[derive(Default)]
+struct HttpVersions {
+    /// `[transport][version]`: transports in [`HttpVersions::TRANSPORTS`] order, version 0
+    /// for HTTP/1.x, 1 for HTTP/2.
+    counts: [[AtomicU64; 2]; 3],
+}
+
+impl HttpVersions {
+    const TRANSPORTS: [&'static str; 3] = ["websocket", "sse", "longpoll"];
+
+    fn count(&self, transport: usize, version: http::Version) {
+        let v = usize::from(version == http::Version::HTTP_2);
+        self.counts[transport][v].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for (name, counts) in Self::TRANSPORTS.iter().zip(&self.counts) {
+            let [h1, h2] = [0, 1].map(|v| counts[v].load(Ordering::Relaxed));
+            out.insert(name.to_string(), json!({"http1": h1, "http2": h2}));
+        }
+        Value::Object(out)
+    }
 }
 
 fn now_ms() -> u64 {
@@ -100,6 +129,7 @@ impl App {
             shutdown,
             recent: Arc::new(tokio::sync::Mutex::new(RecentIds::new(limits.recent_ids))),
             started: tokio::time::Instant::now(),
+            versions: Arc::default(),
         }
     }
 
@@ -135,7 +165,9 @@ impl App {
             (Method::GET, "/status") => self.status().await,
             (Method::GET, "/cursor") => self.cursor().await,
             (Method::GET, "/ping") => empty(StatusCode::NO_CONTENT),
-            (Method::GET, "/ws") => self.websocket(req),
+            // An HTTP/1.1 upgrade is a GET; over HTTP/2 a WebSocket is an extended CONNECT
+            // (RFC 8441).
+            (Method::GET | Method::CONNECT, "/ws") => self.websocket(req),
             (Method::GET, "/sse") => self.sse(req).await,
             (Method::GET, "/poll") => self.poll(req).await,
             (Method::POST, "/send") => self.send_http(req, &sends).await,
@@ -212,6 +244,7 @@ impl App {
                 "longpoll": s.connections.longpoll,
             },
             "longpoll": {"sessions": lp.sessions, "held_polls": lp.held_polls},
+            "http_versions": self.versions.json(),
             "published": s.published,
             "publish_errors": s.publish_errors,
             "subscribers": s.subscribers,
@@ -325,6 +358,7 @@ impl App {
     /// ticks merged in. Each stream tells the browser its own reconnection delay (1 to 2 s,
     /// jittered, so a restart does not bring every page back at the same instant).
     async fn sse(&self, req: Request<Incoming>) -> Response<BoxBody> {
+        let version = req.version();
         let from = match rt_tokio::sse::last_event_id(req.headers()) {
             Ok(Some(c)) => c,
             Ok(None) => match query(&req, "cursor") {
@@ -384,6 +418,7 @@ impl App {
         let mut config = SseConfig::default();
         config.retry = Some(Duration::from_millis(1000 + (jitter() * 1000.0) as u64));
         let body = SseBody::new(events, &config).counted(&self.hub);
+        self.versions.count(1, version);
         boxed(rt_tokio::sse::response(body))
     }
 
@@ -409,6 +444,7 @@ impl App {
     /// `GET /poll`: longpoll-proto's multi-channel poll on the hub (rt-tokio's
     /// `LongPollServer`); a poll held at shutdown is answered 503 at once.
     async fn poll(&self, req: Request<Incoming>) -> Response<BoxBody> {
+        self.versions.count(2, req.version());
         tokio::select! {
             response = self.longpoll.handle(req) => boxed(response),
             _ = self.shutdown.cancelled() => problem(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is restarting"),
@@ -435,6 +471,7 @@ impl App {
         });
         match decided {
             Ok((response, upgrading)) => {
+                self.versions.count(0, req.version());
                 let app = self.clone();
                 tokio::spawn(async move {
                     match upgrading.await {
@@ -633,6 +670,7 @@ pub async fn ticker(app: App) {
             },
             "published": status["published"],
             "history": history,
+            "http_versions": status["http_versions"],
         });
         if let Err(e) = app.hub.publish(&app.ticks, tick.to_string()).await {
             eprintln!("demo: tick not published: {e}");

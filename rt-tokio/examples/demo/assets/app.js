@@ -317,6 +317,15 @@
       $('online-ws').textContent = t.online.websocket;
       $('online-sse').textContent = t.online.sse;
       $('online-longpoll').textContent = t.online.longpoll;
+      // How many of each transport's connections (polls, for long polling) came over
+      // HTTP/2 and over HTTP/1.1, as the server counted them.
+      for (const name of ['websocket', 'sse', 'longpoll']) {
+        const c = (t.http_versions || {})[name] || {};
+        const parts = [];
+        if (c.http2) parts.push(`HTTP/2 ×${c.http2}`);
+        if (c.http1) parts.push(`HTTP/1.1 ×${c.http1}`);
+        $(`http-${name}`).textContent = parts.join(', ') || '–';
+      }
       const pulse = $('pulse');
       pulse.classList.add('on');
       setTimeout(() => pulse.classList.remove('on'), 120);
@@ -717,6 +726,11 @@
       scheduleWsRetry();
     }
     render();
+    // The HTTP version the page itself came over (every fetch and EventSource of the page
+    // shares that connection; a WebSocket may too, over HTTP/2: the server's counts say).
+    const nav = performance.getEntriesByType('navigation')[0];
+    const hop = nav && nav.nextHopProtocol;
+    $('conn-http').textContent = hop === 'h2' ? 'HTTP/2' : hop === 'http/1.1' ? 'HTTP/1.1' : (hop || '–');
     if (restore()) {
       connect();
       return;
