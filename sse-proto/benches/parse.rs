@@ -13,8 +13,11 @@
 //! round. Where a ratio meets a physical bound, the bound runs as one more contender in the
 //! same rounds (see `bound`).
 //!
-//! `SSE_BENCH_PROFILE=<input>` (with `SSE_BENCH_PEER=sse-stream` for the peer) parses one
-//! input in 4 KiB chunks a few times and nothing else, for `valgrind --tool=callgrind`.
+//! `SSE_BENCH_ONLY=<start of an input's name>` runs that input only (and not the scan
+//! primitive or the long-line table). `SSE_BENCH_PROFILE=<input>` (with
+//! `SSE_BENCH_PEER=lent|bound|sse-stream` for another contender, `SSE_BENCH_CHUNK=<bytes>`
+//! for another chunk size than 4096, `SSE_BENCH_REPS` for the passes) parses one input a few
+//! times and nothing else, for `valgrind --tool=callgrind`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
@@ -449,7 +452,8 @@ fn allocations_per_event(f: &dyn Fn(&[Bytes]) -> Seen, chunks: &[Bytes]) -> f64 
 
 struct Input {
     name: &'static str,
-    bytes: Vec<u8>,
+    /// Generated only when the input is run (`SSE_BENCH_ONLY` and `SSE_BENCH_PROFILE` pick one).
+    bytes: Box<dyn Fn() -> Vec<u8>>,
     /// Whether the bound contender runs on it.
     bound: bool,
     /// One event (the long line): sse-proto runs without limits, the bound keeps all data.
@@ -463,37 +467,37 @@ fn main() {
     let inputs = [
         Input {
             name: "realistic feed, 100k events",
-            bytes: realistic_stream(100_000 / scale, Ends::Mixed, 42),
+            bytes: Box::new(move || realistic_stream(100_000 / scale, Ends::Mixed, 42)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "realistic feed, CRLF, 25k events",
-            bytes: realistic_stream(25_000 / scale, Ends::Crlf, 43),
+            bytes: Box::new(move || realistic_stream(25_000 / scale, Ends::Crlf, 43)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "many short data lines, 20k events",
-            bytes: short_lines_stream(20_000 / scale),
+            bytes: Box::new(move || short_lines_stream(20_000 / scale)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "keep-alive heavy, 200k events",
-            bytes: keepalive_stream(200_000 / scale),
+            bytes: Box::new(move || keepalive_stream(200_000 / scale)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "mixed stream (earlier benchmark)",
-            bytes: mixed_stream((16 << 20) / scale),
+            bytes: Box::new(move || mixed_stream((16 << 20) / scale)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "one 8 MiB data line",
-            bytes: long_line(8 << 20),
+            bytes: Box::new(move || long_line(8 << 20)),
             bound: true,
             one_event: true,
         },
@@ -508,7 +512,12 @@ fn main() {
             .iter()
             .find(|i| i.name.starts_with(&which))
             .expect("SSE_BENCH_PROFILE: the start of an input's name");
-        let chunks = to_chunks(&input.bytes, 4096);
+        let bytes = (input.bytes)();
+        let chunk: usize = std::env::var("SSE_BENCH_CHUNK")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(4096);
+        let chunks = to_chunks(&bytes, chunk);
         let reps: usize = std::env::var("SSE_BENCH_REPS")
             .ok()
             .and_then(|r| r.parse().ok())
@@ -597,13 +606,14 @@ fn main() {
     let mut alloc_rows = Vec::new();
     let only = std::env::var("SSE_BENCH_ONLY").unwrap_or_default();
     for input in inputs.iter().filter(|i| i.name.starts_with(&only)) {
+        let bytes = (input.bytes)();
         let config = if input.one_event {
             unlimited
         } else {
             ParserConfig::default()
         };
         for chunk_size in [4096usize, 64 * 1024] {
-            let chunks = to_chunks(&input.bytes, chunk_size);
+            let chunks = to_chunks(&bytes, chunk_size);
             let mut contenders: Vec<Contender<'_>> = vec![
                 ("sse-proto", Box::new(move |c| ours(config, c))),
                 ("sse-proto, lent", Box::new(move |c| ours_lent(config, c))),
@@ -628,7 +638,7 @@ fn main() {
             }
             let rate = |i: usize| {
                 let t = &results[i].0;
-                let r: Vec<f64> = t.iter().map(|t| mbps(input.bytes.len(), *t)).collect();
+                let r: Vec<f64> = t.iter().map(|t| mbps(bytes.len(), *t)).collect();
                 let (lo, hi) = (
                     r.iter().cloned().fold(f64::INFINITY, f64::min),
                     r.iter().cloned().fold(0.0, f64::max),
@@ -656,7 +666,7 @@ fn main() {
             println!(
                 "| {} | {:.1} | {events} | {} KiB | {} | {} | {} | {} | {} | {} | {} | {bound} | {vs_bound} | {lent_vs_bound} |",
                 input.name,
-                input.bytes.len() as f64 / 1e6,
+                bytes.len() as f64 / 1e6,
                 chunk_size >> 10,
                 rate(0),
                 rate(1),
@@ -687,8 +697,13 @@ fn main() {
     }
     println!();
 
+    if !only.is_empty() {
+        // One input asked for: not the scan primitive nor the long-line table.
+        return;
+    }
+
     // The scan primitive: memchr2 against a byte loop over the realistic stream.
-    let input = &inputs[0].bytes;
+    let input = &(inputs[0].bytes)();
     let scan = |f: &dyn Fn(&[u8]) -> Option<usize>| {
         let mut rest = &input[..];
         let mut lines = 0usize;
