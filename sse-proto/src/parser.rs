@@ -26,7 +26,7 @@ use bytes::{Bytes, BytesMut};
 use crate::config::ParserConfig;
 use crate::error::ParseError;
 use crate::input::Input;
-use crate::line::{decode_line, parse_line, Line, Status};
+use crate::line::{decode_line, line_at, parse_line, Line, LineEnds, Status};
 use crate::text::{self, Text};
 
 const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
@@ -35,6 +35,10 @@ const BOM_DONE: u8 = 3;
 /// The arena grows in blocks of at least this many bytes: the data of short events (and new
 /// ids and types) are slices of one block, so they share its allocation.
 const ARENA_BLOCK: usize = 8 * 1024;
+
+/// A data value and its terminator up to this long are copied as this many bytes (whatever
+/// follows them in the input, cut off again).
+const SHORT_COPY: usize = 32;
 
 /// After an event, spare arena capacity beyond this is let go (it stays with the event).
 const MAX_SPARE: usize = 64 * 1024;
@@ -155,6 +159,8 @@ enum Fresh {
     Partial,
     /// At a line for the general path.
     General,
+    /// After a line that broke a limit (the parser recovered).
+    Error(ParseError),
 }
 
 /// What to throw away after a limit was exceeded.
@@ -524,6 +530,7 @@ impl Parser {
                 match self.fresh_lines::<QUEUE>(view, src, pos) {
                     Fresh::End => return Ok(None),
                     Fresh::Item(item) => return Ok(Some(item)),
+                    Fresh::Error(e) => return Err(e),
                     Fresh::Partial => partial = true,
                     Fresh::General => {}
                 }
@@ -617,13 +624,15 @@ impl Parser {
     }
 
     /// The fast loop over lines that start fresh (no line under way, BOM settled, no LF
-    /// pending) and end in `view`: blank lines dispatch, a `data:` line (the most frequent
-    /// line) is searched for its end after its name and its value goes straight to the data
-    /// buffer, a comment is skipped once its end is found (rule 6). These never leave a line
-    /// under way, so the loop checks no state per line. It returns at the end of `view` (an
-    /// LF may then be pending), with an item (unless `QUEUE`, which queues them), or at a
-    /// line for the general path: one that breaks a limit, another field, or a data line or
-    /// comment whose end is not in `view` (`Partial`: searched already, to its end).
+    /// pending) and end in `view`. Their ends come from one [`LineEnds`] (a window of 64
+    /// bytes searched at once for all the short lines in it). Blank lines dispatch, a
+    /// `data:` line (the most frequent line) has its value go straight to the data buffer, a
+    /// comment is skipped (rule 6), any other field goes to
+    /// [`process_line`](Self::process_line). None of these leaves a line under way, so the
+    /// loop checks no state per line. It returns at the end of `view` (an LF may then be
+    /// pending), with an item (unless `QUEUE`, which queues them), or at a line for the
+    /// general path: one that breaks a limit, or whose end is not in `view` (`Partial`:
+    /// searched already, to its end).
     #[inline(always)]
     fn fresh_lines<const QUEUE: bool>(
         &mut self,
@@ -631,12 +640,13 @@ impl Parser {
         src: Src<'_>,
         pos: &mut usize,
     ) -> Fresh {
+        let mut ends = LineEnds::new();
         loop {
             let rest = &view[*pos..];
             let Some(&first) = rest.first() else {
                 return Fresh::End;
             };
-            match first {
+            let out = match first {
                 b'\n' | b'\r' => {
                     // A blank line (the most frequent line after `data:`): dispatch.
                     *pos += 1;
@@ -647,39 +657,51 @@ impl Parser {
                             None => self.pending_lf = true,
                         }
                     }
-                    match self.dispatch(src) {
-                        Some(Out::Item(item)) if QUEUE => self.queue.push_back(item),
-                        Some(out) => return Fresh::Item(out),
-                        None => {}
-                    }
+                    self.dispatch(src)
                 }
                 b'd' if !self.discard_event && rest.starts_with(b"data:") => {
-                    let value_start = if rest.get(5) == Some(&b' ') { 6 } else { 5 };
-                    let Status::Complete(raw) = decode_line(&rest[value_start..]) else {
+                    let value_start = *pos + if rest.get(5) == Some(&b' ') { 6 } else { 5 };
+                    let (Some(end), known_ascii) = ends.find(view, value_start) else {
                         return Fresh::Partial;
                     };
-                    let value_len = raw.content.len();
-                    if value_start + value_len > self.config.max_line_length
+                    let value_len = end - value_start;
+                    if end - *pos > self.config.max_line_length
                         || self.data_len + value_len > self.config.max_event_data
                     {
                         return Fresh::General;
                     }
-                    let start = *pos + value_start;
-                    *pos = start + raw.consumed;
+                    let raw = line_at(view, value_start, end, known_ascii);
+                    *pos = value_start + raw.consumed;
                     self.pending_lf = raw.pending_lf;
-                    self.data_ascii &= raw.known_ascii;
-                    self.push_data(view, src.keeps(), start, start + value_len);
+                    self.data_ascii &= known_ascii;
+                    self.push_data(view, src.keeps(), value_start, end);
                     self.data_len += value_len + 1;
+                    continue;
                 }
-                b':' => match decode_line(rest) {
-                    Status::Complete(raw) if raw.content.len() <= self.config.max_line_length => {
-                        *pos += raw.consumed;
-                        self.pending_lf = raw.pending_lf;
+                _ => {
+                    let (Some(end), _) = ends.find(view, *pos) else {
+                        return Fresh::Partial;
+                    };
+                    if end - *pos > self.config.max_line_length {
+                        return Fresh::General;
                     }
-                    Status::Complete(_) => return Fresh::General,
-                    Status::Partial => return Fresh::Partial,
-                },
-                _ => return Fresh::General,
+                    let line_start = *pos;
+                    let raw = line_at(view, line_start, end, false);
+                    *pos += raw.consumed;
+                    self.pending_lf = raw.pending_lf;
+                    if first == b':' {
+                        continue;
+                    }
+                    match self.process_line(view, src, line_start, end) {
+                        Ok(out) => out,
+                        Err(e) => return Fresh::Error(e),
+                    }
+                }
+            };
+            match out {
+                Some(Out::Item(item)) if QUEUE => self.queue.push_back(item),
+                Some(out) => return Fresh::Item(out),
+                None => {}
             }
         }
     }
@@ -761,15 +783,23 @@ impl Parser {
             }
         }
         self.spill(view);
-        match view.get(start..end + 1) {
-            Some(line) => {
+        let len = end + 1 - start;
+        if let (true, Some(block)) = (len <= SHORT_COPY, view.get(start..start + SHORT_COPY)) {
+            // A short value: a copy of fixed size (two vector moves, no call and no branch on
+            // the length), cut back to the value and its terminator.
+            reserve(&mut self.arena, SHORT_COPY);
+            let at = self.arena.len();
+            self.arena.extend_from_slice(block);
+            self.arena.truncate(at + len);
+        } else {
+            match view.get(start..end + 1) {
                 // One copy with the terminator, which becomes the LF.
-                append(&mut self.arena, line);
-                if let Some(last) = self.arena.last_mut() {
-                    *last = b'\n';
-                }
+                Some(line) => append(&mut self.arena, line),
+                None => return append_line(&mut self.arena, &view[start..end]),
             }
-            None => append_line(&mut self.arena, &view[start..end]),
+        }
+        if let Some(last) = self.arena.last_mut() {
+            *last = b'\n';
         }
     }
 
