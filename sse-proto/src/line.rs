@@ -272,7 +272,10 @@ impl LineEnds {
         }
         for _ in 0..2 {
             let Some(window) = input.get(at..at + WINDOW) else {
-                return self.find_in_tail(input, at, non_ascii);
+                // By value, not through `self`: the window can stay in registers.
+                let (window, found) = Self::find_in_tail(input, at, non_ascii);
+                *self = window;
+                return found;
             };
             let (ends, high) = window_masks(window.try_into().unwrap_or(&[0; WINDOW]));
             (self.base, self.ends, self.high) = (at, ends, high);
@@ -293,28 +296,30 @@ impl LineEnds {
     /// The search from `at`, with fewer than 64 bytes left: the input's last 64 bytes as
     /// the window (the bytes before `at` in it hold no line end after `from`, or are before
     /// it), or, in an input shorter than that, [`find_line_end`].
+    /// Returns the window to keep and what was found.
     #[inline(never)]
-    fn find_in_tail(&mut self, input: &[u8], at: usize, non_ascii: bool) -> (Option<usize>, bool) {
+    fn find_in_tail(input: &[u8], at: usize, non_ascii: bool) -> (LineEnds, (Option<usize>, bool)) {
         if at >= input.len() {
-            return (None, !non_ascii);
+            return (LineEnds::new(), (None, !non_ascii));
         }
         let Some(base) = input.len().checked_sub(WINDOW) else {
             let (end, ascii) = find_line_end(&input[at..]);
-            return (end.map(|e| e + at), ascii && !non_ascii);
+            return (LineEnds::new(), (end.map(|e| e + at), ascii && !non_ascii));
         };
         let (ends, high) = window_masks(input[base..].try_into().unwrap_or(&[0; WINDOW]));
-        (self.base, self.ends, self.high) = (base, ends, high);
+        let window = LineEnds { base, ends, high };
         let off = at - base;
         let ends = ends >> off;
         if ends == 0 {
-            return (None, !non_ascii && high >> off == 0);
+            return (window, (None, !non_ascii && high >> off == 0));
         }
         let n = ends.trailing_zeros();
         let before = (1u64 << n) - 1;
-        (
+        let found = (
             Some(at + n as usize),
             !non_ascii && (high >> off) & before == 0,
-        )
+        );
+        (window, found)
     }
 }
 

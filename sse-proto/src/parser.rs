@@ -229,12 +229,12 @@ pub struct Parser {
     /// Raw bytes of the event type buffer (decoded at dispatch).
     event_type: Vec<u8>,
     /// The last event type handed out, reused while the buffer holds the same bytes.
-    last_type: Text,
+    last_type: Kept,
     /// Raw bytes of the ID buffer (decoded when copied to the last event ID).
     id_buffer: Vec<u8>,
     /// The ID buffer was set since the last event ID was (it may differ from it).
     id_changed: bool,
-    last_event_id: Text,
+    last_event_id: Kept,
     queue: VecDeque<Item>,
     /// Where the data of the event lent by [`next_borrowed`](Self::next_borrowed) lies, until
     /// the next call.
@@ -278,10 +278,10 @@ impl Parser {
             held: None,
             arena: BytesMut::new(),
             event_type: Vec::new(),
-            last_type: MESSAGE,
+            last_type: Kept::new(MESSAGE),
             id_buffer: Vec::new(),
             id_changed: false,
-            last_event_id: Text::new(),
+            last_event_id: Kept::new(Text::new()),
             queue: VecDeque::new(),
             lent: None,
             lent_valid: false,
@@ -300,7 +300,7 @@ impl Parser {
 
     /// The last event ID string: the ID buffer as of the last blank line (rule 13).
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        self.last_event_id.as_str()
     }
 
     // ---- inputs ----
@@ -346,13 +346,13 @@ impl Parser {
         self.event_type.clear();
         self.id_buffer.clear();
         self.id_buffer
-            .extend_from_slice(self.last_event_id.as_bytes());
+            .extend_from_slice(self.last_event_id.as_str().as_bytes());
         self.id_changed = false;
     }
 
     /// Sets the last event ID (and ID buffer), e.g. to resume a stream stored elsewhere.
     pub fn set_last_event_id(&mut self, id: &str) {
-        self.last_event_id = Text::from(id);
+        self.last_event_id.set(Text::from(id));
         self.id_buffer.clear();
         self.id_buffer.extend_from_slice(id.as_bytes());
         self.id_changed = false;
@@ -659,8 +659,8 @@ impl Parser {
                     }
                     self.dispatch(src)
                 }
-                b'd' if !self.discard_event && rest.starts_with(b"data:") => {
-                    let value_start = *pos + if rest.get(5) == Some(&b' ') { 6 } else { 5 };
+                b'd' if !self.discard_event && data_prefix(rest).is_some() => {
+                    let value_start = *pos + data_prefix(rest).unwrap_or(5);
                     let (Some(end), known_ascii) = ends.find(view, value_start) else {
                         return Fresh::Partial;
                     };
@@ -880,7 +880,7 @@ impl Parser {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
-            b"id" if memchr::memchr(0, value).is_none() => {
+            b"id" if !value.contains(&0) => {
                 self.id_buffer.clear();
                 self.id_buffer.extend_from_slice(value);
                 self.id_changed = true;
@@ -920,11 +920,11 @@ impl Parser {
             self.discard_event = false;
             self.clear_data();
         }
-        // Data in the arena stays there: new texts are then copied out.
+        // Data in the arena stays there: new texts go to the lent buffers.
         if self.id_changed {
             self.id_changed = false;
-            if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
-                self.last_event_id = owned_text(&mut self.arena, &self.id_buffer);
+            if self.last_event_id.as_str().as_bytes() != &self.id_buffer[..] {
+                self.last_event_id.set_lent(&self.id_buffer);
             }
         }
         if !has_event {
@@ -933,8 +933,8 @@ impl Parser {
         }
         self.lent_message = self.event_type.is_empty();
         if !self.lent_message {
-            if self.last_type.as_bytes()[..] != self.event_type[..] {
-                self.last_type = owned_text(&mut self.arena, &self.event_type);
+            if self.last_type.as_str().as_bytes() != &self.event_type[..] {
+                self.last_type.set_lent(&self.event_type);
             }
             self.event_type.clear();
         }
@@ -967,8 +967,9 @@ impl Parser {
         // The arena holds no data now: new texts can be split off it.
         if self.id_changed {
             self.id_changed = false;
-            if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
-                self.last_event_id = new_text(&mut self.arena, &self.id_buffer);
+            if self.last_event_id.as_str().as_bytes() != &self.id_buffer[..] {
+                self.last_event_id
+                    .set(new_text(&mut self.arena, &self.id_buffer));
             }
         }
         let Some(data) = data else {
@@ -978,20 +979,21 @@ impl Parser {
         let event_type = if self.event_type.is_empty() {
             MESSAGE
         } else {
-            if self.last_type.as_bytes()[..] != self.event_type[..] {
-                self.last_type = new_text(&mut self.arena, &self.event_type);
+            if self.last_type.as_str().as_bytes() != &self.event_type[..] {
+                self.last_type
+                    .set(new_text(&mut self.arena, &self.event_type));
             }
             self.event_type.clear();
-            self.last_type.clone()
+            self.last_type.text().clone()
         };
         Some(Item::Event(MessageEvent {
             event_type,
             data,
             // No clone call (through `Bytes`' vtable) for the frequent empty ID.
-            last_event_id: if self.last_event_id.is_empty() {
+            last_event_id: if self.last_event_id.as_str().is_empty() {
                 Text::new()
             } else {
-                self.last_event_id.clone()
+                self.last_event_id.text().clone()
             },
         }))
     }
@@ -1023,6 +1025,84 @@ impl Parser {
     }
 }
 
+/// If `rest` starts with a `data:` field name, where its value starts (after one space).
+#[inline(always)]
+fn data_prefix(rest: &[u8]) -> Option<usize> {
+    const NAME: u64 = u64::from_le_bytes(*b"data:\0\0\0");
+    const NAME_SPACE: u64 = u64::from_le_bytes(*b"data: \0\0");
+    match rest.get(..8) {
+        // One load and two compares (the frequent case: not at the end of the input).
+        Some(head) => {
+            let word = u64::from_le_bytes(head.try_into().unwrap_or([0; 8]));
+            if word & 0xFFFF_FFFF_FFFF == NAME_SPACE {
+                Some(6)
+            } else if word & 0xFF_FFFF_FFFF == NAME {
+                Some(5)
+            } else {
+                None
+            }
+        }
+        None => match rest.strip_prefix(b"data:")?.first() {
+            Some(b' ') => Some(6),
+            _ => Some(5),
+        },
+    }
+}
+
+/// A text the parser hands out again and again (the last event ID, the last event type): a
+/// [`Text`] for owned events or, when it last changed for a lent event, a reused buffer (no
+/// allocation per change); made a `Text` from that buffer once when an owned event needs it.
+#[derive(Debug, Clone)]
+struct Kept {
+    text: Text,
+    lent: String,
+    /// The value is `lent`, not `text`.
+    in_lent: bool,
+}
+
+impl Kept {
+    fn new(text: Text) -> Kept {
+        Kept {
+            text,
+            lent: String::new(),
+            in_lent: false,
+        }
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        if self.in_lent {
+            &self.lent
+        } else {
+            &self.text
+        }
+    }
+
+    fn set(&mut self, text: Text) {
+        self.text = text;
+        self.in_lent = false;
+    }
+
+    /// Sets the value to raw bytes, decoded (rule 1), in the reused buffer.
+    fn set_lent(&mut self, raw: &[u8]) {
+        self.lent.clear();
+        match core::str::from_utf8(raw) {
+            Ok(s) => self.lent.push_str(s),
+            Err(_) => self.lent.push_str(&String::from_utf8_lossy(raw)),
+        }
+        self.in_lent = true;
+    }
+
+    /// The value as a [`Text`].
+    fn text(&mut self) -> &Text {
+        if self.in_lent {
+            self.text = Text::from(self.lent.as_str());
+            self.in_lent = false;
+        }
+        &self.text
+    }
+}
+
 /// Makes room for `n` more bytes in the arena: a new block of at least [`ARENA_BLOCK`], and at
 /// least doubling what it holds (a long line arriving in small pieces is copied a bounded
 /// number of times).
@@ -1045,16 +1125,6 @@ fn append_line(arena: &mut BytesMut, value: &[u8]) {
     reserve(arena, value.len() + 1);
     arena.extend_from_slice(value);
     arena.extend_from_slice(b"\n");
-}
-
-/// A new text from raw bytes: split off the arena if it is empty, otherwise (it holds lent
-/// data) copied.
-fn owned_text(arena: &mut BytesMut, raw: &[u8]) -> Text {
-    if arena.is_empty() {
-        new_text(arena, raw)
-    } else {
-        Text::from_utf8_lossy(Bytes::copy_from_slice(raw))
-    }
 }
 
 /// A new text (rule 1's decoding) from raw bytes, split off the arena, which must be empty.
