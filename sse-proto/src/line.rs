@@ -229,6 +229,9 @@ pub(crate) struct LineEnds {
     high: u64,
 }
 
+/// Windows searched for a line end before `memchr2`.
+const WINDOWS: usize = 1;
+
 /// A `base` far from every input position (positions are below `isize::MAX`).
 const NO_WINDOW: usize = usize::MAX - WINDOW;
 
@@ -270,7 +273,7 @@ impl LineEnds {
             non_ascii = self.high >> off != 0;
             at = self.base + WINDOW;
         }
-        for _ in 0..2 {
+        for _ in 0..WINDOWS {
             let Some(window) = input.get(at..at + WINDOW) else {
                 // By value, not through `self`: the window can stay in registers.
                 let (window, found) = Self::find_in_tail(input, at, non_ascii);

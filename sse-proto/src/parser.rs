@@ -566,8 +566,7 @@ impl Parser {
                     if self.line.len().saturating_add(rest.len()) > self.config.max_line_length {
                         return Err(self.line_too_long());
                     }
-                    self.line.extend_from_slice(rest);
-                    self.start_streaming(view);
+                    self.keep_unfinished(view, rest);
                     return Ok(None);
                 }
                 Status::Complete(raw) => {
@@ -803,21 +802,41 @@ impl Parser {
         }
     }
 
-    /// If the unfinished line is known to be a `data` field (its name and the byte after the
-    /// colon have arrived), moves its value into the arena and streams the rest there.
-    fn start_streaming(&mut self, view: &[u8]) {
-        if self.discard_event || self.line.len() < 6 || !self.line.starts_with(b"data:") {
-            return;
+    /// Keeps the start of an unfinished line, `rest` (the end of `view`): if the line is
+    /// known to be a `data` field (its name and the byte after the colon have arrived), its
+    /// value goes into the arena and the rest of the line is streamed there; otherwise it is
+    /// buffered. The caller checked the line length limit.
+    fn keep_unfinished(&mut self, view: &[u8], rest: &[u8]) {
+        if self.line.is_empty() {
+            // Straight from the input: a data line is not copied to the buffer first.
+            if !self.start_streaming(view, rest) {
+                self.line.extend_from_slice(rest);
+            }
+        } else {
+            let mut line = core::mem::take(&mut self.line);
+            line.extend_from_slice(rest);
+            if self.start_streaming(view, &line) {
+                line.clear();
+            }
+            self.line = line;
         }
-        let value_start = if self.line[5] == b' ' { 6 } else { 5 };
+    }
+
+    /// If `line`, the start of the unfinished line, is known to be a `data` field, moves its
+    /// value into the arena and streams the rest there.
+    fn start_streaming(&mut self, view: &[u8], line: &[u8]) -> bool {
+        if self.discard_event || line.len() < 6 || !line.starts_with(b"data:") {
+            return false;
+        }
+        let value_start = if line[5] == b' ' { 6 } else { 5 };
         self.spill(view);
         self.data_ascii = false;
-        let value = &self.line[value_start..];
+        let value = &line[value_start..];
         let stream = Streaming {
             arena_start: self.arena.len(),
             data_len_start: self.data_len,
             had_data: self.has_data,
-            line_len: self.line.len(),
+            line_len: line.len(),
             overflow: self.data_len + value.len() > self.config.max_event_data,
         };
         if !stream.overflow {
@@ -826,7 +845,7 @@ impl Parser {
             self.has_data = true;
         }
         self.streaming = Some(stream);
-        self.line.clear();
+        true
     }
 
     /// Consumes the start of a stream while it matches the BOM (rule 2). A partial match
