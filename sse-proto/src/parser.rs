@@ -11,8 +11,10 @@
 //!   when it is one `data:` line lying whole in shared input, never copied at all (a slice of
 //!   the input); the value of a `data:` line that spans chunks goes straight into the arena;
 //! - the data is UTF-8-decoded once, at dispatch: U+FFFD replacement never spans an ASCII
-//!   byte such as LF, so this equals decoding each line (rule 1); the event type and ID
-//!   buffers are kept as raw bytes and decoded when they change;
+//!   byte such as LF, so this equals decoding each line (rule 1); it is not validated again
+//!   when the line search found it ASCII or a line spanning chunks was validated piece by
+//!   piece as it arrived; the event type and ID buffers are kept as raw bytes and decoded
+//!   when they change;
 //! - memory is bounded by the limits in [`ParserConfig`], whatever the input;
 //! - the parser never fails on input (rule 1); exceeding a limit is reported, and the parser
 //!   recovers by skipping the offending line or event.
@@ -102,9 +104,31 @@ struct Streaming {
     had_data: bool,
     /// Bytes of the line so far, name included.
     line_len: usize,
+    /// The data before this line is known to be valid UTF-8, and so is the value up to
+    /// `checked` (an arena index): each piece is validated as it arrives, while it is in
+    /// cache, not all at dispatch.
+    valid: bool,
+    checked: usize,
     /// The data limit was exceeded: the rest of the value is dropped, and the error is
     /// reported when the line ends (as if the line had arrived whole).
     overflow: bool,
+}
+
+impl Streaming {
+    /// Validates what arrived of the value since the last piece, `arena[checked..]`; a
+    /// character cut by the piece's end is checked with the next piece (unless `line_end`:
+    /// the line, with its LF, is complete).
+    #[inline]
+    fn check(&mut self, arena: &[u8], line_end: bool) {
+        if !self.valid {
+            return;
+        }
+        match simdutf8::compat::from_utf8(&arena[self.checked..]) {
+            Ok(_) => self.checked = arena.len(),
+            Err(e) if e.error_len().is_none() && !line_end => self.checked += e.valid_up_to(),
+            Err(_) => self.valid = false,
+        }
+    }
 }
 
 /// Where the bytes being parsed come from, which decides where a one-line event's data may
@@ -215,9 +239,10 @@ pub struct Parser {
     has_data: bool,
     /// Length of the data buffer as the spec counts it: each value plus its LF.
     data_len: usize,
-    /// Every line in the data buffer was found ASCII by the line search (so the data need
-    /// not be validated); `false` when not known.
-    data_ascii: bool,
+    /// The data buffer is known to be valid UTF-8 (every line was found ASCII by the line
+    /// search, or validated as it streamed in), so it need not be validated at dispatch;
+    /// `false` when not known.
+    data_valid: bool,
     /// The event's data when it is one line not copied yet: its range in the input being
     /// parsed (only inside [`next_item`](Self::next_item)) ...
     single: Option<(usize, usize)>,
@@ -273,7 +298,7 @@ impl Parser {
             streaming: None,
             has_data: false,
             data_len: 0,
-            data_ascii: true,
+            data_valid: true,
             single: None,
             held: None,
             arena: BytesMut::new(),
@@ -456,7 +481,7 @@ impl Parser {
                 };
                 Ok(Some(ItemRef::Event(EventRef {
                     event_type,
-                    // Valid: known ASCII, checked just above, or the U+FFFD replacement.
+                    // Valid: known valid, checked just above, or the U+FFFD replacement.
                     data: text::str_of_checked(self.lent_bytes(input)),
                     last_event_id: self.last_event_id.as_str(),
                 })))
@@ -559,6 +584,7 @@ impl Parser {
                             } else {
                                 append(&mut self.arena, rest);
                                 self.data_len += rest.len();
+                                stream.check(&self.arena, false);
                             }
                         }
                         return Ok(None);
@@ -578,7 +604,7 @@ impl Parser {
                         self.discard = Discard::Nothing;
                         continue;
                     }
-                    if let Some(stream) = self.streaming.take() {
+                    if let Some(mut stream) = self.streaming.take() {
                         if stream.line_len.saturating_add(line_len) > self.config.max_line_length {
                             self.undo_streaming(stream);
                             return Err(ParseError::LineTooLong {
@@ -591,6 +617,8 @@ impl Parser {
                         }
                         append_line(&mut self.arena, raw.content);
                         self.data_len += line_len + 1;
+                        stream.check(&self.arena, true);
+                        self.data_valid = stream.valid;
                         continue;
                     }
                     if self.line.len().saturating_add(line_len) > self.config.max_line_length {
@@ -672,7 +700,7 @@ impl Parser {
                     let raw = line_at(view, value_start, end, known_ascii);
                     *pos = value_start + raw.consumed;
                     self.pending_lf = raw.pending_lf;
-                    self.data_ascii &= known_ascii;
+                    self.data_valid &= known_ascii;
                     self.push_data(view, src.keeps(), value_start, end);
                     self.data_len += value_len + 1;
                     continue;
@@ -745,7 +773,7 @@ impl Parser {
     fn clear_data(&mut self) {
         self.has_data = false;
         self.data_len = 0;
-        self.data_ascii = true;
+        self.data_valid = true;
         self.single = None;
         self.held = None;
         self.arena.clear();
@@ -830,19 +858,23 @@ impl Parser {
         }
         let value_start = if line[5] == b' ' { 6 } else { 5 };
         self.spill(view);
-        self.data_ascii = false;
         let value = &line[value_start..];
-        let stream = Streaming {
+        let mut stream = Streaming {
             arena_start: self.arena.len(),
             data_len_start: self.data_len,
             had_data: self.has_data,
             line_len: line.len(),
+            valid: self.data_valid,
+            checked: self.arena.len(),
             overflow: self.data_len + value.len() > self.config.max_event_data,
         };
+        // Known again when the line ends, if every piece was valid.
+        self.data_valid = false;
         if !stream.overflow {
             append(&mut self.arena, value);
             self.data_len += value.len();
             self.has_data = true;
+            stream.check(&self.arena, false);
         }
         self.streaming = Some(stream);
         true
@@ -891,7 +923,7 @@ impl Parser {
                 }
                 // The value is the end of the line.
                 let value_len = value.len();
-                self.data_ascii = false;
+                self.data_valid = false;
                 self.push_data(view, src.keeps(), end - value_len, end);
                 self.data_len += value_len + 1;
             }
@@ -967,7 +999,7 @@ impl Parser {
                 None => LentData::Arena,
             },
         });
-        self.lent_valid = core::mem::replace(&mut self.data_ascii, true);
+        self.lent_valid = core::mem::replace(&mut self.data_valid, true);
         self.has_data = false;
         self.data_len = 0;
         Some(Out::Lent)
@@ -1036,8 +1068,8 @@ impl Parser {
         };
         self.has_data = false;
         self.data_len = 0;
-        if core::mem::replace(&mut self.data_ascii, true) {
-            Text::from_known_ascii(raw)
+        if core::mem::replace(&mut self.data_valid, true) {
+            Text::from_known_utf8(raw)
         } else {
             Text::from_utf8_lossy(raw)
         }
