@@ -513,7 +513,7 @@ mod tests {
         }
     }
 
-    /// Inputs of every length up to 300 bytes with line ends, non-ASCII bytes and CRLF at
+    /// Inputs of every length up to 300 bytes (140 under Miri) with line ends, non-ASCII bytes and CRLF at
     /// pseudo-random places.
     fn scan_inputs() -> impl Iterator<Item = alloc::vec::Vec<u8>> {
         let mut state = 0x2545_F491_4F6C_DD1Du64;
@@ -523,7 +523,9 @@ mod tests {
             state ^= state << 17;
             state
         };
-        (0..300).flat_map(move |len| {
+        // Miri runs the SSE2 block by interpretation: shorter inputs there.
+        let longest = if cfg!(miri) { 140 } else { 300 };
+        (0..longest).flat_map(move |len| {
             let mut inputs = alloc::vec::Vec::new();
             for density in [2u64, 8, 40, 400] {
                 let input: alloc::vec::Vec<u8> = (0..len)

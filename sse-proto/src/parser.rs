@@ -956,16 +956,17 @@ impl Parser {
             return None;
         }
         match src {
-            Src::Lent => self.dispatch_lent(),
+            Src::Lent => self.dispatch_lent().then_some(Out::Lent),
             Src::Shared(owner) => self.dispatch_event(Some(owner)).map(Out::Item),
             Src::Copy => self.dispatch_event(None).map(Out::Item),
         }
     }
 
     /// [`dispatch_event`](Self::dispatch_event) for [`next_borrowed`](Self::next_borrowed):
-    /// the data stays where it is and `lent` says where.
+    /// the data stays where it is and `lent` says where. Returns whether there is an event
+    /// to lend (a flag, not an `Out`: nothing large to return through memory).
     #[inline(never)]
-    fn dispatch_lent(&mut self) -> Option<Out> {
+    fn dispatch_lent(&mut self) -> bool {
         let has_event = !self.discard_event && self.has_data;
         if !has_event {
             self.discard_event = false;
@@ -980,7 +981,7 @@ impl Parser {
         }
         if !has_event {
             self.event_type.clear();
-            return None;
+            return false;
         }
         self.lent_message = self.event_type.is_empty();
         if !self.lent_message {
@@ -1002,7 +1003,7 @@ impl Parser {
         self.lent_valid = core::mem::replace(&mut self.data_valid, true);
         self.has_data = false;
         self.data_len = 0;
-        Some(Out::Lent)
+        true
     }
 
     /// [`dispatch`](Self::dispatch) when there is an event, an id or a discarded event.
