@@ -5,6 +5,10 @@
 //! algorithm). Neither decodes UTF-8: line terminators and `:` are ASCII and never occur
 //! inside a multi-byte UTF-8 sequence, so splitting bytes first and decoding each piece
 //! afterwards gives exactly what decoding the whole stream first would.
+//!
+//! For the parser's loop over many lines of one input, `LineEnds` (crate-internal) keeps the
+//! line-end mask of one 64-byte window, so the short lines in a window cost no search of
+//! their own; it holds nothing but that mask and is valid for one input only.
 
 /// The result of looking for something that may not have fully arrived yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
