@@ -13,8 +13,13 @@
 //! round. Where a ratio meets a physical bound, the bound runs as one more contender in the
 //! same rounds (see `bound`).
 //!
-//! `SSE_BENCH_PROFILE=<input>` (with `SSE_BENCH_PEER=sse-stream` for the peer) parses one
-//! input in 4 KiB chunks a few times and nothing else, for `valgrind --tool=callgrind`.
+//! `SSE_BENCH_ONLY=<start of an input's name>` runs that input only (and not the scan
+//! primitive or the long-line table; `SSE_BENCH_ONLY=long`: those two only);
+//! `SSE_BENCH_ROUNDS=<n>` sets the rounds (9; 3 with `--quick`);
+//! `SSE_BENCH_SKIP=eventsource-stream` leaves that peer out of the throughput table. `SSE_BENCH_PROFILE=<input>` (with
+//! `SSE_BENCH_PEER=lent|bound|sse-stream` for another contender, `SSE_BENCH_CHUNK=<bytes>`
+//! for another chunk size than 4096, `SSE_BENCH_REPS` for the passes) parses one input a few
+//! times and nothing else, for `valgrind --tool=callgrind`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
@@ -375,35 +380,97 @@ fn sse_stream(chunks: &[Bytes]) -> Seen {
     (n, bytes)
 }
 
+/// The line ends in `bytes`, counted with no per-line work: 32 bytes compared with CR and
+/// LF at once and the matches counted (AVX2), `memchr2` on a CPU without AVX2.
+fn count_line_ends(bytes: &[u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("popcnt") {
+        // SAFETY: both target features were detected on this CPU just above.
+        return unsafe { count_line_ends_avx2(bytes) };
+    }
+    memchr::memchr2_iter(b'\n', b'\r', bytes).count()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+fn count_line_ends_avx2(bytes: &[u8]) -> usize {
+    use std::arch::x86_64::*;
+    let (lf, cr) = (_mm256_set1_epi8(b'\n' as i8), _mm256_set1_epi8(b'\r' as i8));
+    let blocks = bytes.chunks_exact(32);
+    let tail = blocks.remainder();
+    let mut n = 0usize;
+    for block in blocks {
+        // SAFETY: `block` holds 32 bytes; an unaligned load needs no alignment.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
+        let ends = _mm256_or_si256(_mm256_cmpeq_epi8(v, lf), _mm256_cmpeq_epi8(v, cr));
+        n += (_mm256_movemask_epi8(ends) as u32).count_ones() as usize;
+    }
+    n + tail.iter().filter(|&&b| b == b'\n' || b == b'\r').count()
+}
+
+/// How many bytes of each chunk a parser must copy: the data of every event that is not one
+/// line lying whole in one chunk (its values must be joined, or the line was cut by a chunk
+/// boundary), counted on the chunks it arrived in (from an untimed pass of the lending
+/// parser: an event whose data does not point into the chunk was copied).
+fn copy_plan(config: ParserConfig, chunks: &[Bytes]) -> Vec<usize> {
+    let mut plan = vec![0; chunks.len()];
+    let mut parser = Parser::with_config(config);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let (consumed, item) = parser.next_borrowed(rest);
+            rest = &rest[consumed..];
+            if let Ok(Some(ItemRef::Event(e))) = item {
+                if chunk.as_ptr_range().contains(&e.data.as_ptr()) {
+                    continue;
+                }
+                let mut left = e.data.len();
+                for j in (0..=i).rev() {
+                    let room = chunks[j].len() - plan[j];
+                    let n = left.min(room);
+                    plan[j] += n;
+                    left -= n;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    plan
+}
+
 /// The physical bound: the work no parser of these inputs can skip, with no per-line work at
-/// all. Every line end is found (`memchr2` over every chunk), every byte is copied into one
-/// buffer (an event's data is handed out contiguous, and a line that spans chunks must be
-/// copied) and validated as UTF-8 once (simdutf8, as sse-proto does). For an input of one
-/// long event the buffer holds it all (as the event's data must); otherwise it is reused
-/// every 64 KiB (as an arena whose events were dropped). The buffer is kept from one round to
-/// the next, so the bound allocates nothing and touches only warm memory. Runs as a
-/// contender in the same rounds.
-fn bound_scan_copy_validate(chunks: &[Bytes], one_event: bool) -> Seen {
+/// all, by the fastest primitives at hand. Every byte is looked at for line ends
+/// ([`count_line_ends`]), the bytes that must be copied ([`copy_plan`]) are copied into one
+/// buffer, and every byte is validated as UTF-8 once (simdutf8, as sse-proto does). For an
+/// input of one long event the buffer holds it all (as the event's data must); otherwise it
+/// is reused every 64 KiB (as an arena whose events were dropped). The buffer is kept from
+/// one round to the next, so the bound allocates nothing and touches only warm memory. Runs
+/// as a contender in the same rounds. (Scan and validation are separate passes: a parser that
+/// fused them could in principle go below this.)
+fn bound_scan_copy_validate(chunks: &[Bytes], plan: &[usize], one_event: bool) -> Seen {
     thread_local! {
         /// Kept from one round to the next: the bound pays no allocation and no page fault.
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     BUF.with_borrow_mut(|buf| {
         buf.clear();
-        let (mut lines, mut valid, mut bytes) = (0, true, 0);
-        for chunk in chunks {
+        let (mut lines, mut valid, mut copied) = (0, true, 0);
+        for (chunk, &copy) in chunks.iter().zip(plan) {
             let chunk = chunk.clone();
-            lines += memchr::memchr2_iter(b'\n', b'\r', &chunk).count();
-            if !one_event && buf.len() + chunk.len() > 64 * 1024 {
-                valid &= simdutf8::basic::from_utf8(buf).is_ok();
-                bytes += buf.len();
+            lines += count_line_ends(&chunk);
+            if !one_event && buf.len() + copy > 64 * 1024 {
                 buf.clear();
             }
-            buf.extend_from_slice(&chunk);
+            buf.extend_from_slice(&chunk[..copy]);
+            copied += copy;
+            // simdutf8's basic check runs to the end of its input, valid or not (a character
+            // cut by the chunk boundary costs nothing more).
+            valid &= simdutf8::basic::from_utf8(&chunk).is_ok();
         }
-        valid &= simdutf8::basic::from_utf8(buf).is_ok();
-        black_box((lines, valid));
-        (if one_event { 1 } else { lines }, bytes + buf.len())
+        black_box((lines, valid, buf.len()));
+        (if one_event { 1 } else { lines }, copied)
     })
 }
 
@@ -449,7 +516,8 @@ fn allocations_per_event(f: &dyn Fn(&[Bytes]) -> Seen, chunks: &[Bytes]) -> f64 
 
 struct Input {
     name: &'static str,
-    bytes: Vec<u8>,
+    /// Generated only when the input is run (`SSE_BENCH_ONLY` and `SSE_BENCH_PROFILE` pick one).
+    bytes: Box<dyn Fn() -> Vec<u8>>,
     /// Whether the bound contender runs on it.
     bound: bool,
     /// One event (the long line): sse-proto runs without limits, the bound keeps all data.
@@ -458,42 +526,45 @@ struct Input {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let rounds = if quick { 3 } else { 9 };
+    let rounds = std::env::var("SSE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if quick { 3 } else { 9 });
     let scale = if quick { 4 } else { 1 };
     let inputs = [
         Input {
             name: "realistic feed, 100k events",
-            bytes: realistic_stream(100_000 / scale, Ends::Mixed, 42),
+            bytes: Box::new(move || realistic_stream(100_000 / scale, Ends::Mixed, 42)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "realistic feed, CRLF, 25k events",
-            bytes: realistic_stream(25_000 / scale, Ends::Crlf, 43),
+            bytes: Box::new(move || realistic_stream(25_000 / scale, Ends::Crlf, 43)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "many short data lines, 20k events",
-            bytes: short_lines_stream(20_000 / scale),
+            bytes: Box::new(move || short_lines_stream(20_000 / scale)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "keep-alive heavy, 200k events",
-            bytes: keepalive_stream(200_000 / scale),
+            bytes: Box::new(move || keepalive_stream(200_000 / scale)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "mixed stream (earlier benchmark)",
-            bytes: mixed_stream((16 << 20) / scale),
+            bytes: Box::new(move || mixed_stream((16 << 20) / scale)),
             bound: true,
             one_event: false,
         },
         Input {
             name: "one 8 MiB data line",
-            bytes: long_line(8 << 20),
+            bytes: Box::new(move || long_line(8 << 20)),
             bound: true,
             one_event: true,
         },
@@ -508,23 +579,29 @@ fn main() {
             .iter()
             .find(|i| i.name.starts_with(&which))
             .expect("SSE_BENCH_PROFILE: the start of an input's name");
-        let chunks = to_chunks(&input.bytes, 4096);
+        let bytes = (input.bytes)();
+        let chunk: usize = std::env::var("SSE_BENCH_CHUNK")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(4096);
+        let chunks = to_chunks(&bytes, chunk);
         let reps: usize = std::env::var("SSE_BENCH_REPS")
             .ok()
             .and_then(|r| r.parse().ok())
             .unwrap_or(3);
         let peer = std::env::var("SSE_BENCH_PEER").unwrap_or_default();
+        let config = if input.one_event {
+            unlimited
+        } else {
+            ParserConfig::default()
+        };
+        let plan = copy_plan(config, &chunks);
         for _ in 0..reps {
             let start = Instant::now();
-            let config = if input.one_event {
-                unlimited
-            } else {
-                ParserConfig::default()
-            };
             let seen = match peer.as_str() {
                 "" => ours(config, &chunks),
                 "lent" => ours_lent(config, &chunks),
-                "bound" => bound_scan_copy_validate(&chunks, input.one_event),
+                "bound" => bound_scan_copy_validate(&chunks, &plan, input.one_event),
                 _ => sse_stream(&chunks),
             };
             eprintln!("{:?} {:?}", seen, start.elapsed());
@@ -597,13 +674,14 @@ fn main() {
     let mut alloc_rows = Vec::new();
     let only = std::env::var("SSE_BENCH_ONLY").unwrap_or_default();
     for input in inputs.iter().filter(|i| i.name.starts_with(&only)) {
+        let bytes = (input.bytes)();
         let config = if input.one_event {
             unlimited
         } else {
             ParserConfig::default()
         };
         for chunk_size in [4096usize, 64 * 1024] {
-            let chunks = to_chunks(&input.bytes, chunk_size);
+            let chunks = to_chunks(&bytes, chunk_size);
             let mut contenders: Vec<Contender<'_>> = vec![
                 ("sse-proto", Box::new(move |c| ours(config, c))),
                 ("sse-proto, lent", Box::new(move |c| ours_lent(config, c))),
@@ -612,30 +690,43 @@ fn main() {
             ];
             if input.bound {
                 let one_event = input.one_event;
+                let plan = copy_plan(config, &chunks);
                 contenders.push((
                     "bound",
-                    Box::new(move |c| bound_scan_copy_validate(c, one_event)),
+                    Box::new(move |c| bound_scan_copy_validate(c, &plan, one_event)),
                 ));
             }
+            // `SSE_BENCH_SKIP=eventsource-stream`: leave that peer out (it takes seconds a
+            // round on the long line, where the long-line table shows it).
+            let skip = std::env::var("SSE_BENCH_SKIP").unwrap_or_default();
+            if !skip.is_empty() {
+                contenders.retain(|(name, _)| !name.starts_with(skip.as_str()));
+            }
+            let index = |name: &str| contenders.iter().position(|(n, _)| *n == name);
+            let peers = contenders.len() - usize::from(index("bound").is_some());
             let results = compare(&contenders, &chunks, rounds);
             let events = results[0].1 .0;
-            for ((name, _), (_, seen)) in contenders.iter().zip(&results).take(4) {
+            for ((name, _), (_, seen)) in contenders.iter().zip(&results).take(peers) {
                 assert_eq!(
                     seen.0, events,
                     "{name} saw a different number of events on {}",
                     input.name
                 );
             }
-            let rate = |i: usize| {
+            let rate = |i: Option<usize>| {
+                let Some(i) = i else { return "-".to_string() };
                 let t = &results[i].0;
-                let r: Vec<f64> = t.iter().map(|t| mbps(input.bytes.len(), *t)).collect();
+                let r: Vec<f64> = t.iter().map(|t| mbps(bytes.len(), *t)).collect();
                 let (lo, hi) = (
                     r.iter().cloned().fold(f64::INFINITY, f64::min),
                     r.iter().cloned().fold(0.0, f64::max),
                 );
                 format!("{:.0} [{lo:.0}-{hi:.0}]", median(r))
             };
-            let ratio = |i: usize, j: usize| {
+            let ratio = |i: Option<usize>, j: Option<usize>| {
+                let (Some(i), Some(j)) = (i, j) else {
+                    return "-".to_string();
+                };
                 let r: Vec<f64> = results[i]
                     .0
                     .iter()
@@ -648,29 +739,37 @@ fn main() {
                 );
                 format!("{:.2} [{lo:.2}-{hi:.2}]", median(r))
             };
-            let (bound, vs_bound, lent_vs_bound) = if input.bound {
-                (rate(4), ratio(0, 4), ratio(1, 4))
-            } else {
-                ("-".into(), "-".into(), "-".into())
-            };
+            let (text, lent, sse, es, b) = (
+                Some(0),
+                Some(1),
+                Some(2),
+                index("eventsource-stream 0.2"),
+                index("bound"),
+            );
+            let (bound, vs_bound, lent_vs_bound) = (rate(b), ratio(text, b), ratio(lent, b));
             println!(
                 "| {} | {:.1} | {events} | {} KiB | {} | {} | {} | {} | {} | {} | {} | {bound} | {vs_bound} | {lent_vs_bound} |",
                 input.name,
-                input.bytes.len() as f64 / 1e6,
+                bytes.len() as f64 / 1e6,
                 chunk_size >> 10,
-                rate(0),
-                rate(1),
-                rate(2),
-                rate(3),
-                ratio(2, 0),
-                ratio(2, 1),
-                ratio(3, 0),
+                rate(text),
+                rate(lent),
+                rate(sse),
+                rate(es),
+                ratio(sse, text),
+                ratio(sse, lent),
+                ratio(es, text),
             );
             if chunk_size == 4096 {
-                let per: Vec<String> = contenders
-                    .iter()
-                    .take(4)
-                    .map(|(_, f)| format!("{:.2}", allocations_per_event(f.as_ref(), &chunks)))
+                let per: Vec<String> = [text, lent, sse, es]
+                    .into_iter()
+                    .map(|i| match i {
+                        Some(i) => format!(
+                            "{:.2}",
+                            allocations_per_event(contenders[i].1.as_ref(), &chunks)
+                        ),
+                        None => "-".to_string(),
+                    })
                     .collect();
                 alloc_rows.push(format!("| {} | {} |", input.name, per.join(" | ")));
             }
@@ -687,8 +786,13 @@ fn main() {
     }
     println!();
 
+    if !only.is_empty() && only != "long" {
+        // One input asked for: not the scan primitive nor the long-line table.
+        return;
+    }
+
     // The scan primitive: memchr2 against a byte loop over the realistic stream.
-    let input = &inputs[0].bytes;
+    let input = &(inputs[0].bytes)();
     let scan = |f: &dyn Fn(&[u8]) -> Option<usize>| {
         let mut rest = &input[..];
         let mut lines = 0usize;

@@ -5,6 +5,10 @@
 //! algorithm). Neither decodes UTF-8: line terminators and `:` are ASCII and never occur
 //! inside a multi-byte UTF-8 sequence, so splitting bytes first and decoding each piece
 //! afterwards gives exactly what decoding the whole stream first would.
+//!
+//! For the parser's loop over many lines of one input, `LineEnds` (crate-internal) keeps the
+//! line-end mask of one 64-byte window, so the short lines in a window cost no search of
+//! their own; it holds nothing but that mask and is valid for one input only.
 
 /// The result of looking for something that may not have fully arrived yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +174,183 @@ fn find_line_end(input: &[u8]) -> (Option<usize>, bool) {
     (end, ascii)
 }
 
+/// Bytes in a window of [`LineEnds`]: one bit per byte in a `u64`.
+const WINDOW: usize = 64;
+
+/// For the 64 bytes of `window`: bit `i` of the first mask is set when byte `i` is CR or LF,
+/// bit `i` of the second when byte `i` is not ASCII. Both exact.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn window_masks(window: &[u8; WINDOW]) -> (u64, u64) {
+    let (mut ends, mut high) = (0, 0);
+    for (i, block) in window.chunks_exact(BLOCK).enumerate() {
+        let (e, h) = block_masks(block.try_into().unwrap_or(&[0; BLOCK]));
+        ends |= u64::from(e) << (i * BLOCK);
+        high |= u64::from(h) << (i * BLOCK);
+    }
+    (ends, high)
+}
+
+/// [`window_masks`] on other targets, a word at a time (exact: no borrow between bytes).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+fn window_masks_portable(window: &[u8; WINDOW]) -> (u64, u64) {
+    const LOWS: u64 = u64::from_le_bytes([0x7F; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    // The high bit of each byte of `x`, gathered into the low 8 bits.
+    let gather = |x: u64| ((x & HIGHS) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    // High bit set in each byte of `x` that is not zero: exact, no carry leaves a byte.
+    let nonzero = |x: u64| ((x & LOWS).wrapping_add(LOWS) | x) & HIGHS;
+    let (mut ends, mut high) = (0, 0);
+    for (i, word) in window.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let lf = nonzero(w ^ (ONES * u64::from(b'\n')));
+        let cr = nonzero(w ^ (ONES * u64::from(b'\r')));
+        ends |= gather(!(lf & cr)) << (i * 8);
+        high |= gather(w) << (i * 8);
+    }
+    (ends, high)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+use window_masks_portable as window_masks;
+
+/// Line ends of one input, found a window of 64 bytes at a time: one pass of vector compares
+/// marks every CR and LF of the window in a mask, and the lines that end in it are taken from
+/// the mask with no search of their own (a line of 20 bytes costs a third of a window, not a
+/// search). Lines longer than two windows are searched by `memchr2` beyond them.
+///
+/// Positions are indices into the input given to [`find`](Self::find), which must be the
+/// same input on every call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineEnds {
+    /// The window's first byte in the input (`NO_WINDOW`: none yet).
+    base: usize,
+    /// CR and LF bits of `input[base..base + 64]`.
+    ends: u64,
+    /// Non-ASCII bits of the same bytes.
+    high: u64,
+}
+
+/// Windows searched for a line end before `memchr2`.
+const WINDOWS: usize = 1;
+
+/// A `base` far from every input position (positions are below `isize::MAX`).
+const NO_WINDOW: usize = usize::MAX - WINDOW;
+
+impl LineEnds {
+    /// No window loaded yet.
+    #[inline(always)]
+    pub(crate) fn new() -> LineEnds {
+        LineEnds {
+            base: NO_WINDOW,
+            ends: 0,
+            high: 0,
+        }
+    }
+
+    /// The first CR or LF in `input[from..]`, and whether the bytes from `from` to it (to the
+    /// end if there is none) are known to be ASCII (`false`: not known).
+    #[inline(always)]
+    pub(crate) fn find(&mut self, input: &[u8], from: usize) -> (Option<usize>, bool) {
+        let off = from.wrapping_sub(self.base);
+        if off < WINDOW {
+            let ends = self.ends >> off;
+            if ends != 0 {
+                let n = ends.trailing_zeros();
+                let before = (1u64 << n) - 1;
+                return (Some(from + n as usize), (self.high >> off) & before == 0);
+            }
+        }
+        self.find_beyond(input, from)
+    }
+
+    /// [`find`](Self::find) when the window holds no line end after `from`.
+    #[inline(always)]
+    fn find_beyond(&mut self, input: &[u8], from: usize) -> (Option<usize>, bool) {
+        let mut non_ascii = false;
+        let mut at = from;
+        let off = from.wrapping_sub(self.base);
+        if off < WINDOW {
+            // The rest of the window was searched.
+            non_ascii = self.high >> off != 0;
+            at = self.base + WINDOW;
+        }
+        for _ in 0..WINDOWS {
+            let Some(window) = input.get(at..at + WINDOW) else {
+                // By value, not through `self`: the window can stay in registers.
+                let (window, found) = Self::find_in_tail(input, at, non_ascii);
+                *self = window;
+                return found;
+            };
+            let (ends, high) = window_masks(window.try_into().unwrap_or(&[0; WINDOW]));
+            (self.base, self.ends, self.high) = (at, ends, high);
+            if ends != 0 {
+                let n = ends.trailing_zeros();
+                let before = (1u64 << n) - 1;
+                return (Some(at + n as usize), !non_ascii && high & before == 0);
+            }
+            non_ascii |= high != 0;
+            at += WINDOW;
+        }
+        // A long line: `memchr2` is faster than windows beyond this (ASCII not known).
+        self.base = NO_WINDOW;
+        let end = memchr::memchr2(b'\n', b'\r', &input[at..]).map(|i| i + at);
+        (end, false)
+    }
+
+    /// The search from `at`, with fewer than 64 bytes left: the input's last 64 bytes as
+    /// the window (the bytes before `at` in it hold no line end after `from`, or are before
+    /// it), or, in an input shorter than that, [`find_line_end`].
+    /// Returns the window to keep and what was found.
+    #[inline(never)]
+    fn find_in_tail(input: &[u8], at: usize, non_ascii: bool) -> (LineEnds, (Option<usize>, bool)) {
+        if at >= input.len() {
+            return (LineEnds::new(), (None, !non_ascii));
+        }
+        let Some(base) = input.len().checked_sub(WINDOW) else {
+            let (end, ascii) = find_line_end(&input[at..]);
+            return (LineEnds::new(), (end.map(|e| e + at), ascii && !non_ascii));
+        };
+        let (ends, high) = window_masks(input[base..].try_into().unwrap_or(&[0; WINDOW]));
+        let window = LineEnds { base, ends, high };
+        let off = at - base;
+        let ends = ends >> off;
+        if ends == 0 {
+            return (window, (None, !non_ascii && high >> off == 0));
+        }
+        let n = ends.trailing_zeros();
+        let before = (1u64 << n) - 1;
+        let found = (
+            Some(at + n as usize),
+            !non_ascii && (high >> off) & before == 0,
+        );
+        (window, found)
+    }
+}
+
+/// Completes a line of `input` that starts at `from` and whose terminator starts at `end`
+/// (found by [`LineEnds::find`]): like [`decode_line`] on `input[from..]`.
+#[inline(always)]
+pub(crate) fn line_at(input: &[u8], from: usize, end: usize, known_ascii: bool) -> RawLine<'_> {
+    let (consumed, pending_lf) = if input[end] == b'\n' {
+        (end + 1 - from, false)
+    } else {
+        match input.get(end + 1) {
+            Some(b'\n') => (end + 2 - from, false),
+            Some(_) => (end + 1 - from, false),
+            None => (end + 1 - from, true),
+        }
+    };
+    RawLine {
+        content: &input[from..end],
+        consumed,
+        pending_lf,
+        known_ascii,
+    }
+}
+
 /// One complete line, split into its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
@@ -333,6 +514,93 @@ mod tests {
                 assert_eq!(high == 0, p_high == 0, "at {at}");
             }
             assert_eq!(block_masks_portable(&[b'x'; BLOCK]), (0, 0));
+        }
+    }
+
+    /// Inputs of every length up to 300 bytes (140 under Miri) with line ends, non-ASCII bytes and CRLF at
+    /// pseudo-random places.
+    fn scan_inputs() -> impl Iterator<Item = alloc::vec::Vec<u8>> {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Miri runs the SSE2 block by interpretation: shorter inputs there.
+        let longest = if cfg!(miri) { 140 } else { 300 };
+        (0..longest).flat_map(move |len| {
+            let mut inputs = alloc::vec::Vec::new();
+            for density in [2u64, 8, 40, 400] {
+                let input: alloc::vec::Vec<u8> = (0..len)
+                    .map(|_| match next() % density {
+                        0 => [b'\n', b'\r'][(next() % 2) as usize],
+                        1 if next() % 4 == 0 => 0xC3,
+                        _ => b'a' + (next() % 26) as u8,
+                    })
+                    .collect();
+                inputs.push(input);
+            }
+            inputs
+        })
+    }
+
+    #[test]
+    fn line_ends_agree_with_the_line_search() {
+        for input in scan_inputs() {
+            let mut ends = LineEnds::new();
+            let mut from = 0;
+            while from <= input.len() {
+                let (got, ascii) = ends.find(&input, from);
+                let (want, _) = find_line_end(&input[from..]);
+                assert_eq!(got, want.map(|w| w + from), "{input:?} from {from}");
+                let stop = got.unwrap_or(input.len());
+                if ascii {
+                    assert!(input[from..stop].is_ascii(), "{input:?} from {from}");
+                }
+                if stop - from < WINDOW && !input[from..stop].is_ascii() {
+                    assert!(!ascii);
+                }
+                // Every line start, also one just after a CR of a CRLF.
+                from = got.map_or(input.len() + 1, |e| e + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn line_ends_know_short_ascii_lines() {
+        for len in 0..200 {
+            let mut input = alloc::vec![b'a'; 300];
+            input[len] = b'\n';
+            for from in [0, 1, 63, 64, 65].into_iter().filter(|&f| f <= len) {
+                let mut ends = LineEnds::new();
+                if from > 0 {
+                    ends.find(&input, 0);
+                }
+                let (end, ascii) = ends.find(&input, from);
+                assert_eq!(end, Some(len));
+                // Known within the two windows searched before `memchr2`.
+                if len - from < WINDOW {
+                    assert!(ascii, "len {len} from {from}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn portable_window_masks_are_exact() {
+        for input in scan_inputs().filter(|i| i.len() >= WINDOW) {
+            let window: &[u8; WINDOW] = input[..WINDOW].try_into().unwrap();
+            let (ends, high) = window_masks_portable(window);
+            for (i, &b) in window.iter().enumerate() {
+                assert_eq!(
+                    ends >> i & 1 == 1,
+                    b == b'\n' || b == b'\r',
+                    "{window:?} at {i}"
+                );
+                assert_eq!(high >> i & 1 == 1, b >= 0x80, "{window:?} at {i}");
+            }
+            assert_eq!(window_masks(window), (ends, high));
         }
     }
 

@@ -11,8 +11,10 @@
 //!   when it is one `data:` line lying whole in shared input, never copied at all (a slice of
 //!   the input); the value of a `data:` line that spans chunks goes straight into the arena;
 //! - the data is UTF-8-decoded once, at dispatch: U+FFFD replacement never spans an ASCII
-//!   byte such as LF, so this equals decoding each line (rule 1); the event type and ID
-//!   buffers are kept as raw bytes and decoded when they change;
+//!   byte such as LF, so this equals decoding each line (rule 1); it is not validated again
+//!   when the line search found it ASCII or a line spanning chunks was validated piece by
+//!   piece as it arrived; the event type and ID buffers are kept as raw bytes and decoded
+//!   when they change;
 //! - memory is bounded by the limits in [`ParserConfig`], whatever the input;
 //! - the parser never fails on input (rule 1); exceeding a limit is reported, and the parser
 //!   recovers by skipping the offending line or event.
@@ -26,7 +28,7 @@ use bytes::{Bytes, BytesMut};
 use crate::config::ParserConfig;
 use crate::error::ParseError;
 use crate::input::Input;
-use crate::line::{decode_line, parse_line, Line, Status};
+use crate::line::{decode_line, line_at, parse_line, Line, LineEnds, Status};
 use crate::text::{self, Text};
 
 const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
@@ -35,6 +37,10 @@ const BOM_DONE: u8 = 3;
 /// The arena grows in blocks of at least this many bytes: the data of short events (and new
 /// ids and types) are slices of one block, so they share its allocation.
 const ARENA_BLOCK: usize = 8 * 1024;
+
+/// A data value and its terminator up to this long are copied as this many bytes (whatever
+/// follows them in the input, cut off again).
+const SHORT_COPY: usize = 32;
 
 /// After an event, spare arena capacity beyond this is let go (it stays with the event).
 const MAX_SPARE: usize = 64 * 1024;
@@ -98,9 +104,31 @@ struct Streaming {
     had_data: bool,
     /// Bytes of the line so far, name included.
     line_len: usize,
+    /// The data before this line is known to be valid UTF-8, and so is the value up to
+    /// `checked` (an arena index): each piece is validated as it arrives, while it is in
+    /// cache, not all at dispatch.
+    valid: bool,
+    checked: usize,
     /// The data limit was exceeded: the rest of the value is dropped, and the error is
     /// reported when the line ends (as if the line had arrived whole).
     overflow: bool,
+}
+
+impl Streaming {
+    /// Validates what arrived of the value since the last piece, `arena[checked..]`; a
+    /// character cut by the piece's end is checked with the next piece (unless `line_end`:
+    /// the line, with its LF, is complete).
+    #[inline]
+    fn check(&mut self, arena: &[u8], line_end: bool) {
+        if !self.valid {
+            return;
+        }
+        match simdutf8::compat::from_utf8(&arena[self.checked..]) {
+            Ok(_) => self.checked = arena.len(),
+            Err(e) if e.error_len().is_none() && !line_end => self.checked += e.valid_up_to(),
+            Err(_) => self.valid = false,
+        }
+    }
 }
 
 /// Where the bytes being parsed come from, which decides where a one-line event's data may
@@ -155,6 +183,8 @@ enum Fresh {
     Partial,
     /// At a line for the general path.
     General,
+    /// After a line that broke a limit (the parser recovered).
+    Error(ParseError),
 }
 
 /// What to throw away after a limit was exceeded.
@@ -209,9 +239,10 @@ pub struct Parser {
     has_data: bool,
     /// Length of the data buffer as the spec counts it: each value plus its LF.
     data_len: usize,
-    /// Every line in the data buffer was found ASCII by the line search (so the data need
-    /// not be validated); `false` when not known.
-    data_ascii: bool,
+    /// The data buffer is known to be valid UTF-8 (every line was found ASCII by the line
+    /// search, or validated as it streamed in), so it need not be validated at dispatch;
+    /// `false` when not known.
+    data_valid: bool,
     /// The event's data when it is one line not copied yet: its range in the input being
     /// parsed (only inside [`next_item`](Self::next_item)) ...
     single: Option<(usize, usize)>,
@@ -223,12 +254,12 @@ pub struct Parser {
     /// Raw bytes of the event type buffer (decoded at dispatch).
     event_type: Vec<u8>,
     /// The last event type handed out, reused while the buffer holds the same bytes.
-    last_type: Text,
+    last_type: Kept,
     /// Raw bytes of the ID buffer (decoded when copied to the last event ID).
     id_buffer: Vec<u8>,
     /// The ID buffer was set since the last event ID was (it may differ from it).
     id_changed: bool,
-    last_event_id: Text,
+    last_event_id: Kept,
     queue: VecDeque<Item>,
     /// Where the data of the event lent by [`next_borrowed`](Self::next_borrowed) lies, until
     /// the next call.
@@ -267,15 +298,15 @@ impl Parser {
             streaming: None,
             has_data: false,
             data_len: 0,
-            data_ascii: true,
+            data_valid: true,
             single: None,
             held: None,
             arena: BytesMut::new(),
             event_type: Vec::new(),
-            last_type: MESSAGE,
+            last_type: Kept::new(MESSAGE),
             id_buffer: Vec::new(),
             id_changed: false,
-            last_event_id: Text::new(),
+            last_event_id: Kept::new(Text::new()),
             queue: VecDeque::new(),
             lent: None,
             lent_valid: false,
@@ -294,7 +325,7 @@ impl Parser {
 
     /// The last event ID string: the ID buffer as of the last blank line (rule 13).
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        self.last_event_id.as_str()
     }
 
     // ---- inputs ----
@@ -340,13 +371,13 @@ impl Parser {
         self.event_type.clear();
         self.id_buffer.clear();
         self.id_buffer
-            .extend_from_slice(self.last_event_id.as_bytes());
+            .extend_from_slice(self.last_event_id.as_str().as_bytes());
         self.id_changed = false;
     }
 
     /// Sets the last event ID (and ID buffer), e.g. to resume a stream stored elsewhere.
     pub fn set_last_event_id(&mut self, id: &str) {
-        self.last_event_id = Text::from(id);
+        self.last_event_id.set(Text::from(id));
         self.id_buffer.clear();
         self.id_buffer.extend_from_slice(id.as_bytes());
         self.id_changed = false;
@@ -450,7 +481,7 @@ impl Parser {
                 };
                 Ok(Some(ItemRef::Event(EventRef {
                     event_type,
-                    // Valid: known ASCII, checked just above, or the U+FFFD replacement.
+                    // Valid: known valid, checked just above, or the U+FFFD replacement.
                     data: text::str_of_checked(self.lent_bytes(input)),
                     last_event_id: self.last_event_id.as_str(),
                 })))
@@ -524,6 +555,7 @@ impl Parser {
                 match self.fresh_lines::<QUEUE>(view, src, pos) {
                     Fresh::End => return Ok(None),
                     Fresh::Item(item) => return Ok(Some(item)),
+                    Fresh::Error(e) => return Err(e),
                     Fresh::Partial => partial = true,
                     Fresh::General => {}
                 }
@@ -552,6 +584,7 @@ impl Parser {
                             } else {
                                 append(&mut self.arena, rest);
                                 self.data_len += rest.len();
+                                stream.check(&self.arena, false);
                             }
                         }
                         return Ok(None);
@@ -559,8 +592,7 @@ impl Parser {
                     if self.line.len().saturating_add(rest.len()) > self.config.max_line_length {
                         return Err(self.line_too_long());
                     }
-                    self.line.extend_from_slice(rest);
-                    self.start_streaming(view);
+                    self.keep_unfinished(view, rest);
                     return Ok(None);
                 }
                 Status::Complete(raw) => {
@@ -572,7 +604,7 @@ impl Parser {
                         self.discard = Discard::Nothing;
                         continue;
                     }
-                    if let Some(stream) = self.streaming.take() {
+                    if let Some(mut stream) = self.streaming.take() {
                         if stream.line_len.saturating_add(line_len) > self.config.max_line_length {
                             self.undo_streaming(stream);
                             return Err(ParseError::LineTooLong {
@@ -585,6 +617,8 @@ impl Parser {
                         }
                         append_line(&mut self.arena, raw.content);
                         self.data_len += line_len + 1;
+                        stream.check(&self.arena, true);
+                        self.data_valid = stream.valid;
                         continue;
                     }
                     if self.line.len().saturating_add(line_len) > self.config.max_line_length {
@@ -617,13 +651,15 @@ impl Parser {
     }
 
     /// The fast loop over lines that start fresh (no line under way, BOM settled, no LF
-    /// pending) and end in `view`: blank lines dispatch, a `data:` line (the most frequent
-    /// line) is searched for its end after its name and its value goes straight to the data
-    /// buffer, a comment is skipped once its end is found (rule 6). These never leave a line
-    /// under way, so the loop checks no state per line. It returns at the end of `view` (an
-    /// LF may then be pending), with an item (unless `QUEUE`, which queues them), or at a
-    /// line for the general path: one that breaks a limit, another field, or a data line or
-    /// comment whose end is not in `view` (`Partial`: searched already, to its end).
+    /// pending) and end in `view`. Their ends come from one [`LineEnds`] (a window of 64
+    /// bytes searched at once for all the short lines in it). Blank lines dispatch, a
+    /// `data:` line (the most frequent line) has its value go straight to the data buffer, a
+    /// comment is skipped (rule 6), any other field goes to
+    /// [`process_line`](Self::process_line). None of these leaves a line under way, so the
+    /// loop checks no state per line. It returns at the end of `view` (an LF may then be
+    /// pending), with an item (unless `QUEUE`, which queues them), or at a line for the
+    /// general path: one that breaks a limit, or whose end is not in `view` (`Partial`:
+    /// searched already, to its end).
     #[inline(always)]
     fn fresh_lines<const QUEUE: bool>(
         &mut self,
@@ -631,12 +667,13 @@ impl Parser {
         src: Src<'_>,
         pos: &mut usize,
     ) -> Fresh {
+        let mut ends = LineEnds::new();
         loop {
             let rest = &view[*pos..];
             let Some(&first) = rest.first() else {
                 return Fresh::End;
             };
-            match first {
+            let out = match first {
                 b'\n' | b'\r' => {
                     // A blank line (the most frequent line after `data:`): dispatch.
                     *pos += 1;
@@ -647,39 +684,51 @@ impl Parser {
                             None => self.pending_lf = true,
                         }
                     }
-                    match self.dispatch(src) {
-                        Some(Out::Item(item)) if QUEUE => self.queue.push_back(item),
-                        Some(out) => return Fresh::Item(out),
-                        None => {}
-                    }
+                    self.dispatch(src)
                 }
-                b'd' if !self.discard_event && rest.starts_with(b"data:") => {
-                    let value_start = if rest.get(5) == Some(&b' ') { 6 } else { 5 };
-                    let Status::Complete(raw) = decode_line(&rest[value_start..]) else {
+                b'd' if !self.discard_event && data_prefix(rest).is_some() => {
+                    let value_start = *pos + data_prefix(rest).unwrap_or(5);
+                    let (Some(end), known_ascii) = ends.find(view, value_start) else {
                         return Fresh::Partial;
                     };
-                    let value_len = raw.content.len();
-                    if value_start + value_len > self.config.max_line_length
+                    let value_len = end - value_start;
+                    if end - *pos > self.config.max_line_length
                         || self.data_len + value_len > self.config.max_event_data
                     {
                         return Fresh::General;
                     }
-                    let start = *pos + value_start;
-                    *pos = start + raw.consumed;
+                    let raw = line_at(view, value_start, end, known_ascii);
+                    *pos = value_start + raw.consumed;
                     self.pending_lf = raw.pending_lf;
-                    self.data_ascii &= raw.known_ascii;
-                    self.push_data(view, src.keeps(), start, start + value_len);
+                    self.data_valid &= known_ascii;
+                    self.push_data(view, src.keeps(), value_start, end);
                     self.data_len += value_len + 1;
+                    continue;
                 }
-                b':' => match decode_line(rest) {
-                    Status::Complete(raw) if raw.content.len() <= self.config.max_line_length => {
-                        *pos += raw.consumed;
-                        self.pending_lf = raw.pending_lf;
+                _ => {
+                    let (Some(end), _) = ends.find(view, *pos) else {
+                        return Fresh::Partial;
+                    };
+                    if end - *pos > self.config.max_line_length {
+                        return Fresh::General;
                     }
-                    Status::Complete(_) => return Fresh::General,
-                    Status::Partial => return Fresh::Partial,
-                },
-                _ => return Fresh::General,
+                    let line_start = *pos;
+                    let raw = line_at(view, line_start, end, false);
+                    *pos += raw.consumed;
+                    self.pending_lf = raw.pending_lf;
+                    if first == b':' {
+                        continue;
+                    }
+                    match self.process_line(view, src, line_start, end) {
+                        Ok(out) => out,
+                        Err(e) => return Fresh::Error(e),
+                    }
+                }
+            };
+            match out {
+                Some(Out::Item(item)) if QUEUE => self.queue.push_back(item),
+                Some(out) => return Fresh::Item(out),
+                None => {}
             }
         }
     }
@@ -724,7 +773,7 @@ impl Parser {
     fn clear_data(&mut self) {
         self.has_data = false;
         self.data_len = 0;
-        self.data_ascii = true;
+        self.data_valid = true;
         self.single = None;
         self.held = None;
         self.arena.clear();
@@ -761,42 +810,74 @@ impl Parser {
             }
         }
         self.spill(view);
-        match view.get(start..end + 1) {
-            Some(line) => {
+        let len = end + 1 - start;
+        if let (true, Some(block)) = (len <= SHORT_COPY, view.get(start..start + SHORT_COPY)) {
+            // A short value: a copy of fixed size (two vector moves, no call and no branch on
+            // the length), cut back to the value and its terminator.
+            reserve(&mut self.arena, SHORT_COPY);
+            let at = self.arena.len();
+            self.arena.extend_from_slice(block);
+            self.arena.truncate(at + len);
+        } else {
+            match view.get(start..end + 1) {
                 // One copy with the terminator, which becomes the LF.
-                append(&mut self.arena, line);
-                if let Some(last) = self.arena.last_mut() {
-                    *last = b'\n';
-                }
+                Some(line) => append(&mut self.arena, line),
+                None => return append_line(&mut self.arena, &view[start..end]),
             }
-            None => append_line(&mut self.arena, &view[start..end]),
+        }
+        if let Some(last) = self.arena.last_mut() {
+            *last = b'\n';
         }
     }
 
-    /// If the unfinished line is known to be a `data` field (its name and the byte after the
-    /// colon have arrived), moves its value into the arena and streams the rest there.
-    fn start_streaming(&mut self, view: &[u8]) {
-        if self.discard_event || self.line.len() < 6 || !self.line.starts_with(b"data:") {
-            return;
+    /// Keeps the start of an unfinished line, `rest` (the end of `view`): if the line is
+    /// known to be a `data` field (its name and the byte after the colon have arrived), its
+    /// value goes into the arena and the rest of the line is streamed there; otherwise it is
+    /// buffered. The caller checked the line length limit.
+    fn keep_unfinished(&mut self, view: &[u8], rest: &[u8]) {
+        if self.line.is_empty() {
+            // Straight from the input: a data line is not copied to the buffer first.
+            if !self.start_streaming(view, rest) {
+                self.line.extend_from_slice(rest);
+            }
+        } else {
+            let mut line = core::mem::take(&mut self.line);
+            line.extend_from_slice(rest);
+            if self.start_streaming(view, &line) {
+                line.clear();
+            }
+            self.line = line;
         }
-        let value_start = if self.line[5] == b' ' { 6 } else { 5 };
+    }
+
+    /// If `line`, the start of the unfinished line, is known to be a `data` field, moves its
+    /// value into the arena and streams the rest there.
+    fn start_streaming(&mut self, view: &[u8], line: &[u8]) -> bool {
+        if self.discard_event || line.len() < 6 || !line.starts_with(b"data:") {
+            return false;
+        }
+        let value_start = if line[5] == b' ' { 6 } else { 5 };
         self.spill(view);
-        self.data_ascii = false;
-        let value = &self.line[value_start..];
-        let stream = Streaming {
+        let value = &line[value_start..];
+        let mut stream = Streaming {
             arena_start: self.arena.len(),
             data_len_start: self.data_len,
             had_data: self.has_data,
-            line_len: self.line.len(),
+            line_len: line.len(),
+            valid: self.data_valid,
+            checked: self.arena.len(),
             overflow: self.data_len + value.len() > self.config.max_event_data,
         };
+        // Known again when the line ends, if every piece was valid.
+        self.data_valid = false;
         if !stream.overflow {
             append(&mut self.arena, value);
             self.data_len += value.len();
             self.has_data = true;
+            stream.check(&self.arena, false);
         }
         self.streaming = Some(stream);
-        self.line.clear();
+        true
     }
 
     /// Consumes the start of a stream while it matches the BOM (rule 2). A partial match
@@ -842,7 +923,7 @@ impl Parser {
                 }
                 // The value is the end of the line.
                 let value_len = value.len();
-                self.data_ascii = false;
+                self.data_valid = false;
                 self.push_data(view, src.keeps(), end - value_len, end);
                 self.data_len += value_len + 1;
             }
@@ -850,7 +931,7 @@ impl Parser {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
-            b"id" if memchr::memchr(0, value).is_none() => {
+            b"id" if !value.contains(&0) => {
                 self.id_buffer.clear();
                 self.id_buffer.extend_from_slice(value);
                 self.id_changed = true;
@@ -875,36 +956,37 @@ impl Parser {
             return None;
         }
         match src {
-            Src::Lent => self.dispatch_lent(),
+            Src::Lent => self.dispatch_lent().then_some(Out::Lent),
             Src::Shared(owner) => self.dispatch_event(Some(owner)).map(Out::Item),
             Src::Copy => self.dispatch_event(None).map(Out::Item),
         }
     }
 
     /// [`dispatch_event`](Self::dispatch_event) for [`next_borrowed`](Self::next_borrowed):
-    /// the data stays where it is and `lent` says where.
+    /// the data stays where it is and `lent` says where. Returns whether there is an event
+    /// to lend (a flag, not an `Out`: nothing large to return through memory).
     #[inline(never)]
-    fn dispatch_lent(&mut self) -> Option<Out> {
+    fn dispatch_lent(&mut self) -> bool {
         let has_event = !self.discard_event && self.has_data;
         if !has_event {
             self.discard_event = false;
             self.clear_data();
         }
-        // Data in the arena stays there: new texts are then copied out.
+        // Data in the arena stays there: new texts go to the lent buffers.
         if self.id_changed {
             self.id_changed = false;
-            if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
-                self.last_event_id = owned_text(&mut self.arena, &self.id_buffer);
+            if self.last_event_id.as_str().as_bytes() != &self.id_buffer[..] {
+                self.last_event_id.set_lent(&self.id_buffer);
             }
         }
         if !has_event {
             self.event_type.clear();
-            return None;
+            return false;
         }
         self.lent_message = self.event_type.is_empty();
         if !self.lent_message {
-            if self.last_type.as_bytes()[..] != self.event_type[..] {
-                self.last_type = owned_text(&mut self.arena, &self.event_type);
+            if self.last_type.as_str().as_bytes() != &self.event_type[..] {
+                self.last_type.set_lent(&self.event_type);
             }
             self.event_type.clear();
         }
@@ -918,10 +1000,10 @@ impl Parser {
                 None => LentData::Arena,
             },
         });
-        self.lent_valid = core::mem::replace(&mut self.data_ascii, true);
+        self.lent_valid = core::mem::replace(&mut self.data_valid, true);
         self.has_data = false;
         self.data_len = 0;
-        Some(Out::Lent)
+        true
     }
 
     /// [`dispatch`](Self::dispatch) when there is an event, an id or a discarded event.
@@ -937,8 +1019,9 @@ impl Parser {
         // The arena holds no data now: new texts can be split off it.
         if self.id_changed {
             self.id_changed = false;
-            if self.last_event_id.as_bytes()[..] != self.id_buffer[..] {
-                self.last_event_id = new_text(&mut self.arena, &self.id_buffer);
+            if self.last_event_id.as_str().as_bytes() != &self.id_buffer[..] {
+                self.last_event_id
+                    .set(new_text(&mut self.arena, &self.id_buffer));
             }
         }
         let Some(data) = data else {
@@ -948,20 +1031,21 @@ impl Parser {
         let event_type = if self.event_type.is_empty() {
             MESSAGE
         } else {
-            if self.last_type.as_bytes()[..] != self.event_type[..] {
-                self.last_type = new_text(&mut self.arena, &self.event_type);
+            if self.last_type.as_str().as_bytes() != &self.event_type[..] {
+                self.last_type
+                    .set(new_text(&mut self.arena, &self.event_type));
             }
             self.event_type.clear();
-            self.last_type.clone()
+            self.last_type.text().clone()
         };
         Some(Item::Event(MessageEvent {
             event_type,
             data,
             // No clone call (through `Bytes`' vtable) for the frequent empty ID.
-            last_event_id: if self.last_event_id.is_empty() {
+            last_event_id: if self.last_event_id.as_str().is_empty() {
                 Text::new()
             } else {
-                self.last_event_id.clone()
+                self.last_event_id.text().clone()
             },
         }))
     }
@@ -985,11 +1069,89 @@ impl Parser {
         };
         self.has_data = false;
         self.data_len = 0;
-        if core::mem::replace(&mut self.data_ascii, true) {
-            Text::from_known_ascii(raw)
+        if core::mem::replace(&mut self.data_valid, true) {
+            Text::from_known_utf8(raw)
         } else {
             Text::from_utf8_lossy(raw)
         }
+    }
+}
+
+/// If `rest` starts with a `data:` field name, where its value starts (after one space).
+#[inline(always)]
+fn data_prefix(rest: &[u8]) -> Option<usize> {
+    const NAME: u64 = u64::from_le_bytes(*b"data:\0\0\0");
+    const NAME_SPACE: u64 = u64::from_le_bytes(*b"data: \0\0");
+    match rest.get(..8) {
+        // One load and two compares (the frequent case: not at the end of the input).
+        Some(head) => {
+            let word = u64::from_le_bytes(head.try_into().unwrap_or([0; 8]));
+            if word & 0xFFFF_FFFF_FFFF == NAME_SPACE {
+                Some(6)
+            } else if word & 0xFF_FFFF_FFFF == NAME {
+                Some(5)
+            } else {
+                None
+            }
+        }
+        None => match rest.strip_prefix(b"data:")?.first() {
+            Some(b' ') => Some(6),
+            _ => Some(5),
+        },
+    }
+}
+
+/// A text the parser hands out again and again (the last event ID, the last event type): a
+/// [`Text`] for owned events or, when it last changed for a lent event, a reused buffer (no
+/// allocation per change); made a `Text` from that buffer once when an owned event needs it.
+#[derive(Debug, Clone)]
+struct Kept {
+    text: Text,
+    lent: String,
+    /// The value is `lent`, not `text`.
+    in_lent: bool,
+}
+
+impl Kept {
+    fn new(text: Text) -> Kept {
+        Kept {
+            text,
+            lent: String::new(),
+            in_lent: false,
+        }
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        if self.in_lent {
+            &self.lent
+        } else {
+            &self.text
+        }
+    }
+
+    fn set(&mut self, text: Text) {
+        self.text = text;
+        self.in_lent = false;
+    }
+
+    /// Sets the value to raw bytes, decoded (rule 1), in the reused buffer.
+    fn set_lent(&mut self, raw: &[u8]) {
+        self.lent.clear();
+        match core::str::from_utf8(raw) {
+            Ok(s) => self.lent.push_str(s),
+            Err(_) => self.lent.push_str(&String::from_utf8_lossy(raw)),
+        }
+        self.in_lent = true;
+    }
+
+    /// The value as a [`Text`].
+    fn text(&mut self) -> &Text {
+        if self.in_lent {
+            self.text = Text::from(self.lent.as_str());
+            self.in_lent = false;
+        }
+        &self.text
     }
 }
 
@@ -1015,16 +1177,6 @@ fn append_line(arena: &mut BytesMut, value: &[u8]) {
     reserve(arena, value.len() + 1);
     arena.extend_from_slice(value);
     arena.extend_from_slice(b"\n");
-}
-
-/// A new text from raw bytes: split off the arena if it is empty, otherwise (it holds lent
-/// data) copied.
-fn owned_text(arena: &mut BytesMut, raw: &[u8]) -> Text {
-    if arena.is_empty() {
-        new_text(arena, raw)
-    } else {
-        Text::from_utf8_lossy(Bytes::copy_from_slice(raw))
-    }
 }
 
 /// A new text (rule 1's decoding) from raw bytes, split off the arena, which must be empty.

@@ -45,11 +45,11 @@ impl Text {
         }
     }
 
-    /// A text from bytes the parser's line search found to be ASCII (checked in debug
-    /// builds): no second pass over them.
+    /// A text from bytes the parser knows to be valid UTF-8 (found ASCII by its line search,
+    /// or validated as they streamed in; checked in debug builds): no second pass over them.
     #[inline]
-    pub(crate) fn from_known_ascii(bytes: Bytes) -> Text {
-        debug_assert!(bytes.is_ascii());
+    pub(crate) fn from_known_utf8(bytes: Bytes) -> Text {
+        debug_assert!(core::str::from_utf8(&bytes).is_ok());
         Text(bytes)
     }
 
@@ -93,8 +93,8 @@ fn is_ascii(bytes: &[u8]) -> bool {
     (all & u64::from_le_bytes([0x80; 8])) == 0 && tail < 0x80
 }
 
-/// Bytes the caller checked to be valid UTF-8 (with [`is_utf8`], or found ASCII by the line
-/// search; checked again in debug builds), as a `str`.
+/// Bytes the caller checked to be valid UTF-8 (with [`is_utf8`], or known valid by the parser:
+/// line search or streamed validation; checked again in debug builds), as a `str`.
 #[inline]
 pub(crate) fn str_of_checked(bytes: &[u8]) -> &str {
     str_of_validated(bytes)

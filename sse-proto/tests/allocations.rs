@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use bytes::Bytes;
-use sse_proto::{Item, Parser, ParserConfig};
+use sse_proto::{Item, ItemRef, Parser, ParserConfig};
 
 struct Counting;
 
@@ -104,6 +104,40 @@ fn at_most_one_allocation_per_event_on_the_assembled_path() {
                 "{per_event:.2} allocations per event ({size}-byte chunks, borrowed: {borrowed})"
             );
         }
+    }
+}
+
+#[test]
+fn a_lent_event_allocates_nothing_once_warm() {
+    // New ids on half the events and a type on a third, multi-line and multibyte data: once
+    // the arena and the buffers for the lent ID and type have grown, nothing is allocated per
+    // event.
+    let input = feed(20_000);
+    for size in [4096, 64 * 1024] {
+        let mut parser = Parser::new();
+        let (mut events, mut after_warm_up) = (0, None);
+        for chunk in input.chunks(size) {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let (consumed, item) = parser.next_borrowed(rest);
+                rest = &rest[consumed..];
+                if let Some(ItemRef::Event(e)) = item.unwrap() {
+                    assert!(!e.data.is_empty());
+                    events += 1;
+                    if events == 1_000 {
+                        after_warm_up = Some(allocations());
+                    }
+                }
+            }
+        }
+        assert_eq!(events, 20_000);
+        // A buffer may still grow once or twice (geometrically, when a longer line first
+        // comes); one allocation per event would be 19,000.
+        let allocs = allocations() - after_warm_up.unwrap();
+        assert!(
+            allocs <= 4,
+            "{allocs} allocations in 19,000 lent events ({size}-byte chunks)"
+        );
     }
 }
 
