@@ -236,28 +236,6 @@ impl Results {
         median(&v)
     }
 
-    /// The median over rounds of `(ours - floor) / (theirs - floor)` in CPU per round trip,
-    /// each triple from the same round: how the CPU each spends above the floor compares.
-    pub fn excess_ratio(&self, case: usize, ours: Server, theirs: Server, floor: Server) -> f64 {
-        let (Some(a), Some(b), Some(f)) = (self.index(ours), self.index(theirs), self.index(floor))
-        else {
-            return f64::NAN;
-        };
-        let runs = &self.runs[case];
-        let v: Vec<f64> = (0..runs[a].len().min(runs[b].len()).min(runs[f].len()))
-            .filter_map(|i| {
-                let (x, y, z) = (
-                    runs[a][i].as_ref()?,
-                    runs[b][i].as_ref()?,
-                    runs[f][i].as_ref()?,
-                );
-                let floor = z.cpu_us_per_rt();
-                Some((x.cpu_us_per_rt() - floor) / (y.cpu_us_per_rt() - floor))
-            })
-            .collect();
-        median(&v)
-    }
-
     /// The peer the ratios of a case are taken against: fastwebsockets without deflate,
     /// soketto (the one peer that negotiates it) with.
     pub fn reference(case: &Case) -> Server {
@@ -340,14 +318,14 @@ fn report(r: &Results) -> String {
         let floor = (!deflate && r.index(Server::TcpEcho).is_some()).then_some(Server::TcpEcho);
         let floor_head = match floor {
             Some(f) => format!(
-                " rt-tokio / {f} CPU | {reference} / {f} CPU | excess over {f}, rt-tokio / {reference} |",
+                " rt-tokio / {f} CPU | {reference} / {f} CPU |",
                 f = f.name(),
                 reference = reference.name()
             ),
             None => String::new(),
         };
         let floor_rule = if floor.is_some() {
-            " ---: | ---: | ---: |"
+            " ---: | ---: |"
         } else {
             ""
         };
@@ -370,8 +348,7 @@ fn report(r: &Results) -> String {
             if let Some(f) = floor {
                 let ours = r.ratio(c, Server::RtTokio, f, Measurement::cpu_us_per_rt);
                 let theirs = r.ratio(c, reference, f, Measurement::cpu_us_per_rt);
-                let excess = r.excess_ratio(c, Server::RtTokio, reference, f);
-                let _ = write!(row, " {ours:.2}x | {theirs:.2}x | {excess:.2}x |");
+                let _ = write!(row, " {ours:.2}x | {theirs:.2}x |");
             }
             let _ = writeln!(out, "{row}");
         }

@@ -32,8 +32,8 @@ use crate::clock;
 
 /// The most bytes taken from the connection for one write (a vectored write of its pieces).
 const WRITE_BATCH: usize = 256 * 1024;
-/// The most pieces in one vectored write.
-const WRITE_PIECES: usize = 64;
+/// The most pieces in one vectored write (their slices are on the stack).
+const WRITE_PIECES: usize = 16;
 
 /// One WebSocket connection over `S` (TCP, TLS, a hyper upgrade...), client or server.
 ///
@@ -307,8 +307,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             }
             let io = Pin::new(&mut self.io);
             let written = if self.out.len() > 1 && io.is_write_vectored() {
-                let slices: Vec<IoSlice<'_>> = self.out.iter().map(|b| IoSlice::new(b)).collect();
-                Pin::new(&mut self.io).poll_write_vectored(wcx, &slices)
+                // On the stack: no allocation per write.
+                let mut slices = [IoSlice::new(&[]); WRITE_PIECES];
+                for (slice, piece) in slices.iter_mut().zip(&self.out) {
+                    *slice = IoSlice::new(piece);
+                }
+                let n = self.out.len().min(WRITE_PIECES);
+                Pin::new(&mut self.io).poll_write_vectored(wcx, &slices[..n])
             } else {
                 Pin::new(&mut self.io).poll_write(wcx, &self.out[0])
             };
