@@ -16,6 +16,7 @@ fn color(server: Server) -> RGBColor {
         Server::TokioTungstenite => RGBColor(44, 160, 44),
         Server::Axum => RGBColor(148, 103, 189),
         Server::Soketto => RGBColor(255, 127, 14),
+        Server::TcpEcho => RGBColor(127, 127, 127),
     }
 }
 
@@ -105,7 +106,11 @@ pub fn draw(results: &Results, path: &Path) -> Result<(), Box<dyn std::error::Er
                     points.iter().copied(),
                     style.stroke_width(2),
                 ))?
-                .label(s.name())
+                .label(if s.plain_tcp() {
+                    "tcp-echo (floor: no WebSocket)"
+                } else {
+                    s.name()
+                })
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], style.stroke_width(2))
                 });

@@ -3,13 +3,17 @@
 //! echo, check it byte for byte, send the next). Round trips that complete inside the
 //! measured window count, and their latency (send to echo received) goes into the histogram.
 //!
-//! Two clients, each used for every server of a case:
+//! Three clients, each used for every server of a case:
 //! - without compression, a lean one so that the client is not what limits the servers: the
 //!   opening handshake by ws-proto's `ClientHandshake`, then one pre-encoded masked frame
 //!   written per message and the echo's frames parsed with ws-proto's `FrameHeader::decode`
 //!   (whatever the fragmentation) and compared with the payload;
 //! - with permessage-deflate, rt-tokio's client (`ClientBuilder::handshake`, ws-proto's
-//!   `Connection` and compressor), which compresses every message it sends.
+//!   `Connection` and compressor), which compresses every message it sends;
+//! - for the plain TCP echo server (the floor), the lean client's loop without WebSocket: the
+//!   message length first (4 bytes) instead of a handshake, then the same bytes as the lean
+//!   client's frame written per message, and the echo read until that many bytes are back
+//!   and compared with them.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -80,10 +84,18 @@ pub fn deflate_config() -> DeflateConfig {
     }
 }
 
-/// Connects `load.connections` WebSockets to `addr`, runs the load and measures server
-/// process `pid`. Errors name what failed (a connection, a wrong echo, a dead server).
-pub async fn measure(addr: SocketAddr, pid: u32, load: &Load) -> Result<Measurement, String> {
-    if load.deflate {
+/// Connects `load.connections` WebSockets (plain TCP connections if `plain_tcp`) to `addr`,
+/// runs the load and measures server process `pid`. Errors name what failed (a connection, a
+/// wrong echo, a dead server).
+pub async fn measure(
+    addr: SocketAddr,
+    pid: u32,
+    load: &Load,
+    plain_tcp: bool,
+) -> Result<Measurement, String> {
+    if plain_tcp {
+        measure_tcp(addr, pid, load).await
+    } else if load.deflate {
         measure_rt_tokio(addr, pid, load).await
     } else {
         measure_raw(addr, pid, load).await
@@ -135,21 +147,7 @@ async fn measure_raw(addr: SocketAddr, pid: u32, load: &Load) -> Result<Measurem
         sockets.push((tcp, leftover));
     }
 
-    // One masked binary frame, written whole for every message.
-    let mask = [0x12, 0x34, 0x56, 0x78];
-    let mut frame = Vec::with_capacity(load.payload.len() + 14);
-    FrameHeader {
-        fin: true,
-        rsv: 0,
-        opcode: Opcode::Binary,
-        mask: Some(mask),
-        payload_len: load.payload.len() as u64,
-    }
-    .write(&mut frame);
-    let at = frame.len();
-    frame.extend_from_slice(&load.payload);
-    ws_proto::mask::apply_mask(&mut frame[at..], mask, 0);
-    let frame = Bytes::from(frame);
+    let frame = masked_frame(&load.payload);
 
     let start = Instant::now() + load.warmup;
     let end = start + load.window;
@@ -216,6 +214,93 @@ async fn measure_raw(addr: SocketAddr, pid: u32, load: &Load) -> Result<Measurem
                 }
                 if got != payload.len() {
                     return Err(format!("echo of {got} bytes, {} sent", payload.len()));
+                }
+                let t1 = Instant::now();
+                if t1 >= start && t1 < end {
+                    latency.record(t1 - t0);
+                    count += 1;
+                }
+            }
+            Ok::<_, String>((count, latency))
+        }));
+    }
+    collect(pid, start, end, tasks).await
+}
+
+/// One masked binary frame of `payload`, written whole for every message.
+fn masked_frame(payload: &[u8]) -> Bytes {
+    use ws_proto::frame::{FrameHeader, Opcode};
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = Vec::with_capacity(payload.len() + 14);
+    FrameHeader {
+        fin: true,
+        rsv: 0,
+        opcode: Opcode::Binary,
+        mask: Some(mask),
+        payload_len: payload.len() as u64,
+    }
+    .write(&mut frame);
+    let at = frame.len();
+    frame.extend_from_slice(payload);
+    ws_proto::mask::apply_mask(&mut frame[at..], mask, 0);
+    Bytes::from(frame)
+}
+
+/// The plain TCP client: see the module's documentation.
+async fn measure_tcp(addr: SocketAddr, pid: u32, load: &Load) -> Result<Measurement, String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    // The same bytes on the wire as the lean WebSocket client sends.
+    let message = masked_frame(&load.payload);
+    let len = u32::try_from(message.len()).map_err(|_| "message too large".to_string())?;
+    let mut sockets = Vec::with_capacity(load.connections);
+    for _ in 0..load.connections {
+        let mut tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        tcp.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
+        tcp.write_all(&len.to_le_bytes())
+            .await
+            .map_err(|e| format!("preamble: {e}"))?;
+        sockets.push(tcp);
+    }
+
+    let start = Instant::now() + load.warmup;
+    let end = start + load.window;
+    let mut tasks = Vec::with_capacity(sockets.len());
+    for mut tcp in sockets {
+        let message = message.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latency = Histogram::new();
+            let mut count = 0u64;
+            let mut input = bytes::BytesMut::with_capacity(message.len() + 4096);
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                tcp.write_all(&message)
+                    .await
+                    .map_err(|e| format!("send: {e}"))?;
+                input.clear();
+                while input.len() < message.len() {
+                    if input.capacity() - input.len() < 4096 {
+                        input.reserve(message.len().max(4096));
+                    }
+                    let n = tcp
+                        .read_buf(&mut input)
+                        .await
+                        .map_err(|e| format!("recv: {e}"))?;
+                    if n == 0 {
+                        return Err("the server closed the connection".to_string());
+                    }
+                }
+                if input[..] != message[..] {
+                    return Err(format!(
+                        "wrong echo: {} bytes, {} sent",
+                        input.len(),
+                        message.len()
+                    ));
                 }
                 let t1 = Instant::now();
                 if t1 >= start && t1 < end {

@@ -1,5 +1,7 @@
 //! WebSocket echo over loopback sockets: server CPU per round trip, throughput and latency of
-//! rt-tokio against tokio-tungstenite, fastwebsockets, axum and soketto, in the same run.
+//! rt-tokio against tokio-tungstenite, fastwebsockets, axum and soketto, in the same run, and
+//! the floor: a plain TCP echo server (`tcp-echo`) with the same system calls per round trip
+//! and no WebSocket framing, for how close each WebSocket server gets to it.
 //!
 //! ```sh
 //! cargo bench -p benches --bench echo            # 5 rounds, writes docs/echo.svg
@@ -312,13 +314,28 @@ fn report(r: &Results) -> String {
             let _ = write!(head, " {} |", s.name());
             rule.push_str(" ---: |");
         }
+        // The floor (plain TCP echo) in the run: how far each WebSocket server is above it.
+        let floor = (!deflate && r.index(Server::TcpEcho).is_some()).then_some(Server::TcpEcho);
+        let floor_head = match floor {
+            Some(f) => format!(
+                " rt-tokio / {f} CPU | {reference} / {f} CPU |",
+                f = f.name(),
+                reference = reference.name()
+            ),
+            None => String::new(),
+        };
+        let floor_rule = if floor.is_some() {
+            " ---: | ---: |"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{head} rt-tokio / {} CPU | rt-tokio / {} throughput |",
+            "{head} rt-tokio / {} CPU | rt-tokio / {} throughput |{floor_head}",
             reference.name(),
             reference.name()
         );
-        let _ = writeln!(out, "{rule} ---: | ---: |");
+        let _ = writeln!(out, "{rule} ---: | ---: |{floor_rule}");
         for &c in &cases {
             let mut row = format!("| {} |", r.cases[c].label());
             for &s in &servers {
@@ -327,7 +344,13 @@ fn report(r: &Results) -> String {
             }
             let cpu = r.ratio(c, Server::RtTokio, reference, Measurement::cpu_us_per_rt);
             let tput = r.ratio(c, Server::RtTokio, reference, Measurement::rt_per_s);
-            let _ = writeln!(out, "{row} {cpu:.2}x | {tput:.2}x |");
+            let _ = write!(row, " {cpu:.2}x | {tput:.2}x |");
+            if let Some(f) = floor {
+                let ours = r.ratio(c, Server::RtTokio, f, Measurement::cpu_us_per_rt);
+                let theirs = r.ratio(c, reference, f, Measurement::cpu_us_per_rt);
+                let _ = write!(row, " {ours:.2}x | {theirs:.2}x |");
+            }
+            let _ = writeln!(out, "{row}");
         }
         let _ = writeln!(
             out,
@@ -425,7 +448,12 @@ fn main() {
             order.rotate_left((round + c) % len);
             for i in order {
                 let p = &processes[i];
-                let m = runtime.block_on(client::measure(p.addr, p.child.id(), &load));
+                let m = runtime.block_on(client::measure(
+                    p.addr,
+                    p.child.id(),
+                    &load,
+                    p.server.plain_tcp(),
+                ));
                 // Let the server finish with the closed connections before the next one.
                 std::thread::sleep(Duration::from_millis(50));
                 match m {

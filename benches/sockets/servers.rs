@@ -22,16 +22,19 @@ pub enum Server {
     Axum,
     /// soketto with its `Deflate` extension (its `autobahn_server` example).
     Soketto,
+    /// The floor: plain TCP echo over tokio, no WebSocket framing (see [`tcp_echo_conn`]).
+    TcpEcho,
 }
 
 impl Server {
     /// Every server, in the order of the tables.
-    pub const ALL: [Server; 5] = [
+    pub const ALL: [Server; 6] = [
         Server::RtTokio,
         Server::Fastwebsockets,
         Server::TokioTungstenite,
         Server::Axum,
         Server::Soketto,
+        Server::TcpEcho,
     ];
 
     /// The name in tables and on the command line.
@@ -42,7 +45,13 @@ impl Server {
             Server::Fastwebsockets => "fastwebsockets",
             Server::Axum => "axum",
             Server::Soketto => "soketto",
+            Server::TcpEcho => "tcp-echo",
         }
+    }
+
+    /// Whether the server speaks plain TCP (the floor), not WebSocket.
+    pub fn plain_tcp(self) -> bool {
+        self == Server::TcpEcho
     }
 
     /// Whether the server negotiates permessage-deflate.
@@ -94,6 +103,7 @@ pub fn run(server: Server, cpu: Option<usize>) -> ! {
                     Server::TokioTungstenite => tokio::spawn(tungstenite_conn(tcp)),
                     Server::Fastwebsockets => tokio::spawn(fastwebsockets_conn(tcp)),
                     Server::Soketto => tokio::spawn(soketto_conn(tcp)),
+                    Server::TcpEcho => tokio::spawn(tcp_echo_conn(tcp)),
                     Server::Axum => unreachable!("served above"),
                 };
             },
@@ -228,5 +238,44 @@ async fn soketto_conn(tcp: TcpStream) {
         if sent.is_err() || sender.flush().await.is_err() {
             break;
         }
+    }
+}
+
+/// The most bytes a plain TCP echo message may have (the preamble is checked against it).
+const TCP_ECHO_MAX: usize = 16 << 20;
+
+/// The physical bound of an echo server: what any server on this runtime must do per round
+/// trip, without WebSocket framing. The client first sends the message length (4 bytes,
+/// little-endian; in place of the opening handshake), then each message as one write and
+/// waits for its echo. Like a WebSocket server, this reads into one buffer kept for the
+/// connection (8 KiB, or the message size if larger) until a whole message is there, and
+/// writes it back in one write: the same system calls per round trip as the WebSocket
+/// servers, only the framing, the masking and the library are gone.
+async fn tcp_echo_conn(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut len = [0u8; 4];
+    if tcp.read_exact(&mut len).await.is_err() {
+        return;
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len == 0 || len > TCP_ECHO_MAX {
+        eprintln!("tcp-echo: message length {len} out of 1..={TCP_ECHO_MAX}");
+        return;
+    }
+    let mut buf = vec![0u8; len.max(8 * 1024)];
+    let mut have = 0;
+    loop {
+        while have < len {
+            match tcp.read(&mut buf[have..]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => have += n,
+            }
+        }
+        if tcp.write_all(&buf[..len]).await.is_err() {
+            return;
+        }
+        // A client that sent ahead: its next message's bytes move to the front.
+        buf.copy_within(len..have, 0);
+        have -= len;
     }
 }

@@ -51,6 +51,7 @@ use crate::Role;
 /// - getters: [`role`](Self::role), [`is_finished`](Self::is_finished),
 ///   [`pending_transmit`](Self::pending_transmit)
 /// - inputs: [`input_buffer`](Self::input_buffer) + [`handle_input`](Self::handle_input),
+///   [`swap_input_buffer`](Self::swap_input_buffer),
 ///   [`handle_timeout`](Self::handle_timeout), [`handle_eof`](Self::handle_eof)
 /// - mutators: [`send`](Self::send), [`send_stream`](Self::send_stream),
 ///   [`ping`](Self::ping), [`close`](Self::close)
@@ -151,9 +152,20 @@ impl Connection {
     /// The room grows from 8 KiB while reads fill it, up to [`Config::max_read_size`]; a
     /// message still arriving gets room for the rest of it, growing with the bytes that
     /// arrived. A driver may replace an empty buffer with [`BytesMut::new`] to free its
-    /// memory while the connection is idle.
+    /// memory while the connection is idle, or with
+    /// [`swap_input_buffer`](Self::swap_input_buffer) to keep that memory in a pool.
     pub fn input_buffer(&mut self) -> &mut BytesMut {
         self.reader.input_buffer()
+    }
+
+    /// Put `buf` in place of the input buffer while that holds no bytes not read yet, and
+    /// return the old one (its capacity, for a pool of read buffers); `buf`'s own bytes, if
+    /// any, are dropped. A driver lets an idle connection's buffer go this way
+    /// (`BytesMut::new()` in its place) and gives it an empty one from its pool before the
+    /// next read, instead of an allocation. `Err(buf)` when bytes not read yet are held
+    /// (nothing changed).
+    pub fn swap_input_buffer(&mut self, buf: BytesMut) -> Result<BytesMut, BytesMut> {
+        self.reader.swap_input_buffer(buf)
     }
 
     /// Read the bytes in [`input_buffer`](Self::input_buffer).
@@ -167,7 +179,8 @@ impl Connection {
             self.reader.drop_input();
             return Ok(());
         }
-        self.apply(Input::Received(now));
+        // `Input::Received` without a new state or actions (`State::received`).
+        self.state.received(now);
         self.read()
     }
 

@@ -74,7 +74,9 @@ pub(crate) struct Rules {
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Input {
-    /// Bytes arrived from the transport.
+    /// Bytes arrived from the transport. (The connection applies it in place, with
+    /// [`State::received`], which is this transition.)
+    #[cfg_attr(not(test), allow(dead_code))]
     Received(Instant),
     /// The application started the close handshake (its Close frame is queued).
     LocalClose(Instant),
@@ -137,6 +139,16 @@ impl State {
         self.phase == Phase::Finished
     }
 
+    /// [`Input::Received`] in place: what [`next`] does with it (only the keepalive clock
+    /// moves; no phase changes, no actions), without building a new state. The connection
+    /// takes it for every read; `received_in_place_is_next` checks that it agrees with `next`.
+    #[inline]
+    pub(crate) fn received(&mut self, now: Instant) {
+        if self.phase != Phase::Finished {
+            self.last_input = self.last_input.max(now);
+        }
+    }
+
     /// The next instant at which [`Input::Timeout`] has something to do.
     pub(crate) fn deadline(&self, rules: &Rules) -> Option<Instant> {
         match &self.phase {
@@ -172,7 +184,7 @@ pub(crate) fn next(state: &State, input: Input, rules: &Rules) -> (State, Action
         return (s, a);
     }
     match input {
-        Input::Received(now) => s.last_input = s.last_input.max(now),
+        Input::Received(now) => s.received(now),
         Input::LocalClose(now) => {
             if s.phase == Phase::Open {
                 s.phase = Phase::CloseSent {

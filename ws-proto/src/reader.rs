@@ -197,6 +197,18 @@ impl Reader {
         &mut self.buf
     }
 
+    /// Put `buf` (emptied) in place of the input buffer if that holds no bytes not read yet,
+    /// and return the old one; else `Err(buf)`, nothing changed.
+    pub(crate) fn swap_input_buffer(&mut self, mut buf: BytesMut) -> Result<BytesMut, BytesMut> {
+        self.rejoin();
+        if !self.buf.is_empty() {
+            return Err(buf);
+        }
+        buf.clear();
+        self.lent = (0, 0);
+        Ok(core::mem::replace(&mut self.buf, buf))
+    }
+
     /// Join back the capacity held aside while the buffer was lent (without a copy when the
     /// read filled the room; else the held capacity is let go, to be reclaimed later).
     fn rejoin(&mut self) {

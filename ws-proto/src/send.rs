@@ -250,8 +250,11 @@ impl Sender {
     /// The next bytes to write to the transport, in order; `None` when nothing is queued.
     #[inline]
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
-        if let Some((payload, n)) = self.pending_pong.take() {
-            self.frame(Opcode::Pong, true, 0, &payload[..usize::from(n)]);
+        // (Checked first: taking the 127-byte option costs a copy of it.)
+        if self.pending_pong.is_some() {
+            if let Some((payload, n)) = self.pending_pong.take() {
+                self.frame(Opcode::Pong, true, 0, &payload[..usize::from(n)]);
+            }
         }
         if let Some(segment) = self.queue.pop_front() {
             self.queued -= segment.len();

@@ -162,3 +162,60 @@ fn the_input_buffer_is_reused_once_its_messages_are_dropped_and_kept_ones_stay_i
         );
     }
 }
+
+/// A driver's pool of read buffers: an empty buffer swapped in is the one read into (no new
+/// allocation) and the one messages are sliced from; the buffer can be swapped out between
+/// a message's header and its payload; a swap is refused while bytes not read yet are held.
+#[test]
+fn a_swapped_in_buffer_is_read_into_and_a_swap_never_loses_unread_bytes() {
+    let mut conn = Connection::server(Instant::ZERO, Config::default());
+    let pooled = bytes::BytesMut::with_capacity(16 * 1024);
+    let at = pooled.as_ptr();
+    let old = conn
+        .swap_input_buffer(pooled)
+        .expect("an empty buffer swaps");
+    assert_eq!(old.capacity(), 0);
+    let frame = masked_binary(b"hello", [1, 2, 3, 4]);
+    let buf = conn.input_buffer();
+    assert_eq!(buf.as_ptr(), at, "the pooled buffer is read into");
+    buf.extend_from_slice(&frame);
+    conn.handle_input(Instant::ZERO).unwrap();
+    match conn.poll_event() {
+        Some(Event::Message(Message::Binary(m))) => {
+            assert_eq!(&m[..], b"hello");
+            assert_eq!(
+                m.as_ptr(),
+                at.wrapping_add(frame.len() - 5),
+                "sliced from it"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Half a header: refused, and the bytes stay to be read.
+    let frame = masked_binary(&[7u8; 300], [9, 8, 7, 6]);
+    conn.input_buffer().extend_from_slice(&frame[..3]);
+    conn.handle_input(Instant::ZERO).unwrap();
+    let refused = conn
+        .swap_input_buffer(bytes::BytesMut::with_capacity(64))
+        .expect_err("unread bytes are held");
+    assert_eq!(refused.capacity(), 64);
+    // The rest of the header: it is read, the buffer is empty and may go (and come back
+    // as another one) before the payload arrives.
+    conn.input_buffer().extend_from_slice(&frame[3..8]);
+    conn.handle_input(Instant::ZERO).unwrap();
+    assert!(conn.poll_event().is_none());
+    let taken = conn
+        .swap_input_buffer(bytes::BytesMut::new())
+        .expect("only read bytes were held");
+    assert!(taken.is_empty());
+    let mut other = bytes::BytesMut::with_capacity(8 * 1024);
+    other.extend_from_slice(b"stale bytes are dropped");
+    conn.swap_input_buffer(other).expect("empty again");
+    conn.input_buffer().extend_from_slice(&frame[8..]);
+    conn.handle_input(Instant::ZERO).unwrap();
+    match conn.poll_event() {
+        Some(Event::Message(Message::Binary(m))) => assert_eq!(&m[..], &[7u8; 300][..]),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(conn.poll_event().is_none());
+}

@@ -42,6 +42,7 @@ pub mod axum;
 mod client;
 mod error;
 mod h2;
+mod read_pool;
 mod server;
 mod socket;
 mod upgrade;

@@ -8,8 +8,10 @@
 //!
 //! Memory: the read buffer is the connection's input buffer, read into directly (nothing is
 //! zero-filled or copied on the way); when a read finds nothing to do and the buffer is
-//! empty, it is let go, so an idle connection holds no read buffer. Outgoing bytes are bounded
-//! by [`ws_proto::Config::max_send_buffer`] in the connection, plus one batch being written.
+//! empty, it is let go into the thread's pool of read buffers ([`super::read_pool`]), so an
+//! idle connection holds no read buffer, and the next read takes one from the pool rather
+//! than from the allocator. Outgoing bytes are bounded by
+//! [`ws_proto::Config::max_send_buffer`] in the connection, plus one batch being written.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -25,12 +27,13 @@ use tokio::time::Sleep;
 use ws_proto::{CloseCode, Closed, Connection, Event, Instant, Message, SendError};
 
 use super::error::Error;
+use super::read_pool;
 use crate::clock;
 
 /// The most bytes taken from the connection for one write (a vectored write of its pieces).
 const WRITE_BATCH: usize = 256 * 1024;
-/// The most pieces in one vectored write.
-const WRITE_PIECES: usize = 64;
+/// The most pieces in one vectored write (their slices are on the stack).
+const WRITE_PIECES: usize = 16;
 
 /// One WebSocket connection over `S` (TCP, TLS, a hyper upgrade...), client or server.
 ///
@@ -94,6 +97,8 @@ struct Inner<S> {
     slot: Option<Message>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<u64>,
+    /// The read buffer went to the pool (the next read takes one from it).
+    released: bool,
     /// The peer closed its side of the stream.
     eof: bool,
     /// Our side of the stream is shut down.
@@ -132,6 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 slot: None,
                 timer: Box::pin(tokio::time::sleep_until(clock::instant_at(0))),
                 timer_at: None,
+                released: false,
                 eof: false,
                 shut: false,
                 closed: None,
@@ -151,8 +157,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Queue `message` and write everything queued (backpressure: waits while the peer is
     /// not reading and the connection's buffer is full).
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.feed(message).await?;
-        self.flush().await
+        let message = message.into();
+        let mut queued = false;
+        poll_fn(|cx| {
+            if !queued {
+                ready!(self.inner.poll_feed(cx, None, &message))?;
+                queued = true;
+            }
+            self.inner.poll_flush(cx, None)
+        })
+        .await
     }
 
     /// Queue `message`, writing only what must make room for it: for many small messages,
@@ -275,7 +289,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let mut progress = false;
         let result = loop {
             if self.out.is_empty() {
-                while self.out_len < WRITE_BATCH && self.out.len() < WRITE_PIECES {
+                while self.out_len < WRITE_BATCH
+                    && self.out.len() < WRITE_PIECES
+                    && self.conn.pending_transmit() > 0
+                {
                     match self.conn.poll_transmit() {
                         Some(bytes) => {
                             self.out_len += bytes.len();
@@ -290,8 +307,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             }
             let io = Pin::new(&mut self.io);
             let written = if self.out.len() > 1 && io.is_write_vectored() {
-                let slices: Vec<IoSlice<'_>> = self.out.iter().map(|b| IoSlice::new(b)).collect();
-                Pin::new(&mut self.io).poll_write_vectored(wcx, &slices)
+                // On the stack: no allocation per write.
+                let mut slices = [IoSlice::new(&[]); WRITE_PIECES];
+                for (slice, piece) in slices.iter_mut().zip(&self.out) {
+                    *slice = IoSlice::new(piece);
+                }
+                let n = self.out.len().min(WRITE_PIECES);
+                Pin::new(&mut self.io).poll_write_vectored(wcx, &slices[..n])
             } else {
                 Pin::new(&mut self.io).poll_write(wcx, &self.out[0])
             };
@@ -450,7 +472,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
             }
             // Pongs, the Close echo, replies queued by the other half.
-            if let Poll::Ready(Err(e)) = self.poll_write_out(cx, side) {
+            let queued = !self.out.is_empty() || self.conn.pending_transmit() > 0;
+            let written = match queued {
+                true => self.poll_write_out(cx, side),
+                false => Poll::Ready(Ok(())),
+            };
+            if let Poll::Ready(Err(e)) = written {
                 let e = self.broken(e);
                 self.error.get_or_insert(e);
                 continue;
@@ -485,12 +512,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 self.conn.handle_eof(now());
                 continue;
             }
+            if self.released {
+                self.released = false;
+                if let Some(pooled) = read_pool::take() {
+                    // Empty before it went, so the swap is always taken.
+                    let _ = self.conn.swap_input_buffer(pooled);
+                }
+            }
             let buf: &mut BytesMut = self.conn.input_buffer();
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf) {
                 Poll::Pending => {
                     if buf.is_empty() {
-                        // Idle: let the read buffer go (the next read takes a new one).
-                        *buf = BytesMut::new();
+                        // Idle: let the read buffer go into the pool.
+                        if let Ok(idle) = self.conn.swap_input_buffer(BytesMut::new()) {
+                            read_pool::put(idle);
+                            self.released = true;
+                        }
                     }
                     return Poll::Pending;
                 }
@@ -593,8 +630,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// Queue `message` and write everything queued; see [`WebSocket::send`].
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.feed(message).await?;
-        self.flush().await
+        let message = message.into();
+        let mut queued = false;
+        poll_fn(|cx| {
+            let mut inner = lock(&self.shared);
+            if !queued {
+                ready!(inner.poll_feed(cx, Some(Side::Writer), &message))?;
+                queued = true;
+            }
+            inner.poll_flush(cx, Some(Side::Writer))
+        })
+        .await
     }
 
     /// Queue `message`; see [`WebSocket::feed`].

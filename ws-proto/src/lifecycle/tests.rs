@@ -334,3 +334,21 @@ fn deadlines_of_each_phase() {
         );
     }
 }
+
+#[test]
+fn received_in_place_is_next() {
+    // `State::received` (the connection's path for every read) agrees with `next` on
+    // `Input::Received` in every state and role, with the input's instant before, at and after
+    // the last input, and has no actions to drop.
+    for role in [Role::Client, Role::Server] {
+        for (name, st) in states() {
+            for at in [Instant::from_micros(0), NOW, LATE] {
+                let (want, actions) = next(&st, Input::Received(at), &rules(role));
+                assert_eq!(actions, Actions::default(), "{role:?}: {name}");
+                let mut got = st.clone();
+                got.received(at);
+                assert_eq!(got, want, "{role:?}: {name} at {at:?}");
+            }
+        }
+    }
+}
