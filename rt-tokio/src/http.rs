@@ -204,7 +204,10 @@ pub async fn serve_with<M, F, Fut, B>(
         connections.spawn(async move {
             let _slot = slot;
             let service = hyper::service::service_fn(move |req| {
-                let fut = handler(req);
+                // Boxed: hyper keeps room for one service future for as long as the
+                // connection lives; a streaming response's handler state is freed once its
+                // head is out instead (a few KiB per idle SSE connection).
+                let fut = Box::pin(handler(req));
                 async move { Ok::<_, Infallible>(fut.await) }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
