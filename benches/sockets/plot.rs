@@ -39,8 +39,8 @@ pub fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Box<dyn st
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let width = 460 * panels.len().max(1) as u32;
-    let root = SVGBackend::new(path, (width, 520)).into_drawing_area();
+    let width = (460 * panels.len().max(1) as u32).max(760);
+    let root = SVGBackend::new(path, (width, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let (head, body) = root.split_vertically(40);
     head.draw(&Text::new(
@@ -71,7 +71,7 @@ pub fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Box<dyn st
         builder
             .caption(&panel.caption, ("sans-serif", 15))
             .margin(12)
-            .x_label_area_size(110)
+            .x_label_area_size(180)
             .y_label_area_size(60);
         let x_range = -0.5f64..(n as f64 - 0.5);
         let formatter = |x: &f64| {
