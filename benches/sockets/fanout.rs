@@ -25,7 +25,7 @@
 //!   `/proc/PID/task/*/schedstat`.
 //!
 //! Options after `--`: `quick`, `subs=N`, `rounds=N`, `burst=N`, `bursts=N`, `events=N`,
-//! `streams=N` (SSE stream repetitions), `only=ws,sse,long-poll`, `chart=PATH`.
+//! `streams=N` (SSE stream repetitions, 0: none), `only=ws,sse,long-poll`, `chart=PATH`.
 
 #[allow(dead_code)]
 mod client;
@@ -101,7 +101,7 @@ fn options() -> Options {
             "burst" => o.burst = num().clamp(1, 1_000),
             "bursts" => o.bursts = num().clamp(1, 1_000),
             "events" => o.events = num().clamp(1, 10_000_000) as u64,
-            "streams" => o.streams = num().clamp(1, 1_000),
+            "streams" => o.streams = num().min(1_000),
             "only" => {
                 let wanted: Vec<&str> = value.split(',').collect();
                 o.kinds.retain(|k| wanted.contains(&k.name()));
@@ -442,6 +442,7 @@ fn main() {
         .map(|&s| start(s, pin.then_some(SERVER_CPU)))
         .collect();
     match started {
+        Ok(_) if o.streams == 0 => {}
         Ok(procs) => {
             if pin && !stats::pin_to_cpu(CLIENT_CPU) {
                 eprintln!("fanout: could not pin the client to CPU {CLIENT_CPU}");

@@ -4,7 +4,7 @@
 //!
 //! - [`HttpServer::RtTokio`]: rt-tokio's hub behind `rt_tokio::http::serve_with`, with
 //!   `GET /ws?channel=C` (hyper upgrade, then one hub subscription whose messages go out as
-//!   text messages), `GET /sse?channel=C` (`SseService`), `GET /poll?channel=C` (held long
+//!   text messages, whatever is queued in one write), `GET /sse?channel=C` (`SseService`), `GET /poll?channel=C` (held long
 //!   polls, `LongPollServer`) and `GET /stream?n=N&size=S` (N ready events through `SseBody`).
 //! - [`HttpServer::AxumSse`]: `GET /stream?n=N&size=S` through axum 0.8's `Sse`, the same
 //!   events.
@@ -254,19 +254,36 @@ impl App {
             let Ok(mut sub) = hub.subscribe(&channel, None).await else {
                 return;
             };
-            loop {
+            // Hub payloads are shared bytes: a text message without a copy.
+            let text = |item: Item| match item {
+                Item::Message { data, .. } => {
+                    ws_proto::Text::from_utf8(data).ok().map(Message::Text)
+                }
+                _ => None,
+            };
+            'socket: loop {
                 tokio::select! {
-                    item = sub.recv() => match item {
-                        Ok(Item::Message { data, .. }) => {
-                            // Hub payloads are shared bytes: a text message without a copy.
-                            let Ok(text) = ws_proto::Text::from_utf8(data) else { break };
-                            if ws.send(Message::Text(text)).await.is_err() {
-                                break;
+                    item = sub.recv() => {
+                        let Ok(item) = item else { break };
+                        // Everything already queued goes out in one write, as SseBody does.
+                        let mut next = Some(item);
+                        while let Some(item) = next.take() {
+                            if let Some(message) = text(item) {
+                                if ws.feed(message).await.is_err() {
+                                    break 'socket;
+                                }
+                            }
+                            if sub.queued() > 0 {
+                                match sub.recv().await {
+                                    Ok(item) => next = Some(item),
+                                    Err(_) => break 'socket,
+                                }
                             }
                         }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    },
+                        if ws.flush().await.is_err() {
+                            break;
+                        }
+                    }
                     incoming = ws.recv() => match incoming {
                         Some(Ok(_)) => {}
                         _ => break,
