@@ -16,7 +16,8 @@
 //! the last receipt, client parsing included.
 //!
 //! - Latency: `rounds` publishes of one 64-byte message, each once every subscriber has the
-//!   one before (and, for long polling, has its next poll held again).
+//!   one before (and, for long polling, has its next poll held again); the server's CPU
+//!   time from just before the publish to the last receipt is reported beside it.
 //! - Throughput: bursts of `burst` messages published back to back to 1,000 subscribers;
 //!   messages per second is the burst over the time from its first publish to the last
 //!   subscriber's receipt of its last message.
@@ -32,7 +33,6 @@ mod client;
 mod hub_server;
 mod plot;
 mod process;
-#[allow(dead_code)]
 mod stats;
 mod subscribers;
 
@@ -204,9 +204,12 @@ impl Setup {
 }
 
 /// One round: (subscribers reached, time to the last one, median of the client processes'
-/// median delivery times), in seconds.
-fn round(setup: &mut Setup, r: usize) -> Result<(usize, f64, f64), String> {
+/// median delivery times, server CPU time from publish to the last receipt), in seconds.
+fn round(setup: &mut Setup, r: usize) -> Result<(usize, f64, f64, f64), String> {
     setup.settle()?;
+    let pid = setup.server.pid();
+    let cpu = || stats::cpu_ns(pid).map_err(|e| format!("server CPU time: {e}"));
+    let cpu0 = cpu()?;
     setup.server.ask(
         &format!("publish {r} {SIZE}"),
         "published",
@@ -229,7 +232,13 @@ fn round(setup: &mut Setup, r: usize) -> Result<(usize, f64, f64), String> {
         last = last.max(max);
         p50s.push(p50 as f64);
     }
-    Ok((reached, last as f64 / 1e9, median(&p50s) / 1e9))
+    let cpu1 = cpu()?;
+    Ok((
+        reached,
+        last as f64 / 1e9,
+        median(&p50s) / 1e9,
+        cpu1.saturating_sub(cpu0) as f64 / 1e9,
+    ))
 }
 
 /// One burst: (messages per second, deliveries per second, deliveries missing).
@@ -323,6 +332,7 @@ struct LatencyRow {
     kind: Option<Kind>,
     last: Vec<f64>,
     p50: Vec<f64>,
+    server_cpu: Vec<f64>,
     missing: usize,
 }
 
@@ -369,22 +379,24 @@ fn main() {
         let result = (|| -> Result<(), String> {
             let mut setup = Setup::new(kind, o.subs, pin)?;
             for r in 1..=o.rounds {
-                let (reached, last, p50) = round(&mut setup, r)?;
+                let (reached, last, p50, cpu) = round(&mut setup, r)?;
                 row.missing += o.subs - reached.min(o.subs);
                 row.last.push(last);
                 row.p50.push(p50);
+                row.server_cpu.push(cpu);
             }
             Ok(())
         })();
         match result {
             Ok(()) => println!(
-                "{:<10} {} subscribers: last one after {} (median of {} rounds), p99 {}, median delivery {}, {} missed",
+                "{:<10} {} subscribers: last one after {} (median of {} rounds), p99 {}, median delivery {}, server CPU {} per round, {} missed",
                 kind.name(),
                 o.subs,
                 fmt_ms(median(&row.last)),
                 row.last.len(),
                 fmt_ms(quantile(&row.last, 0.99)),
                 fmt_ms(median(&row.p50)),
+                fmt_ms(median(&row.server_cpu)),
                 row.missing
             ),
             Err(e) => {

@@ -26,7 +26,6 @@ mod plot;
 mod process;
 #[allow(dead_code)] // the echo benchmark uses all of it
 mod servers;
-#[allow(dead_code)]
 mod stats;
 mod subscribers;
 

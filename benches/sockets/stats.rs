@@ -2,6 +2,9 @@
 //! process's CPU time, resident memory and open files read from `/proc`, core pinning, the
 //! open-files limit, a clock shared by processes, medians and quantiles.
 
+// Each benchmark binary (echo, idle, fanout) uses a part of it.
+#![allow(dead_code)]
+
 use std::io;
 use std::time::Duration;
 

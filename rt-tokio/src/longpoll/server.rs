@@ -485,7 +485,7 @@ impl LongPollServer {
 
     /// Parses a poll request into what longpoll-proto takes (owned: the request is dropped
     /// before the poll is held).
-    fn parse_poll(&self, parts: http::request::Parts) -> Result<Start, Response<Full<Bytes>>> {
+    fn parse_poll(&self, parts: http::request::Parts) -> Result<Start, HttpError> {
         let query = parts.uri.query().unwrap_or("");
         let headers: Vec<(&str, &[u8])> = parts
             .headers
@@ -503,13 +503,13 @@ impl LongPollServer {
         } else {
             lp_http::parse_poll_request(query, headers.iter().copied()).map(Start::One)
         };
-        parsed.map_err(|e| bad_request(&e))
+        parsed
     }
 
     async fn poll(&self, parts: http::request::Parts) -> Response<Full<Bytes>> {
         let start = match self.parse_poll(parts) {
             Ok(start) => start,
-            Err(response) => return response,
+            Err(e) => return bad_request(&e),
         };
         let (start, channels) = match start {
             Start::Multi(mut request) => {
