@@ -498,16 +498,17 @@ fn main() {
         o.subs, o.rounds
     );
     println!(
-        "| transport | last subscriber, median | last subscriber, p99 | median delivery | missed |"
+        "| transport | last subscriber, median | last subscriber, p99 | median delivery | server CPU per round | missed |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for r in &latency {
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             r.kind.map_or("", Kind::name),
             fmt_ms(median(&r.last)),
             fmt_ms(quantile(&r.last, 0.99)),
             fmt_ms(median(&r.p50)),
+            fmt_ms(median(&r.server_cpu)),
             r.missing
         );
     }
