@@ -78,6 +78,10 @@ pub fn run(server: Server, cpu: Option<usize>) -> ! {
             eprintln!("echo server: could not pin to CPU {cpu}");
         }
     }
+    // The idle benchmark holds thousands of connections on these servers.
+    if let Err(e) = crate::stats::raise_nofile_limit() {
+        eprintln!("echo server: could not raise the open-files limit: {e}");
+    }
     // The parent holds our stdin: when it goes, so do we.
     std::thread::spawn(|| {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());

@@ -1,5 +1,9 @@
-//! What the echo benchmark measures and how: a latency histogram of fixed size, a process's
-//! CPU time read from `/proc`, core pinning, and medians.
+//! What the socket benchmarks measure and how: a latency histogram of fixed size, a
+//! process's CPU time, resident memory and open files read from `/proc`, core pinning, the
+//! open-files limit, a clock shared by processes, medians and quantiles.
+
+// Each benchmark binary (echo, idle, fanout) uses a part of it.
+#![allow(dead_code)]
 
 use std::io;
 use std::time::Duration;
@@ -162,4 +166,61 @@ pub fn median(values: &[f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// Raises this process's soft limit on open files to its hard limit; returns the new soft
+/// limit (the idle and fan-out benchmarks hold thousands of sockets per process).
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    // SAFETY: getrlimit/setrlimit read and write one `rlimit` we own; nothing else.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        limit.rlim_cur = limit.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(limit.rlim_cur)
+    }
+}
+
+/// The resident set size of process `pid` in bytes (`VmRSS` of `/proc/PID/status`).
+pub fn rss_bytes(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| io::Error::other("no VmRSS in /proc/PID/status"))
+}
+
+/// How many files process `pid` has open (entries of `/proc/PID/fd`).
+pub fn open_files(pid: u32) -> io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the same clock in every process of the machine, so a
+/// time stamped by the server and one read by a client process can be subtracted.
+pub fn monotonic_ns() -> u64 {
+    // SAFETY: clock_gettime writes one `timespec` we own.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts
+    };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The value at quantile `q` (0 to 1) of `values` (nearest rank); NaN when empty.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
 }

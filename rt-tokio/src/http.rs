@@ -401,7 +401,10 @@ impl Connection {
             return;
         }
         let service = hyper::service::service_fn(move |req| {
-            let fut = handler(req);
+            // Boxed: hyper keeps room for one service future for as long as the connection
+            // lives; a streaming response's handler state is freed once its head is out
+            // instead (a few KiB per idle SSE connection).
+            let fut = Box::pin(handler(req));
             async move { Ok::<_, Infallible>(fut.await) }
         });
         let io = TokioIo::new(Rewound { start, io });

@@ -390,7 +390,12 @@ impl LongPollServer {
     {
         let (parts, body) = request.into_parts();
         match parts.method {
-            http::Method::GET => self.poll(&parts).await,
+            http::Method::GET => {
+                // A held poll keeps nothing of its request: the head's bytes are hyper's read
+                // buffer, which would stay allocated for as long as the poll is held.
+                drop(body);
+                self.poll(parts).await
+            }
             http::Method::POST => self.send(&parts, body).await,
             _ => text_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -478,7 +483,9 @@ impl LongPollServer {
         Ok(())
     }
 
-    async fn poll(&self, parts: &http::request::Parts) -> Response<Full<Bytes>> {
+    /// Parses a poll request into what longpoll-proto takes (owned: the request is dropped
+    /// before the poll is held).
+    fn parse_poll(&self, parts: http::request::Parts) -> Result<Start, HttpError> {
         let query = parts.uri.query().unwrap_or("");
         let headers: Vec<(&str, &[u8])> = parts
             .headers
@@ -486,36 +493,45 @@ impl LongPollServer {
             .map(|(n, v)| (n.as_str(), v.as_bytes()))
             .collect();
         let multi = query.split('&').any(|p| p.starts_with("subs="));
-        let (start, channels) = if multi {
-            let mut request = match lp_http::parse_multi_poll_request(
+        let parsed = if multi {
+            lp_http::parse_multi_poll_request(
                 query,
                 headers.iter().copied(),
                 self.inner.config.hub.max_channels_per_poll,
-            ) {
-                Ok(r) => r,
-                Err(e) => return bad_request(&e),
-            };
-            for sub in &mut request.subscriptions {
-                if let Err(response) = self.prepare(&sub.channel, &mut sub.cursor).await {
+            )
+            .map(Start::Multi)
+        } else {
+            lp_http::parse_poll_request(query, headers.iter().copied()).map(Start::One)
+        };
+        parsed
+    }
+
+    async fn poll(&self, parts: http::request::Parts) -> Response<Full<Bytes>> {
+        let start = match self.parse_poll(parts) {
+            Ok(start) => start,
+            Err(e) => return bad_request(&e),
+        };
+        let (start, channels) = match start {
+            Start::Multi(mut request) => {
+                for sub in &mut request.subscriptions {
+                    if let Err(response) = self.prepare(&sub.channel, &mut sub.cursor).await {
+                        return response;
+                    }
+                }
+                let channels: Vec<ChannelName> = request
+                    .subscriptions
+                    .iter()
+                    .map(|s| s.channel.clone())
+                    .collect();
+                (Start::Multi(request), channels)
+            }
+            Start::One(mut request) => {
+                if let Err(response) = self.prepare(&request.channel, &mut request.cursor).await {
                     return response;
                 }
+                let channels = vec![request.channel.clone()];
+                (Start::One(request), channels)
             }
-            let channels: Vec<ChannelName> = request
-                .subscriptions
-                .iter()
-                .map(|s| s.channel.clone())
-                .collect();
-            (Start::Multi(request), channels)
-        } else {
-            let mut request = match lp_http::parse_poll_request(query, headers.iter().copied()) {
-                Ok(r) => r,
-                Err(e) => return bad_request(&e),
-            };
-            if let Err(response) = self.prepare(&request.channel, &mut request.cursor).await {
-                return response;
-            }
-            let channels = vec![request.channel.clone()];
-            (Start::One(request), channels)
         };
         let _connection = self.inner.hub.connection(Transport::LongPoll);
         let (tx, rx) = oneshot::channel();
