@@ -85,12 +85,7 @@ fn parse_list<T: std::str::FromStr>(value: &str, what: &str) -> Vec<T> {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let quick = args.iter().any(|a| a == "quick");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (args, quick, root) = crate::stats::bench_args();
     let mut o = Options {
         rounds: if quick { 1 } else { 5 },
         warmup: Duration::from_millis(if quick { 100 } else { 300 }),

@@ -23,7 +23,7 @@
 //! knows how long it took to reach it. Every server exits when its stdin closes.
 
 use std::convert::Infallible;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -131,16 +131,7 @@ pub fn run(server: HttpServer, cpu: Option<usize>) -> ! {
             server.name()
         );
     }
-    let (commands, mut command_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if commands.send(line).is_err() {
-                break;
-            }
-        }
-        std::process::exit(0);
-    });
+    let mut command_rx = crate::process::stdin_commands();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

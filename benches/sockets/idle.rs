@@ -108,12 +108,7 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let quick = args.iter().any(|a| a == "quick");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (args, quick, root) = crate::stats::bench_args();
     let mut o = Options {
         conns: if quick { 2_000 } else { 19_000 },
         clients: 4,

@@ -111,3 +111,20 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// The commands a child process reads from its stdin, one per line, on a thread of their
+/// own; the process exits when its stdin closes (the parent went or dropped its [`Process`]).
+pub fn stdin_commands() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if commands.send(line).is_err() {
+                break;
+            }
+        }
+        std::process::exit(0);
+    });
+    receiver
+}

@@ -224,3 +224,15 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
     v[rank - 1]
 }
+
+/// A socket benchmark's arguments (cargo's own `--bench`-style flags left out), whether
+/// `quick` is among them, and the workspace root (where `docs/` and `target/` are).
+pub fn bench_args() -> (Vec<String>, bool, std::path::PathBuf) {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let quick = args.iter().any(|a| a == "quick");
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    (args, quick, root)
+}

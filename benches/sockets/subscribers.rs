@@ -20,7 +20,7 @@
 //! It exits when its stdin closes (the kernel closes its sockets).
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -162,16 +162,7 @@ pub fn run_child() -> ! {
     if let Err(e) = crate::stats::raise_nofile_limit() {
         eprintln!("client: could not raise the open-files limit: {e}");
     }
-    let (commands, mut command_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if commands.send(line).is_err() {
-                break;
-            }
-        }
-        std::process::exit(0);
-    });
+    let mut command_rx = crate::process::stdin_commands();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,7 +7,7 @@
 //!   LISTEN becomes an extended CONNECT to the h2c server BACKEND (`ws-echo --http`), all of
 //!   them streams of one HTTP/2 connection; the client's handshake is answered with the
 //!   backend's choice of extensions and subprotocol.
-//! - `from-h2 LISTEN SUITE`: for the client role. LISTEN serves h2c ([`serve_with`]); each
+//! - `from-h2 LISTEN SUITE`: for the client role. LISTEN serves h2c ([`serve`]); each
 //!   extended CONNECT that arrives becomes an HTTP/1.1 upgrade to SUITE's TCP WebSocket
 //!   server (`ws-conformance --serve`), answered 200 with its choice.
 //!
@@ -30,7 +30,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rt_tokio::http::{serve_with, text_response, CancellationToken, ServeConfig};
+use rt_tokio::http::{serve, text_response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use ws_proto::handshake::{accept_key, random_key};
@@ -261,14 +261,7 @@ async fn from_h2(listen: &str, suite: String) -> Result<(), Fail> {
                 .unwrap_or_else(|e| text_response(StatusCode::BAD_GATEWAY, &format!("suite: {e}")))
         }
     };
-    serve_with(
-        listener,
-        ServeConfig::default(),
-        CancellationToken::new(),
-        move |_| handler.clone(),
-    )
-    .await;
-    Ok(())
+    Ok(serve(listener, handler).await?)
 }
 
 fn usage() -> ! {
