@@ -20,8 +20,8 @@ use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -195,15 +195,22 @@ impl Default for ServeConfig {
 }
 
 impl ServeConfig {
-    /// hyper-util's HTTP/1.1 + HTTP/2 builder with these knobs.
-    fn builder(&self) -> auto::Builder<TokioExecutor> {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+    /// hyper's HTTP/1.1 builder with these knobs.
+    fn http1(&self) -> http1::Builder {
+        let mut builder = http1::Builder::new();
         builder
-            .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
         builder
-            .http2()
+    }
+
+    /// hyper's HTTP/2 builder with these knobs, if HTTP/2 is on.
+    fn http2(&self) -> Option<http2::Builder<TokioExecutor>> {
+        if !self.http2 {
+            return None;
+        }
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder
             .timer(TokioTimer::new())
             .enable_connect_protocol()
             .max_concurrent_streams(self.http2_max_concurrent_streams)
@@ -212,7 +219,7 @@ impl ServeConfig {
             .initial_connection_window_size(self.http2_connection_window)
             .keep_alive_interval(self.http2_keep_alive_interval)
             .keep_alive_timeout(self.http2_keep_alive_timeout);
-        builder
+        Some(builder)
     }
 
     /// The TLS acceptor, ALPN filled in as documented on [`ServeConfig::tls`].
@@ -248,8 +255,9 @@ pub struct ConnectionInfo {
 ///   limit, the peer address) lives in it; the handler answers that connection's requests
 ///   (over HTTP/2, several at once: one per stream).
 /// - Plain TCP or TLS (`ServeConfig::tls`, feature `tls`). HTTP/2 ([`ServeConfig::http2`])
-///   is told from HTTP/1.1 by its connection preface (hyper-util's auto builder), which a
-///   client sends by prior knowledge (h2c) or after ALPN chose `h2`.
+///   is told from HTTP/1.1 by its connection preface, which a client sends by prior
+///   knowledge (h2c) or after ALPN chose `h2`; each connection is then hyper's HTTP/1.1 or
+///   HTTP/2 server connection.
 /// - WebSockets work from a handler with [`ws::upgrade`](crate::ws): an HTTP/1.1 upgrade
 ///   (the connection is the application's from then on, it watches `shutdown` itself) or an
 ///   HTTP/2 extended CONNECT (RFC 8441, enabled in the SETTINGS; the WebSocket is a stream of
@@ -273,7 +281,8 @@ pub async fn serve_with<M, F, Fut, B>(
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let builder = Arc::new(config.builder());
+    let http1 = Arc::new(config.http1());
+    let http2 = config.http2().map(Arc::new);
     #[cfg(feature = "tls")]
     let acceptor = config.acceptor();
     #[cfg(feature = "tls")]
@@ -314,8 +323,8 @@ pub async fn serve_with<M, F, Fut, B>(
         let local = tcp.local_addr().unwrap_or(peer);
         let handler = make_handler(ConnectionInfo { peer, local, tls });
         let connection = Connection {
-            builder: builder.clone(),
-            http2: config.http2,
+            http1: http1.clone(),
+            http2: http2.clone(),
             header_read_timeout: config.header_read_timeout,
             shutdown: shutdown.clone(),
             peer,
@@ -359,8 +368,8 @@ pub async fn serve_with<M, F, Fut, B>(
 
 /// What one connection's task needs of [`serve_with`].
 struct Connection {
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    http2: bool,
+    http1: Arc<http1::Builder>,
+    http2: Option<Arc<http2::Builder<TokioExecutor>>>,
     header_read_timeout: Option<Duration>,
     shutdown: CancellationToken,
     peer: SocketAddr,
@@ -378,8 +387,8 @@ impl Connection {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let peer = self.peer;
-        // hyper-util waits for the first 24 bytes as long as they could be the HTTP/2
-        // preface: read them here, within the header timeout, then hand them back.
+        // Which protocol the client speaks shows in its first 24 bytes (the HTTP/2
+        // preface, or not): read them here, within the header timeout, then hand them back.
         let start = read_start(&mut io);
         let start = tokio::select! {
             _ = self.shutdown.cancelled() => return,
@@ -396,10 +405,7 @@ impl Connection {
                 return;
             }
         };
-        if !self.http2 && start.starts_with(H2_PREFACE) {
-            tracing::debug!(%peer, "http: HTTP/2 preface, but HTTP/2 is off");
-            return;
-        }
+        let h2 = start.starts_with(H2_PREFACE);
         let service = hyper::service::service_fn(move |req| {
             // Boxed: hyper keeps room for one service future for as long as the connection
             // lives; a streaming response's handler state is freed once its head is out
@@ -408,17 +414,35 @@ impl Connection {
             async move { Ok::<_, Infallible>(fut.await) }
         });
         let io = TokioIo::new(Rewound { start, io });
-        let conn = self.builder.serve_connection_with_upgrades(io, service);
-        let mut conn = std::pin::pin!(conn);
-        let result = tokio::select! {
-            result = conn.as_mut() => result,
-            _ = self.shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
-            }
+        // Boxed, so an idle connection's task holds only the protocol it speaks.
+        let result = if !h2 {
+            let conn = Box::pin(self.http1.serve_connection(io, service).with_upgrades());
+            until_shutdown(conn, &self.shutdown, |conn| conn.graceful_shutdown()).await
+        } else if let Some(http2) = &self.http2 {
+            let conn = Box::pin(http2.serve_connection(io, service));
+            until_shutdown(conn, &self.shutdown, |conn| conn.graceful_shutdown()).await
+        } else {
+            tracing::debug!(%peer, "http: HTTP/2 preface, but HTTP/2 is off");
+            return;
         };
         if let Err(e) = result {
             tracing::debug!(%peer, "http connection ended: {e}");
+        }
+    }
+}
+
+/// Drives `conn` to its end; once `shutdown` is cancelled, `graceful` starts its graceful
+/// shutdown and it is driven on until that ends.
+async fn until_shutdown<C: Future>(
+    mut conn: Pin<Box<C>>,
+    shutdown: &CancellationToken,
+    graceful: impl FnOnce(Pin<&mut C>),
+) -> C::Output {
+    tokio::select! {
+        result = conn.as_mut() => result,
+        _ = shutdown.cancelled() => {
+            graceful(conn.as_mut());
+            conn.await
         }
     }
 }
@@ -447,7 +471,9 @@ async fn optional_timeout<T>(limit: Option<Duration>, f: impl Future<Output = T>
     }
 }
 
-/// A stream whose first bytes were read already: they are read again first.
+/// A stream whose first bytes were read already: they are read again first, with what
+/// else has arrived, so hyper sees a request head that came in one segment in one read
+/// (a head read in two parts makes hyper's HTTP/1.1 read buffer grow from 8 to 16 KiB).
 struct Rewound<I> {
     start: Bytes,
     io: I,
@@ -462,6 +488,14 @@ impl<I: AsyncRead + Unpin> AsyncRead for Rewound<I> {
         if !self.start.is_empty() {
             let n = self.start.len().min(buf.remaining());
             buf.put_slice(&self.start.split_to(n));
+            if self.start.is_empty() {
+                self.start = Bytes::new(); // frees the first read's buffer
+                if buf.remaining() > 0 {
+                    // Pending leaves the waker registered and nothing added; an error
+                    // shows again on the next read (or as its end of stream).
+                    let _ = Pin::new(&mut self.io).poll_read(cx, buf);
+                }
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.io).poll_read(cx, buf)
