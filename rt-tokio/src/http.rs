@@ -196,7 +196,7 @@ impl Default for ServeConfig {
 
 impl ServeConfig {
     /// hyper's HTTP/1.1 builder with these knobs.
-    fn http1(&self) -> http1::Builder {
+    fn http1_builder(&self) -> http1::Builder {
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -205,7 +205,7 @@ impl ServeConfig {
     }
 
     /// hyper's HTTP/2 builder with these knobs, if HTTP/2 is on.
-    fn http2(&self) -> Option<http2::Builder<TokioExecutor>> {
+    fn http2_builder(&self) -> Option<http2::Builder<TokioExecutor>> {
         if !self.http2 {
             return None;
         }
@@ -281,8 +281,8 @@ pub async fn serve_with<M, F, Fut, B>(
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let http1 = Arc::new(config.http1());
-    let http2 = config.http2().map(Arc::new);
+    let http1 = Arc::new(config.http1_builder());
+    let http2 = config.http2_builder().map(Arc::new);
     #[cfg(feature = "tls")]
     let acceptor = config.acceptor();
     #[cfg(feature = "tls")]
