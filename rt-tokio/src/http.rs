@@ -555,4 +555,88 @@ mod tests {
         let big = read_body(Full::new(Bytes::from_static(b"123456")), 5).await;
         assert!(matches!(big, Err(BodyError::TooLarge { limit: 5 })));
     }
+
+    const HEAD: &[u8] = b"GET /events HTTP/1.1\r\nhost: a\r\n\r\n";
+
+    #[tokio::test]
+    async fn the_first_bytes_are_read_up_to_the_point_they_differ_from_the_preface() {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, mut server) = tokio::io::duplex(1024);
+        client.write_all(b"P").await.unwrap();
+        client.write_all(b"RI * HTTP/2.0\r\n").await.unwrap();
+        client.write_all(b"\r\nSM\r\n\r\nrest").await.unwrap();
+        let h2 = read_start(&mut server).await.unwrap();
+        assert!(h2.starts_with(H2_PREFACE), "{h2:?}");
+
+        // Not a prefix of the preface after two bytes: returned without waiting for more.
+        let (mut client, mut server) = tokio::io::duplex(1024);
+        client.write_all(b"PO").await.unwrap();
+        assert_eq!(&read_start(&mut server).await.unwrap()[..], b"PO");
+
+        // Still a prefix ("PR"): read on until it is not.
+        let (mut client, mut server) = tokio::io::duplex(1024);
+        client.write_all(b"PR").await.unwrap();
+        let start = tokio::spawn(async move { read_start(&mut server).await });
+        tokio::task::yield_now().await;
+        client.write_all(b"OPFIND / HTTP/1.1\r\n").await.unwrap();
+        assert_eq!(
+            &start.await.unwrap().unwrap()[..],
+            b"PROPFIND / HTTP/1.1\r\n"
+        );
+
+        let (client, mut server) = tokio::io::duplex(1024);
+        drop(client);
+        assert!(read_start(&mut server).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_first_bytes_come_back_with_what_else_arrived_in_one_read() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, server) = tokio::io::duplex(1024);
+        client.write_all(&HEAD[5..]).await.unwrap();
+        let mut io = Rewound {
+            start: Bytes::from_static(&HEAD[..5]),
+            io: server,
+        };
+        let mut buf = vec![0; 8192];
+        let n = io.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], HEAD, "one read holds the whole head");
+        assert!(io.start.is_empty());
+
+        // Nothing else has arrived: the first bytes alone, and the rest on a later read.
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut io = Rewound {
+            start: Bytes::from_static(&HEAD[..5]),
+            io: server,
+        };
+        let n = io.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &HEAD[..5]);
+        client.write_all(&HEAD[5..]).await.unwrap();
+        drop(client);
+        let mut rest = Vec::new();
+        io.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, &HEAD[5..]);
+    }
+
+    #[tokio::test]
+    async fn first_bytes_larger_than_the_read_buffer_come_back_in_order() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, server) = tokio::io::duplex(1024);
+        client.write_all(&HEAD[20..]).await.unwrap();
+        drop(client);
+        let mut io = Rewound {
+            start: Bytes::from_static(&HEAD[..20]),
+            io: server,
+        };
+        let mut got = Vec::new();
+        let mut buf = [0; 6];
+        loop {
+            let n = io.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, HEAD);
+    }
 }
