@@ -193,10 +193,14 @@ fn steady_rss(pid: u32, limit: Duration) -> Result<u64, String> {
     Ok(last)
 }
 
+/// How long the server may take to hold every connection the clients opened (as long as
+/// the clients may take to open them).
+const HOLD_WAIT: Duration = Duration::from_secs(120);
+
 /// Waits until the server holds `files` open files and, on the hub server, `held` live
 /// subscriptions or held polls of `kind`.
 fn wait_held(server: &mut Process, case: &Case, files: usize, held: usize) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + HOLD_WAIT;
     loop {
         let open = stats::open_files(server.pid()).map_err(|e| format!("open files: {e}"))?;
         let mut ok = open >= files;
@@ -217,8 +221,9 @@ fn wait_held(server: &mut Process, case: &Case, files: usize, held: usize) -> Re
         }
         if Instant::now() >= deadline {
             return Err(format!(
-                "{}: {open} files open, {files} expected, after 60 s",
-                case.name
+                "{}: {open} files open, {files} expected, after {} s",
+                case.name,
+                HOLD_WAIT.as_secs()
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -272,7 +277,7 @@ fn measure(case: &Case, o: &Options, pin: bool) -> Result<Row, String> {
         counts.push(n);
     }
     for (c, &n) in clients.iter().zip(&counts) {
-        subscribers::wait_ready(c, n, Duration::from_secs(120))?;
+        subscribers::wait_ready(c, n, HOLD_WAIT)?;
     }
     wait_held(&mut server, case, files1 + o.conns, WARM_UP + o.conns)?;
     let after = steady_rss(server.pid(), Duration::from_secs(20))?;

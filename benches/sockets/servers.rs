@@ -92,7 +92,7 @@ pub fn run(server: Server, cpu: Option<usize>) -> ! {
         .build()
         .expect("a tokio runtime");
     let result: std::io::Result<()> = runtime.block_on(async move {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = crate::stats::local_listener()?;
         let port = listener.local_addr()?.port();
         let mut out = std::io::stdout();
         writeln!(out, "port {port}")?;

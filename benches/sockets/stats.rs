@@ -1,6 +1,7 @@
 //! What the socket benchmarks measure and how: a latency histogram of fixed size, a
 //! process's CPU time, resident memory and open files read from `/proc`, core pinning, the
-//! open-files limit, a clock shared by processes, medians and quantiles.
+//! open-files limit, the servers' listener, a clock shared by processes, medians and
+//! quantiles.
 
 // Each benchmark binary (echo, idle, fanout) uses a part of it.
 #![allow(dead_code)]
@@ -183,6 +184,20 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
         }
         Ok(limit.rlim_cur)
     }
+}
+
+/// The listen backlog of the benchmark servers: the client processes open thousands of
+/// connections at once, and a full accept queue drops them for seconds of SYN retries
+/// (tokio's `TcpListener::bind` asks for 1,024; the kernel caps it at `somaxconn`).
+pub const BACKLOG: u32 = 4096;
+
+/// A benchmark server's listener on 127.0.0.1, any free port, with [`BACKLOG`]. Call it
+/// within the tokio runtime.
+pub fn local_listener() -> io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    socket.listen(BACKLOG)
 }
 
 /// The resident set size of process `pid` in bytes (`VmRSS` of `/proc/PID/status`).
