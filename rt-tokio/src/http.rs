@@ -24,7 +24,7 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 pub use tokio_util::sync::CancellationToken;
 
@@ -328,29 +328,18 @@ pub async fn serve_with<M, F, Fut, B>(
             header_read_timeout: config.header_read_timeout,
             shutdown: shutdown.clone(),
             peer,
+            _slot: slot,
         };
+        // Each task is the connection's own future, not one wrapped in another: a task
+        // keeps room for the largest state it can be in, and a wrapper would keep what it
+        // moved into the inner future a second time.
         #[cfg(feature = "tls")]
-        let acceptor = acceptor.clone();
-        #[cfg(feature = "tls")]
-        let tls_handshake_timeout = config.tls_handshake_timeout;
-        connections.spawn(async move {
-            let _slot = slot;
-            #[cfg(feature = "tls")]
-            if let Some(acceptor) = acceptor {
-                let handshake = tokio::time::timeout(tls_handshake_timeout, acceptor.accept(tcp));
-                let stream = tokio::select! {
-                    _ = connection.shutdown.cancelled() => return,
-                    stream = handshake => stream,
-                };
-                match stream {
-                    Ok(Ok(stream)) => connection.serve(stream, handler).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, "http: TLS handshake failed: {e}"),
-                    Err(_) => tracing::debug!(%peer, "http: TLS handshake timed out"),
-                }
-                return;
-            }
-            connection.serve(tcp, handler).await;
-        });
+        if let Some(acceptor) = &acceptor {
+            let timeout = config.tls_handshake_timeout;
+            connections.spawn(connection.serve_tls(acceptor.clone(), timeout, tcp, handler));
+            continue;
+        }
+        connections.spawn(connection.serve(tcp, handler));
     }
     drop(listener);
     let drain = async { while connections.join_next().await.is_some() {} };
@@ -373,9 +362,44 @@ struct Connection {
     header_read_timeout: Option<Duration>,
     shutdown: CancellationToken,
     peer: SocketAddr,
+    /// The connection's place under `max_connections`, given back when it ends.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Connection {
+    /// [`serve`](Self::serve) after a TLS handshake on `tcp`, within `timeout`.
+    #[cfg(feature = "tls")]
+    async fn serve_tls<F, Fut, B>(
+        self,
+        acceptor: tokio_rustls::TlsAcceptor,
+        timeout: Duration,
+        tcp: tokio::net::TcpStream,
+        handler: F,
+    ) where
+        F: Fn(Request<hyper::body::Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<B>> + Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let peer = self.peer;
+        // Boxed, the handshake and the TLS connection, and the stream taken in a block of
+        // its own: inline, the task would keep the handshake's room (and the stream's
+        // beside the connection's) for the connection's whole life.
+        let handshake = Box::pin(tokio::time::timeout(timeout, acceptor.accept(tcp)));
+        let serve = {
+            let stream = tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                stream = handshake => stream,
+            };
+            match stream {
+                Ok(Ok(stream)) => Box::pin(self.serve(stream, handler)),
+                Ok(Err(e)) => return tracing::debug!(%peer, "http: TLS handshake failed: {e}"),
+                Err(_) => return tracing::debug!(%peer, "http: TLS handshake timed out"),
+            }
+        };
+        serve.await
+    }
+
     /// Serves HTTP/1.1 or HTTP/2 on `io` (TCP, or TLS after its handshake) until it closes,
     /// or gracefully once `shutdown` is cancelled.
     async fn serve<I, F, Fut, B>(self, mut io: I, handler: F)
@@ -389,18 +413,23 @@ impl Connection {
         let peer = self.peer;
         // Which protocol the client speaks shows in its first 24 bytes (the HTTP/2
         // preface, or not): read them here, within the header timeout, then hand them back.
-        let start = read_start(&mut io);
-        let start = tokio::select! {
-            _ = self.shutdown.cancelled() => return,
-            start = optional_timeout(self.header_read_timeout, start) => start,
-        };
+        // Boxed: the timer and the read are held until the first bytes are in, not for the
+        // connection's life (its task keeps room for the largest state it can be in).
+        let start = Box::pin(async {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => None,
+                start = optional_timeout(self.header_read_timeout, read_start(&mut io)) => Some(start),
+            }
+        })
+        .await;
         let start = match start {
-            Some(Ok(start)) => start,
-            Some(Err(e)) => {
+            None => return,
+            Some(Some(Ok(start))) => start,
+            Some(Some(Err(e))) => {
                 tracing::debug!(%peer, "http: reading the first bytes failed: {e}");
                 return;
             }
-            None => {
+            Some(None) => {
                 tracing::debug!(%peer, "http: no request within the header timeout");
                 return;
             }

@@ -23,6 +23,7 @@
 //! methods), 413 (a body over [`LongPollConfig::parse`]'s limit), 503 (limits, backend).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -383,24 +384,41 @@ impl LongPollServer {
     }
 
     /// Answers one request: GET polls, POST sends, anything else 405.
-    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    pub fn handle<'a, B>(
+        &'a self,
+        request: Request<B>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + 'a
     where
-        B: Body,
+        B: Body + 'a,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        /// What the request asks, taken apart before the future: a held poll keeps nothing
+        /// of its request (the head's bytes are hyper's read buffer, which would stay
+        /// allocated for as long as the poll is held) and no room for a send's state.
+        enum Job<S> {
+            Poll(Result<Start, HttpError>),
+            Send(Pin<Box<S>>),
+            NotAllowed,
+        }
         let (parts, body) = request.into_parts();
-        match parts.method {
+        let job = match parts.method {
             http::Method::GET => {
-                // A held poll keeps nothing of its request: the head's bytes are hyper's read
-                // buffer, which would stay allocated for as long as the poll is held.
                 drop(body);
-                self.poll(parts).await
+                Job::Poll(self.parse_poll(parts))
             }
-            http::Method::POST => self.send(&parts, body).await,
-            _ => text_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "use GET to poll, POST to send",
-            ),
+            http::Method::POST => Job::Send(Box::pin(async move { self.send(&parts, body).await })),
+            _ => Job::NotAllowed,
+        };
+        async move {
+            match job {
+                Job::Poll(Ok(start)) => self.poll(start).await,
+                Job::Poll(Err(e)) => bad_request(&e),
+                Job::Send(send) => send.await,
+                Job::NotAllowed => text_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "use GET to poll, POST to send",
+                ),
+            }
         }
     }
 
@@ -506,15 +524,13 @@ impl LongPollServer {
         parsed
     }
 
-    async fn poll(&self, parts: http::request::Parts) -> Response<Full<Bytes>> {
-        let start = match self.parse_poll(parts) {
-            Ok(start) => start,
-            Err(e) => return bad_request(&e),
-        };
+    async fn poll(&self, start: Start) -> Response<Full<Bytes>> {
         let (start, channels) = match start {
             Start::Multi(mut request) => {
                 for sub in &mut request.subscriptions {
-                    if let Err(response) = self.prepare(&sub.channel, &mut sub.cursor).await {
+                    if let Err(response) =
+                        Box::pin(self.prepare(&sub.channel, &mut sub.cursor)).await
+                    {
                         return response;
                     }
                 }
@@ -526,7 +542,9 @@ impl LongPollServer {
                 (Start::Multi(request), channels)
             }
             Start::One(mut request) => {
-                if let Err(response) = self.prepare(&request.channel, &mut request.cursor).await {
+                if let Err(response) =
+                    Box::pin(self.prepare(&request.channel, &mut request.cursor)).await
+                {
                     return response;
                 }
                 let channels = vec![request.channel.clone()];
@@ -563,6 +581,12 @@ impl LongPollServer {
             Ok(outcome) => outcome,
             Err(_) => return text_response(StatusCode::SERVICE_UNAVAILABLE, "poll dropped"),
         };
+        // Boxed: a held poll keeps no room for what its answer may need.
+        Box::pin(self.answer(&channels, outcome)).await
+    }
+
+    /// The response to a released poll on `channels`: gaps filled from the hub's history.
+    async fn answer(&self, channels: &[ChannelName], outcome: Outcome) -> Response<Full<Bytes>> {
         let outcome = match outcome {
             Outcome::Gap { .. } => self.fill_gap_from_history(&channels[0], outcome).await,
             Outcome::Multi { answers } => {

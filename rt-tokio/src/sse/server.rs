@@ -394,7 +394,9 @@ impl SseService {
                 )
             }
         };
-        subscribe(&self.hub, &channel, from, &self.config).await
+        // Boxed: a caller's future that routes to this and to a held long poll keeps room
+        // for the larger of the two for as long as the poll is held.
+        Box::pin(subscribe(&self.hub, &channel, from, &self.config)).await
     }
 }
 
