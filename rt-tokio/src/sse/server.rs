@@ -294,6 +294,9 @@ impl Body for SseBody {
 /// (`Cache-Control: no-cache, no-transform`, `X-Accel-Buffering: no`).
 pub fn response(body: SseBody) -> Response<SseBody> {
     let mut response = Response::new(body);
+    // Sized to the headers: hyper keeps the map (cleared) for the connection's next message,
+    // so its room stays with an event stream for its whole life.
+    *response.headers_mut() = HeaderMap::with_capacity(RESPONSE_HEADERS.len());
     for (name, value) in RESPONSE_HEADERS {
         response
             .headers_mut()
