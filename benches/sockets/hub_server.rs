@@ -153,10 +153,7 @@ pub fn run(server: HttpServer, cpu: Option<usize>) -> ! {
                     CancellationToken::new(),
                     move |_| {
                         let app = serving.clone();
-                        move |req| {
-                            let app = app.clone();
-                            async move { app.route(req).await }
-                        }
+                        move |req| app.clone().route(req)
                     },
                 ));
                 while let Some(line) = command_rx.recv().await {
@@ -205,7 +202,7 @@ impl App {
         }
     }
 
-    async fn route(&self, mut req: Request<Incoming>) -> Response<Body> {
+    async fn route(self, mut req: Request<Incoming>) -> Response<Body> {
         match req.uri().path() {
             "/ws" => self.websocket(&mut req).map(Either::Right),
             "/sse" => self.sse.handle(req).await.map(Either::Left),
