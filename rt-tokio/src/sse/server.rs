@@ -410,6 +410,26 @@ mod tests {
     use http_body_util::BodyExt;
 
     #[test]
+    fn the_response_head_holds_its_headers_and_no_spare_room() {
+        let response = response(SseBody::fixed(String::new()));
+        let headers = response.headers();
+        for (name, value) in RESPONSE_HEADERS {
+            assert_eq!(
+                headers.get(name).map(|v| v.as_bytes()),
+                Some(value.as_bytes())
+            );
+        }
+        assert_eq!(headers.len(), RESPONSE_HEADERS.len());
+        // hyper keeps this map for the connection's next message: room for more headers
+        // would stay with the stream for its whole life.
+        assert!(
+            headers.capacity() <= RESPONSE_HEADERS.len() + 1,
+            "{}",
+            headers.capacity()
+        );
+    }
+
+    #[test]
     fn hub_items_become_events_that_resume_after_them() {
         let cases = [
             (
