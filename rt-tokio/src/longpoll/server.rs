@@ -475,6 +475,19 @@ impl LongPollServer {
                 return Ok(());
             }
         }
+        // Boxed: only a poll that waits for its mirror pays for the room, and only while it
+        // waits (a held poll's future keeps room for the largest state it can be in).
+        Box::pin(self.catch_up(channel, cursor, mirror)).await
+    }
+
+    /// [`prepare`](Self::prepare) when the mirror has not applied `cursor`: asks the hub
+    /// for the head and waits for the mirror to reach the target.
+    async fn catch_up(
+        &self,
+        channel: &ChannelName,
+        cursor: &mut Option<Cursor>,
+        mirror: watch::Receiver<Option<Cursor>>,
+    ) -> Result<(), Response<Full<Bytes>>> {
         let head = self.inner.hub.head(channel).await.map_err(|e| {
             text_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -528,9 +541,7 @@ impl LongPollServer {
         let (start, channels) = match start {
             Start::Multi(mut request) => {
                 for sub in &mut request.subscriptions {
-                    if let Err(response) =
-                        Box::pin(self.prepare(&sub.channel, &mut sub.cursor)).await
-                    {
+                    if let Err(response) = self.prepare(&sub.channel, &mut sub.cursor).await {
                         return response;
                     }
                 }
@@ -542,9 +553,7 @@ impl LongPollServer {
                 (Start::Multi(request), channels)
             }
             Start::One(mut request) => {
-                if let Err(response) =
-                    Box::pin(self.prepare(&request.channel, &mut request.cursor)).await
-                {
+                if let Err(response) = self.prepare(&request.channel, &mut request.cursor).await {
                     return response;
                 }
                 let channels = vec![request.channel.clone()];
@@ -581,11 +590,18 @@ impl LongPollServer {
             Ok(outcome) => outcome,
             Err(_) => return text_response(StatusCode::SERVICE_UNAVAILABLE, "poll dropped"),
         };
-        // Boxed: a held poll keeps no room for what its answer may need.
-        Box::pin(self.answer(&channels, outcome)).await
+        match outcome {
+            // Boxed: only these may read the hub's history, and a held poll keeps no room
+            // for that.
+            Outcome::Gap { .. } | Outcome::Multi { .. } => {
+                Box::pin(self.answer(&channels, outcome)).await
+            }
+            other => reply(lp_http::render_response(&other)),
+        }
     }
 
-    /// The response to a released poll on `channels`: gaps filled from the hub's history.
+    /// The response to a released poll on `channels` whose outcome may need the hub's
+    /// history: gaps filled from it.
     async fn answer(&self, channels: &[ChannelName], outcome: Outcome) -> Response<Full<Bytes>> {
         let outcome = match outcome {
             Outcome::Gap { .. } => self.fill_gap_from_history(&channels[0], outcome).await,
