@@ -4,7 +4,8 @@
 //! HTTP/2 on one listener (`h2`): h2c by prior knowledge, ALPN over TLS with an rcgen
 //! certificate, WebSockets by upgrade and by extended CONNECT (RFC 8441), SSE and long
 //! polling as streams of one connection, GOAWAY and draining at shutdown, the bounds on a
-//! client that stops reading, stops answering PINGs or never sends its first bytes.
+//! client that stops reading, stops answering PINGs or never sends its first bytes, and the
+//! connection limit under TLS (a place given back after a failed or timed-out handshake).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -835,6 +836,57 @@ mod h2 {
             let mut tcp = TcpStream::connect(server.addr).await.unwrap();
             let mut rest = Vec::new();
             assert_eq!(soon(tcp.read_to_end(&mut rest)).await.unwrap_or(0), 0);
+            stop(server).await;
+        }
+
+        /// An HTTP/2 connection over TLS (ALPN h2) to `addr`, once its handshake is done.
+        async fn tls_h2(addr: SocketAddr, client: &ClientConfig) -> H2Sender {
+            h2_client(tls_connect(addr, client, &[b"h2"]).await, 1 << 20).await
+        }
+
+        /// What `/version` answers on `h2`, which is then dropped (closing the connection).
+        async fn served(mut h2: H2Sender, addr: SocketAddr) -> String {
+            let uri = format!("https://localhost:{}/version", addr.port());
+            text(h2_get(&mut h2, &uri).await).await
+        }
+
+        #[tokio::test]
+        async fn under_tls_max_connections_is_given_back_on_every_way_a_connection_ends() {
+            let (mut config, client) = tls_config();
+            config.max_connections = 1;
+            config.tls_handshake_timeout = Duration::from_millis(300);
+            let server = start(config).await;
+            let addr = server.addr;
+            let mut rest = Vec::new();
+
+            // A failed handshake (bytes that are not a ClientHello) gives its place back.
+            let mut tcp = TcpStream::connect(addr).await.unwrap();
+            tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let _ = soon(tcp.read_to_end(&mut rest)).await;
+            assert_eq!(served(tls_h2(addr, &client).await, addr).await, "HTTP/2.0");
+
+            // So does a handshake that never comes, at its timeout.
+            let mut silent = TcpStream::connect(addr).await.unwrap();
+            assert_eq!(soon(silent.read_to_end(&mut rest)).await.unwrap_or(0), 0);
+            assert_eq!(served(tls_h2(addr, &client).await, addr).await, "HTTP/2.0");
+
+            // While one TLS connection is served, the next one's handshake waits; it is
+            // served once the first one closes.
+            let first = tls_h2(addr, &client).await;
+            assert_eq!(served(first.clone(), addr).await, "HTTP/2.0");
+            let second = tokio::spawn({
+                let client = client.clone();
+                async move { served(tls_h2(addr, &client).await, addr).await }
+            });
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(
+                !second.is_finished(),
+                "a TLS handshake beyond max_connections"
+            );
+            drop(first);
+            assert_eq!(soon(second).await.unwrap(), "HTTP/2.0");
             stop(server).await;
         }
     }
