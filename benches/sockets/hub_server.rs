@@ -7,9 +7,15 @@
 //!   text messages, whatever is queued in one write), `GET /sse?channel=C` (`SseService`), `GET /poll?channel=C` (held long
 //!   polls, `LongPollServer`) and `GET /stream?n=N&size=S` (N ready events through `SseBody`).
 //! - [`HttpServer::AxumSse`]: `GET /stream?n=N&size=S` through axum 0.8's `Sse`, the same
-//!   events.
+//!   events, and `GET /sse` (any query): an `Sse` stream that stays open with no events
+//!   (axum's default keep-alive), for the idle benchmark.
+//! - [`HttpServer::HyperHeld`]: hyper 1.x alone, as its own server example shows
+//!   (`http1::Builder::new().serve_connection`, one task per connection), answering every
+//!   request with a `text/event-stream` response that sends `retry: 3000` and then stays open:
+//!   the least a held SSE stream costs on hyper's HTTP/1.1, which rt-tokio and axum are
+//!   built on.
 //!
-//! Both write `port N` on stdout first. The rt-tokio server then takes commands on stdin,
+//! Each writes `port N` on stdout first. The rt-tokio server then takes commands on stdin,
 //! one a line, answering each with one line on stdout:
 //!
 //! | command | answer |
@@ -49,8 +55,10 @@ pub const MAX_CONNECTIONS: usize = 20_000;
 pub enum HttpServer {
     /// rt-tokio: hub, WebSocket, SSE, long polling, SSE stream.
     RtTokio,
-    /// axum's `Sse`: the SSE stream only.
+    /// axum's `Sse`: the SSE stream, and held `Sse` streams.
     AxumSse,
+    /// hyper 1.x alone: held event-stream responses.
+    HyperHeld,
 }
 
 impl HttpServer {
@@ -59,6 +67,7 @@ impl HttpServer {
         match self {
             HttpServer::RtTokio => "rt-tokio-hub",
             HttpServer::AxumSse => "axum-sse",
+            HttpServer::HyperHeld => "hyper-held",
         }
     }
 }
@@ -66,10 +75,14 @@ impl HttpServer {
 impl FromStr for HttpServer {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [HttpServer::RtTokio, HttpServer::AxumSse]
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown HTTP server {s:?}"))
+        [
+            HttpServer::RtTokio,
+            HttpServer::AxumSse,
+            HttpServer::HyperHeld,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| format!("unknown HTTP server {s:?}"))
     }
 }
 
@@ -142,6 +155,7 @@ pub fn run(server: HttpServer, cpu: Option<usize>) -> ! {
         say(&format!("port {port}"));
         match server {
             HttpServer::AxumSse => axum_sse(listener).await,
+            HttpServer::HyperHeld => hyper_held(listener).await,
             HttpServer::RtTokio => {
                 let app = App::new();
                 let mut config = ServeConfig::default();
@@ -337,9 +351,58 @@ async fn axum_sse(listener: TcpListener) -> std::io::Result<()> {
             .map(move |i| Ok(Event::default().id(i.to_string()).data(&payload)));
         Sse::new(events).keep_alive(KeepAlive::default())
     }
-    let app = axum::Router::new().route("/stream", get(stream));
+    /// Open until the client goes, with no events (keep-alive comments only).
+    async fn held() -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+        Sse::new(futures_util::stream::pending()).keep_alive(KeepAlive::default())
+    }
+    let app = axum::Router::new()
+        .route("/stream", get(stream))
+        .route("/sse", get(held));
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
     axum::serve(listener, app).await
+}
+
+/// hyper 1.x alone: every request answered with an event stream that sends `retry: 3000`
+/// and then stays open.
+async fn hyper_held(listener: TcpListener) -> std::io::Result<()> {
+    use hyper::body::Frame;
+    use hyper_util::rt::TokioIo;
+
+    async fn held(
+        _req: Request<Incoming>,
+    ) -> Result<
+        Response<
+            http_body_util::StreamBody<
+                impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>>,
+            >,
+        >,
+        Infallible,
+    > {
+        let opening = Frame::data(Bytes::from_static(b"retry: 3000\n\n"));
+        let frames = futures_util::stream::once(async { Ok(opening) })
+            .chain(futures_util::stream::pending());
+        let mut response = Response::new(http_body_util::StreamBody::new(frames));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        Ok(response)
+    }
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                eprintln!("hyper-held: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), hyper::service::service_fn(held)),
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! Idle connections: resident memory per connection held by one server process, rt-tokio
 //! (WebSocket, WebSocket on the hub, SSE streams, held long polls) against tokio-tungstenite
-//! and fastwebsockets holding the same number of WebSockets.
+//! and fastwebsockets holding the same number of WebSockets, and axum's `Sse` and hyper 1.x
+//! alone (`hub_server::HttpServer::HyperHeld`: the least a held response costs on hyper,
+//! the floor under every hyper-based SSE server) holding the same number of SSE streams.
 //!
 //! ```sh
 //! cargo bench -p benches --bench idle            # 19,000 connections per server, docs/idle.svg
@@ -63,7 +65,7 @@ struct Case {
     kind: Kind,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 8] = [
     Case {
         name: "rt-tokio WebSocket",
         target: Target::Echo(Server::RtTokio),
@@ -83,6 +85,16 @@ const CASES: [Case; 6] = [
         name: "rt-tokio long poll",
         target: Target::Http(HttpServer::RtTokio),
         kind: Kind::LongPoll,
+    },
+    Case {
+        name: "axum Sse",
+        target: Target::Http(HttpServer::AxumSse),
+        kind: Kind::Sse,
+    },
+    Case {
+        name: "hyper-only SSE",
+        target: Target::Http(HttpServer::HyperHeld),
+        kind: Kind::Sse,
     },
     Case {
         name: "fastwebsockets WebSocket",
@@ -197,14 +209,14 @@ fn steady_rss(pid: u32, limit: Duration) -> Result<u64, String> {
 /// the clients may take to open them).
 const HOLD_WAIT: Duration = Duration::from_secs(120);
 
-/// Waits until the server holds `files` open files and, on the hub server, `held` live
-/// subscriptions or held polls of `kind`.
+/// Waits until the server holds `files` open files and, on rt-tokio's hub server, `held`
+/// live subscriptions or held polls of `kind`.
 fn wait_held(server: &mut Process, case: &Case, files: usize, held: usize) -> Result<(), String> {
     let deadline = Instant::now() + HOLD_WAIT;
     loop {
         let open = stats::open_files(server.pid()).map_err(|e| format!("open files: {e}"))?;
         let mut ok = open >= files;
-        if ok && matches!(case.target, Target::Http(_)) {
+        if ok && case.target == Target::Http(HttpServer::RtTokio) {
             let line = server.ask("stats", "stats ", Duration::from_secs(10))?;
             let nums: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
             let (subs, polls) = (
