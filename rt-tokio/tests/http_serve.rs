@@ -844,7 +844,8 @@ mod h2 {
             h2_client(tls_connect(addr, client, &[b"h2"]).await, 1 << 20).await
         }
 
-        /// What `/version` answers on `h2`, which is then dropped (closing the connection).
+        /// What `/version` answers on `h2`, which is then dropped (the connection closes once
+        /// no sender of it is left).
         async fn served(mut h2: H2Sender, addr: SocketAddr) -> String {
             let uri = format!("https://localhost:{}/version", addr.port());
             text(h2_get(&mut h2, &uri).await).await
