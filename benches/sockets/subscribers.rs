@@ -238,9 +238,39 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
+/// Says, once per client process, that a long poll's connection ended without an answer
+/// (the server closed it): the idle benchmark then finds fewer held polls than it opened.
+fn connection_lost(e: &hyper::Error) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("long-poll client: a connection ended without an answer: {e:?}");
+    }
+}
+
 /// A TCP connection to `addr` from `source` (an ephemeral port of that address).
+///
+/// The port is chosen when connecting (`IP_BIND_ADDRESS_NO_PORT`), not when binding: a
+/// bound port must be unused towards every destination, so the earlier servers' connections
+/// from the same address (in TIME_WAIT for 60 s) would make each `bind` search longer and,
+/// over a whole run, exhaust the address's ports.
 pub async fn connect_from(source: Ipv4Addr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::AsRawFd as _;
     let socket = TcpSocket::new_v4()?;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads one `c_int` from a valid pointer, of the length given, for a
+    // socket this function owns; it changes nothing else of this process's memory.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     socket.bind(SocketAddr::from((source, 0)))?;
     let tcp = socket.connect(addr).await?;
     tcp.set_nodelay(true)?;
@@ -335,8 +365,8 @@ async fn long_poll(
     use longpoll_proto::Outcome;
     let mut cursor: Option<String> = None;
     loop {
-        if sender.ready().await.is_err() {
-            return;
+        if let Err(e) = sender.ready().await {
+            return connection_lost(&e);
         }
         let mut uri = format!("/poll?channel={CHANNEL}");
         if let Some(c) = &cursor {
@@ -349,12 +379,14 @@ async fn long_poll(
         else {
             return;
         };
-        let Ok(response) = sender.send_request(request).await else {
-            return;
+        let response = match sender.send_request(request).await {
+            Ok(r) => r,
+            Err(e) => return connection_lost(&e),
         };
         let (parts, body) = response.into_parts();
-        let Ok(body) = body.collect().await else {
-            return;
+        let body = match body.collect().await {
+            Ok(b) => b,
+            Err(e) => return connection_lost(&e),
         };
         let body = body.to_bytes();
         let headers: Vec<(&str, &[u8])> = parts
