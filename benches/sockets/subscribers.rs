@@ -239,11 +239,14 @@ fn say(line: &str) {
 }
 
 /// Says, once per client process, that a long poll's connection ended without an answer
-/// (the server closed it): the idle benchmark then finds fewer held polls than it opened.
+/// (the server closed it, as it does for every held poll when a benchmark stops it): while
+/// the idle benchmark counts held polls, it means fewer are held than were opened.
 fn connection_lost(e: &hyper::Error) {
     static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("long-poll client: a connection ended without an answer: {e:?}");
+        eprintln!(
+            "long-poll client: a connection ended without an answer (the server closed it): {e:?}"
+        );
     }
 }
 
